@@ -1,15 +1,466 @@
-//! `superpose plan ...` (owner: plan crate).
+//! `superpose plan ...` (owner: plan crate): Graphplan and state-space planners for STRIPS PDDL.
+//!
+//! Exit codes: 0 solved (or plan valid), 1 proved unsolvable (or plan invalid), 2 bad input,
+//! 3 limit reached.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
-use clap::Subcommand;
+use anyhow::Context;
+use clap::{Args, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+use superpose_plan::bench::{run_suites, summarize, write_csv};
+use superpose_plan::diagnostics::format_table;
+use superpose_plan::{
+    exact_reachable_by_level, load, parse_domain, parse_problem, pddl, relaxed_goal_level,
+    run_algo, validate, validate_plan, Algo, Limits, Outcome,
+};
 
 #[derive(Subcommand)]
 pub enum PlanCommand {
-    /// Solve a PDDL problem (not yet implemented).
-    Solve,
+    /// Solve a PDDL problem; prints the validated IPC plan (exit 0 solved, 1 unsolvable, 3 limit).
+    Solve(SolveArgs),
+    /// Check an IPC plan file by simulation; says which step fails and why (exit 0 valid, 1 invalid).
+    Validate(ValidateArgs),
+    /// Run a planner over suite folders (one domain file per folder) and write one CSV row per problem.
+    Bench(BenchArgs),
+    /// Ground a problem and print fact and action counts.
+    Ground(GroundArgs),
 }
 
-pub fn run(_c: PlanCommand) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`superpose plan` is not implemented yet")
+#[derive(Clone, Copy, ValueEnum)]
+pub enum AlgoArg {
+    /// Graphplan (Blum & Furst): planning graph with mutexes, memoised backward extraction.
+    Graphplan,
+    /// Breadth-first search over states (optimal sequential length).
+    Bfs,
+    /// A* over states with h_max (optimal).
+    AstarHmax,
+    /// Greedy best-first search over states with h_FF.
+    GbfsHff,
+}
+
+impl From<AlgoArg> for Algo {
+    fn from(a: AlgoArg) -> Algo {
+        match a {
+            AlgoArg::Graphplan => Algo::Graphplan,
+            AlgoArg::Bfs => Algo::Bfs,
+            AlgoArg::AstarHmax => Algo::AstarHmax,
+            AlgoArg::GbfsHff => Algo::GbfsHff,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct SolveArgs {
+    /// PDDL domain file.
+    domain: PathBuf,
+    /// PDDL problem file.
+    problem: PathBuf,
+    /// Planner to run.
+    #[arg(long, value_enum, default_value = "graphplan")]
+    algo: AlgoArg,
+    /// Print the per-level table (facts, actions, mutex pairs, goals, extraction, memo, nodes).
+    #[arg(long)]
+    trace: bool,
+    /// Also enumerate the states reachable within each level by BFS (small problems only).
+    #[arg(long)]
+    exact: bool,
+    /// With --exact: stop enumerating after this many states.
+    #[arg(long, default_value_t = 200_000)]
+    exact_cap: usize,
+    /// Print one JSON object (status, plan_length, plan_steps, levels, summary, time_s, plan) instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Write the IPC plan (`(action args)` lines, `; cost = N (unit cost)` last) to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print the parallel plan (`step: (action ...)`) instead of the sequential one.
+    #[arg(long)]
+    parallel: bool,
+    /// Wall-clock limit in seconds (exit code 3 when reached).
+    #[arg(long)]
+    time_limit: Option<f64>,
+    /// Graphplan: memory limit for the planning graph in MiB.
+    #[arg(long, default_value_t = 2048)]
+    max_graph_mb: usize,
+}
+
+#[derive(Args)]
+pub struct ValidateArgs {
+    /// PDDL domain file.
+    domain: PathBuf,
+    /// PDDL problem file.
+    problem: PathBuf,
+    /// IPC plan file: one `(action arg ...)` per line, `;` comments.
+    plan: PathBuf,
+    /// Print a JSON object {"valid", "steps", "error"}.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Suite folders, each with one domain file and problem files (e.g. data/pddl/blocks).
+    #[arg(required = true)]
+    dirs: Vec<PathBuf>,
+    /// Planner to run.
+    #[arg(long, value_enum, default_value = "graphplan")]
+    algo: AlgoArg,
+    /// Seconds per problem (parse, ground and search).
+    #[arg(long, default_value_t = 30.0)]
+    time_limit: f64,
+    /// Output CSV (one row per problem).
+    #[arg(long)]
+    csv: PathBuf,
+    /// Run only the first N problems of each folder (sorted by file name).
+    #[arg(long)]
+    max_per_domain: Option<usize>,
+    /// Print the per-domain summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct GroundArgs {
+    /// PDDL domain file.
+    domain: PathBuf,
+    /// PDDL problem file.
+    problem: PathBuf,
+    /// Also list the ground actions.
+    #[arg(long)]
+    list: bool,
+}
+
+pub fn run(c: PlanCommand) -> anyhow::Result<ExitCode> {
+    match c {
+        PlanCommand::Solve(a) => solve(a),
+        PlanCommand::Validate(a) => validate_cmd(a),
+        PlanCommand::Bench(a) => bench(a),
+        PlanCommand::Ground(a) => ground_cmd(a),
+    }
+}
+
+fn exit_for(o: &Outcome) -> ExitCode {
+    match o {
+        Outcome::Solved(_) => ExitCode::SUCCESS,
+        Outcome::Unsolvable { .. } => ExitCode::from(1),
+        Outcome::LimitReached { .. } => ExitCode::from(3),
+    }
+}
+
+fn solve(a: SolveArgs) -> anyhow::Result<ExitCode> {
+    let start = Instant::now();
+    let (domain, problem, task) = load(&a.domain, &a.problem)?;
+    let mut limits = Limits {
+        max_graph_bytes: a.max_graph_mb << 20,
+        ..Limits::default()
+    };
+    if let Some(t) = a.time_limit {
+        anyhow::ensure!(
+            t > 0.0 && t.is_finite(),
+            "--time-limit must be a positive number of seconds"
+        );
+        limits.time_limit = Some(std::time::Duration::from_secs_f64(t));
+    }
+    let algo: Algo = a.algo.into();
+    let mut r = run_algo(&task, algo, &limits);
+    // Every plan is simulated on the lifted PDDL before it is printed.
+    if let Outcome::Solved(plan) = &r.outcome {
+        validate_plan(&domain, &problem, &plan.ipc_calls(&task)).map_err(|e| {
+            anyhow::anyhow!(
+                "internal error: {} produced an invalid plan: {e}",
+                algo.name()
+            )
+        })?;
+    }
+    let mut exact_json = serde_json::Value::Null;
+    if a.exact {
+        let max_level = r.graphplan.as_ref().map_or_else(
+            || relaxed_goal_level(&task).unwrap_or(0) + 2,
+            |g| g.levels.len().saturating_sub(1),
+        );
+        let ex = exact_reachable_by_level(&task, max_level, a.exact_cap);
+        if let Some(gp) = r.graphplan.as_mut() {
+            for (row, e) in gp.levels.iter_mut().zip(&ex.levels) {
+                row.exact_states = Some(e.states);
+                row.exact_goal_state = Some(e.goal_state);
+            }
+        }
+        exact_json = serde_json::to_value(&ex)?;
+    }
+    let time_s = start.elapsed().as_secs_f64();
+    let plan = r.outcome.plan();
+    if let (Some(p), Some(out)) = (plan, &a.out) {
+        write_atomic(out, &p.to_ipc(&task))
+            .with_context(|| format!("writing {}", out.display()))?;
+    }
+    if a.json {
+        let levels = r
+            .graphplan
+            .as_ref()
+            .map(|g| serde_json::to_value(&g.levels))
+            .transpose()?
+            .unwrap_or(json!([]));
+        let summary = r
+            .graphplan
+            .as_ref()
+            .map(|g| serde_json::to_value(&g.summary))
+            .transpose()?
+            .unwrap_or(json!(null));
+        let (reason, stage) = match &r.outcome {
+            Outcome::Solved(_) => (None, None),
+            Outcome::Unsolvable { stage, reason } => (Some(reason.clone()), Some(*stage)),
+            Outcome::LimitReached { reason } => (Some(reason.clone()), None),
+        };
+        let v = json!({
+            "status": r.outcome.status(),
+            "algo": algo.name(),
+            "domain": a.domain.display().to_string(),
+            "problem": a.problem.display().to_string(),
+            "plan_length": plan.map(|p| p.len()),
+            "plan_steps": plan.map(|p| p.num_steps()),
+            "plan": plan.map(|p| p.ipc_calls(&task)),
+            "parallel_plan": plan.map(|p| p.steps.iter().map(|s| s.iter().map(|&x| task.actions[x].name()).collect::<Vec<_>>()).collect::<Vec<_>>()),
+            "levels": levels,
+            "summary": summary,
+            "unsolvable_stage": stage,
+            "reason": reason,
+            "exact": exact_json,
+            "expanded": r.expanded,
+            "ground": task.stats,
+            "search_s": r.time_s,
+            "time_s": time_s,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(exit_for(&r.outcome));
+    }
+    println!(
+        "; {} {}: {} facts, {} actions after grounding ({} instantiated)",
+        task.domain_name,
+        task.problem_name,
+        task.stats.facts,
+        task.stats.actions,
+        task.stats.instantiated_actions
+    );
+    if a.trace {
+        match &r.graphplan {
+            Some(g) => print!("{}", format_table(&g.levels)),
+            None => eprintln!(
+                "note: --trace shows the planning-graph table; it applies to --algo graphplan"
+            ),
+        }
+    }
+    if a.exact && r.graphplan.is_none() {
+        println!("; exact reachability: {exact_json}");
+    }
+    match &r.outcome {
+        Outcome::Solved(p) => {
+            if a.parallel {
+                print!("{}", p.to_parallel(&task));
+            } else if algo == Algo::Graphplan {
+                print!("{}", p.to_ipc_with_steps(&task));
+            } else {
+                print!("{}", p.to_ipc(&task));
+            }
+            println!(
+                "; solved by {}: {} actions, {} steps, validated, {:.3} s",
+                algo.name(),
+                p.len(),
+                p.num_steps(),
+                time_s
+            );
+        }
+        Outcome::Unsolvable { stage, reason } => {
+            println!(
+                "; unsolvable ({}, stage {stage}): {reason}; {:.3} s",
+                algo.name(),
+                time_s
+            )
+        }
+        Outcome::LimitReached { reason } => println!(
+            "; limit reached ({}): {reason}; {:.3} s",
+            algo.name(),
+            time_s
+        ),
+    }
+    Ok(exit_for(&r.outcome))
+}
+
+fn write_atomic(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(tmp, path)
+}
+
+fn validate_cmd(a: ValidateArgs) -> anyhow::Result<ExitCode> {
+    let domain = parse_domain(&a.domain)?;
+    let problem = parse_problem(&a.problem)?;
+    let lines = validate::parse_plan_file(&a.plan)?;
+    let calls: Vec<&str> = lines.iter().map(|l| l.call.as_str()).collect();
+    let result = validate_plan(&domain, &problem, &calls);
+    // Map a failing step back to its line in the plan file.
+    let line_of = |step: usize| lines.get(step.wrapping_sub(1)).map(|l| l.line);
+    if a.json {
+        let v = match &result {
+            Ok(r) => json!({"valid": true, "steps": r.steps, "error": null}),
+            Err(e) => {
+                let line = match e {
+                    validate::ValidationError::Step { step, .. } => line_of(*step),
+                    _ => None,
+                };
+                json!({"valid": false, "steps": calls.len(), "error": e.to_string(), "line": line})
+            }
+        };
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        match &result {
+            Ok(r) => println!("{r}"),
+            Err(e @ validate::ValidationError::Step { step, .. }) => {
+                println!(
+                    "plan invalid: {}:{}: {e}",
+                    a.plan.display(),
+                    line_of(*step).unwrap_or(0)
+                )
+            }
+            Err(e) => println!("plan invalid: {e}"),
+        }
+    }
+    Ok(if result.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        a.time_limit > 0.0 && a.time_limit.is_finite(),
+        "--time-limit must be positive"
+    );
+    let mut dirs = Vec::new();
+    let mut total = 0u64;
+    for d in &a.dirs {
+        let (domain, problems) = pddl::suite_files(d)
+            .with_context(|| format!("reading suite folder {}", d.display()))?;
+        anyhow::ensure!(
+            domain.is_some(),
+            "{}: no domain file (`(define (domain ...`) in folder",
+            d.display()
+        );
+        let n = a
+            .max_per_domain
+            .map_or(problems.len(), |m| m.min(problems.len()));
+        total += n as u64;
+        dirs.push(d.clone());
+    }
+    let pb = ProgressBar::new(total);
+    pb.set_draw_target(ProgressDrawTarget::stderr());
+    pb.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let limits = Limits::with_time(a.time_limit);
+    let algo: Algo = a.algo.into();
+    let mut rows = Vec::new();
+    for d in &dirs {
+        let sub = match a.max_per_domain {
+            Some(m) => {
+                // Run a subset: copy nothing, just limit the problem list.
+                let (domain, problems) = pddl::suite_files(d)?;
+                let domain = domain.expect("checked above");
+                let dom = parse_domain(&domain)?;
+                let name = d
+                    .file_name()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                problems
+                    .iter()
+                    .take(m)
+                    .map(|p| {
+                        let r = superpose_plan::bench::run_problem(&dom, &name, p, algo, &limits);
+                        pb.inc(1);
+                        pb.set_message(format!("{}/{} {}", r.domain, r.problem, r.status));
+                        r
+                    })
+                    .collect()
+            }
+            None => run_suites(std::slice::from_ref(d), algo, &limits, |r| {
+                pb.inc(1);
+                pb.set_message(format!("{}/{} {}", r.domain, r.problem, r.status));
+            }),
+        };
+        rows.extend(sub);
+        // Keep the CSV current after every folder.
+        write_csv(&rows, &a.csv).with_context(|| format!("writing {}", a.csv.display()))?;
+    }
+    pb.finish_and_clear();
+    let summary = summarize(&rows);
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        println!(
+            "{:<14} {:>8} {:>7} {:>11} {:>8} {:>14}",
+            "domain", "problems", "solved", "unsolvable", "invalid", "median_time_s"
+        );
+        for s in &summary {
+            println!(
+                "{:<14} {:>8} {:>7} {:>11} {:>8} {:>14}",
+                s.domain,
+                s.problems,
+                s.solved,
+                s.unsolvable,
+                s.invalid,
+                s.median_time_s.map_or("-".into(), |t| format!("{t:.3}"))
+            );
+        }
+        let solved: usize = summary.iter().map(|s| s.solved).sum();
+        println!(
+            "total: {solved}/{} solved ({}, {} s per problem); rows in {}",
+            rows.len(),
+            algo.name(),
+            a.time_limit,
+            a.csv.display()
+        );
+    }
+    let invalid: usize = summary.iter().map(|s| s.invalid).sum();
+    anyhow::ensure!(
+        invalid == 0,
+        "{invalid} plans failed validation (see {})",
+        a.csv.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ground_cmd(a: GroundArgs) -> anyhow::Result<ExitCode> {
+    let (_, _, task) = load(&a.domain, &a.problem)?;
+    let s = &task.stats;
+    println!(
+        "{} {}: {} facts, {} actions ({} instantiated before reachability pruning), {} static facts, {} goals",
+        task.domain_name,
+        task.problem_name,
+        s.facts,
+        s.actions,
+        s.instantiated_actions,
+        s.static_facts,
+        task.goal.len()
+    );
+    if let Some(l) = relaxed_goal_level(&task) {
+        println!("relaxed goal level (h_max of the initial state): {l}");
+    } else {
+        println!("goals relaxed-unreachable: unsolvable");
+    }
+    if a.list {
+        for act in &task.actions {
+            println!("{act}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

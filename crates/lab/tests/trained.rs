@@ -1,0 +1,118 @@
+//! `trained-thoughts`: without a checkpoint it says so; with a tiny trained checkpoint its
+//! accuracy-by-hops rows equal what the train crate's evaluator reports.
+
+use superpose_lab::experiments::trained::{checkpoint_meta, eval_tasks, COLUMNS};
+use superpose_lab::{run_experiment, ExperimentId, RunOptions, Status};
+use superpose_train::eval::EvalOptions;
+use superpose_train::trainer::{evaluate, train, TrainOptions};
+use superpose_train::TrainConfig;
+
+#[test]
+fn without_checkpoint_it_is_not_available() {
+    let opts = RunOptions {
+        progress: false,
+        ..RunOptions::default()
+    };
+    let r = run_experiment(ExperimentId::TrainedThoughts, &opts).unwrap();
+    match r.status {
+        Status::NotAvailable(reason) => assert!(reason.contains("--checkpoint")),
+        Status::Ok => panic!("ran without a checkpoint"),
+    }
+    assert!(r.table.rows.is_empty());
+}
+
+const TINY: &str = r#"
+[run]
+name = "lab-tiny"
+mode = "coconut"
+seed = 7
+checkpoint_every = 100
+eval_every_epochs = 10
+
+[data]
+train_graphs = 12
+val_graphs = 4
+min_hops = 3
+max_hops = 4
+node_tokens = 24
+min_nodes = 8
+max_nodes = 12
+
+[model]
+n_layer = 2
+n_head = 2
+d_model = 16
+n_positions = 96
+
+[curriculum]
+max_stage = 2
+epochs_per_stage = 1
+p_mix = 0.2
+
+[optim]
+epochs = 2
+batch_size = 4
+grad_accum = 1
+lr = 3e-3
+warmup_steps = 2
+"#;
+
+#[test]
+fn trained_checkpoint_rows_match_the_train_crate() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let cfg = TrainConfig::parse(TINY, "tiny.toml").unwrap();
+    train(
+        &cfg,
+        &TrainOptions {
+            out: out.clone(),
+            resume: false,
+            progress: false,
+            eval: EvalOptions {
+                batch_size: 4,
+                ..EvalOptions::default()
+            },
+        },
+    )
+    .unwrap();
+    let opts = RunOptions {
+        quick: true,
+        progress: false,
+        checkpoints: vec![out.clone()],
+        ..RunOptions::default()
+    };
+    let r = run_experiment(ExperimentId::TrainedThoughts, &opts).unwrap();
+    assert_eq!(r.status, Status::Ok);
+    let names: Vec<&str> = r.table.columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, COLUMNS.iter().map(|c| c.0).collect::<Vec<_>>());
+    // the same evaluation through the train crate directly
+    let meta = checkpoint_meta(&out).unwrap();
+    let tasks = eval_tasks(&meta, 8, 3, opts.seed);
+    let rep = evaluate(
+        &out,
+        &tasks,
+        &EvalOptions {
+            seed: opts.seed,
+            probes: true,
+            ablations: false,
+            ..EvalOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(r.table.rows.len(), rep.by_hops.len());
+    let json = r.to_json();
+    let mut beyond = false;
+    for row in json["rows"].as_array().unwrap() {
+        let h = row["hops"].as_u64().unwrap();
+        let a = &rep.by_hops[&h.to_string()];
+        assert_eq!(row["tasks"], a.tasks);
+        assert_eq!(row["correct"], a.correct);
+        assert_eq!(row["in_training_range"], (3..=4).contains(&h));
+        beyond |= h > 4;
+    }
+    assert!(beyond, "evaluation goes beyond the training range");
+    assert_eq!(
+        r.extra_tables[0].rows.len(),
+        rep.thought_node_inner.len() + rep.edge_attention.len()
+    );
+}

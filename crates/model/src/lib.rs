@@ -1,0 +1,46 @@
+//! superpose-model: a GPT-2-family transformer on burn whose context holds token vectors and
+//! latent vectors alike (Coconut's continuous thoughts, Soft Thinking's mixtures, the
+//! superposition construction of Zhu et al. 2025), with KV-cached batched decoding, probes that
+//! read a latent as a superposition of token embeddings, and Hugging Face-compatible checkpoints.
+
+pub use burn;
+pub use burn::module::Module;
+pub use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+
+pub mod bench;
+pub mod checkpoint;
+pub mod config;
+pub mod generate;
+pub mod model;
+pub mod probe;
+
+pub use checkpoint::{load_checkpoint, save_checkpoint};
+pub use config::{Activation, LayerSwitches, ModelConfig, NormKind, NormPlacement, PositionKind};
+pub use model::{
+    sinusoidal_table, Batch, ForwardInput, ForwardOutput, KvCache, Model, NamedTensor, Slot,
+};
+
+/// The default CPU device (burn's pure-Rust `flex` backend, f32, multi-threaded via rayon).
+pub fn cpu_device() -> Device {
+    Device::flex()
+}
+
+/// The CPU device with autodiff enabled, for training and gradient checks.
+pub fn cpu_autodiff_device() -> Device {
+    Device::flex().autodiff()
+}
+
+/// Errors of the model crate. Every message names what was wrong (file, tensor, field).
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("invalid model config: {0}")]
+    Config(String),
+    #[error("checkpoint mismatch: {0}")]
+    Mismatch(String),
+    #[error("invalid input: {0}")]
+    Input(String),
+    #[error("{path}: {message}")]
+    File { path: String, message: String },
+    #[error("{path}: {error}")]
+    Io { path: String, error: std::io::Error },
+}

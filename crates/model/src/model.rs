@@ -1,0 +1,906 @@
+//! The transformer: a GPT-2-family decoder over input *embeddings*, so that every context
+//! position may hold a token embedding or a latent vector (Coconut, Hao et al. 2024; Soft
+//! Thinking, Zhang et al. 2025; the superposition construction of Zhu et al. 2025).
+
+use std::collections::BTreeMap;
+
+use burn::module::{Module, Param};
+use burn::tensor::activation;
+use burn::tensor::module::{attention, embedding, layer_norm, linear};
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::config::{Activation, ModelConfig, NormKind, NormPlacement, PositionKind};
+use crate::ModelError;
+
+/// One input position: a token id (looked up in `wte`) or a latent vector (passed straight in).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Slot {
+    Token(u32),
+    Latent(Vec<f32>),
+}
+
+/// A padded batch ready for [`Model::forward`].
+#[derive(Clone, Debug)]
+pub struct Batch {
+    /// `[batch, seq, d_model]` input embeddings (no positions added).
+    pub embeds: Tensor<3>,
+    /// `[batch, seq]` position ids, counting from 0 at each row's first real slot.
+    pub positions: Tensor<2, Int>,
+    /// `[batch, seq]`, true = real slot, false = left padding.
+    pub key_mask: Tensor<2, Bool>,
+    /// Number of left-padding columns in each row.
+    pub pad: Vec<usize>,
+}
+
+impl Batch {
+    pub fn into_input(self, output_attentions: bool) -> ForwardInput {
+        ForwardInput {
+            embeds: self.embeds,
+            positions: self.positions,
+            key_mask: Some(self.key_mask),
+            output_attentions,
+        }
+    }
+}
+
+/// Input of the core pass.
+#[derive(Clone, Debug)]
+pub struct ForwardInput {
+    /// `[batch, seq, d_model]`.
+    pub embeds: Tensor<3>,
+    /// `[batch, seq]` position ids (before `position_offset` is added).
+    pub positions: Tensor<2, Int>,
+    /// `[batch, seq_total]` or `[batch, seq]` (new positions only, when a cache is used);
+    /// true = attendable. `None` = every position is real.
+    pub key_mask: Option<Tensor<2, Bool>>,
+    /// Return the attention probabilities of every layer.
+    pub output_attentions: bool,
+}
+
+impl ForwardInput {
+    /// Unpadded input: positions `start..start+seq` in every row.
+    pub fn new(embeds: Tensor<3>, start: usize) -> Self {
+        let [b, s, _] = embeds.dims();
+        let device = embeds.device();
+        let pos: Vec<i64> = (0..b)
+            .flat_map(|_| (start..start + s).map(|p| p as i64))
+            .collect();
+        Self {
+            positions: Tensor::from_data(TensorData::new(pos, [b, s]), &device),
+            embeds,
+            key_mask: None,
+            output_attentions: false,
+        }
+    }
+}
+
+/// Output of the core pass.
+#[derive(Clone, Debug)]
+pub struct ForwardOutput {
+    /// Last layer output after the final norm: what continuous thought feeds back.
+    pub hidden: Tensor<3>,
+    /// `[batch, seq, vocab]`.
+    pub logits: Tensor<3>,
+    /// Residual stream after each block (before the final norm), for the logit lens.
+    pub layer_hidden: Vec<Tensor<3>>,
+    /// Per layer `[batch, head, q, k]` when `output_attentions`.
+    pub attentions: Vec<Tensor<4>>,
+}
+
+/// Cached keys and values of every layer, plus the key mask of the cached positions.
+#[derive(Clone, Debug)]
+pub struct KvCache {
+    layers: Vec<Option<(Tensor<4>, Tensor<4>)>>,
+    key_mask: Option<Tensor<2, Bool>>,
+    len: usize,
+}
+
+impl KvCache {
+    pub fn new(n_layer: usize) -> Self {
+        Self {
+            layers: vec![None; n_layer],
+            key_mask: None,
+            len: 0,
+        }
+    }
+    /// Number of cached positions.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// The key mask of all cached positions (`None` = all real).
+    pub fn key_mask(&self) -> Option<&Tensor<2, Bool>> {
+        self.key_mask.as_ref()
+    }
+}
+
+/// A plain named tensor (row-major f32), used for Hugging Face-compatible weight exchange.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NamedTensor {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+impl NamedTensor {
+    pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Self {
+        Self { shape, data }
+    }
+}
+
+/// LayerNorm gain and bias (`ln_*.weight`, `ln_*.bias`).
+#[derive(Module, Debug)]
+pub struct NormParams {
+    pub weight: Param<Tensor<1>>,
+    pub bias: Param<Tensor<1>>,
+}
+
+/// Causal self-attention with Hugging Face Conv1D weights (`[d_in, d_out]`).
+#[derive(Module, Debug)]
+pub struct Attention {
+    pub c_attn_w: Param<Tensor<2>>,
+    pub c_attn_b: Option<Param<Tensor<1>>>,
+    pub c_proj_w: Param<Tensor<2>>,
+    pub c_proj_b: Option<Param<Tensor<1>>>,
+}
+
+/// The MLP sub-block (Conv1D weights).
+#[derive(Module, Debug)]
+pub struct Mlp {
+    pub c_fc_w: Param<Tensor<2>>,
+    pub c_fc_b: Option<Param<Tensor<1>>>,
+    pub c_proj_w: Param<Tensor<2>>,
+    pub c_proj_b: Option<Param<Tensor<1>>>,
+}
+
+#[derive(Module, Debug)]
+pub struct Block {
+    pub ln_1: Option<NormParams>,
+    pub attn: Attention,
+    pub ln_2: Option<NormParams>,
+    pub mlp: Option<Mlp>,
+}
+
+/// The transformer over mixed token/latent contexts.
+#[derive(Module, Debug)]
+pub struct Model {
+    /// Token embedding `[vocab, d_model]`.
+    pub wte: Param<Tensor<2>>,
+    /// Learned positions `[n_positions, d_model]` (only with `PositionKind::Learned`).
+    pub wpe: Option<Param<Tensor<2>>>,
+    pub h: Vec<Block>,
+    pub ln_f: Option<NormParams>,
+    /// Untied LM head `[vocab, d_model]` (Hugging Face `lm_head.weight`).
+    pub lm_head: Option<Param<Tensor<2>>>,
+    #[module(skip)]
+    config: ModelConfig,
+}
+
+/// Which logits a pass computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Logits {
+    All,
+    Last,
+}
+
+fn param2(data: Vec<f32>, shape: [usize; 2], device: &Device) -> Param<Tensor<2>> {
+    Param::from_data(TensorData::new(data, shape), device)
+}
+fn param1(data: Vec<f32>, len: usize, device: &Device) -> Param<Tensor<1>> {
+    Param::from_data(TensorData::new(data, [len]), device)
+}
+
+/// Standard normal samples (Box–Muller) from a seeded ChaCha stream, scaled by `std`.
+fn normal(rng: &mut ChaCha8Rng, n: usize, std: f32) -> Vec<f32> {
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let u1: f32 = rng.gen::<f32>().max(1e-12);
+        let u2: f32 = rng.gen::<f32>();
+        let r = (-2.0 * u1.ln()).sqrt();
+        let t = 2.0 * std::f32::consts::PI * u2;
+        out.push(r * t.cos() * std);
+        if out.len() < n {
+            out.push(r * t.sin() * std);
+        }
+    }
+    out
+}
+
+/// Sinusoidal table `[n, d]` (Vaswani et al. 2017, §3.5).
+pub fn sinusoidal_table(n: usize, d: usize, base: f32) -> Vec<f32> {
+    let mut t = vec![0f32; n * d];
+    for p in 0..n {
+        for i in 0..d / 2 {
+            let freq = (base as f64).powf(-(2.0 * i as f64) / d as f64);
+            let a = p as f64 * freq;
+            t[p * d + 2 * i] = a.sin() as f32;
+            t[p * d + 2 * i + 1] = a.cos() as f32;
+        }
+    }
+    t
+}
+
+impl Model {
+    /// Random GPT-2 initialisation (weights N(0, 0.02), residual projections scaled by
+    /// 1/sqrt(2 n_layer), biases 0, norm gains 1) from seed 0. Panics on an invalid config;
+    /// use [`Model::try_new`] for an error instead.
+    pub fn new(config: &ModelConfig, device: &Device) -> Self {
+        Self::try_new(config, 0, device).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Random GPT-2 initialisation from `seed` (deterministic, backend-independent).
+    pub fn new_seeded(config: &ModelConfig, seed: u64, device: &Device) -> Self {
+        Self::try_new(config, seed, device).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    pub fn try_new(config: &ModelConfig, seed: u64, device: &Device) -> Result<Self, ModelError> {
+        config.validate()?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut named = BTreeMap::new();
+        let d = config.d_model;
+        let std = 0.02;
+        let proj_std = 0.02 / (2.0 * config.n_layer.max(1) as f32).sqrt();
+        let mut put = |name: String, shape: Vec<usize>, data: Vec<f32>| {
+            named.insert(name, NamedTensor { shape, data });
+        };
+        put(
+            "wte.weight".into(),
+            vec![config.vocab_size, d],
+            normal(&mut rng, config.vocab_size * d, std),
+        );
+        if config.position == PositionKind::Learned {
+            put(
+                "wpe.weight".into(),
+                vec![config.n_positions, d],
+                normal(&mut rng, config.n_positions * d, 0.01),
+            );
+        }
+        let norm = |put: &mut dyn FnMut(String, Vec<usize>, Vec<f32>), name: &str| {
+            if config.norm_has_params() {
+                put(format!("{name}.weight"), vec![d], vec![1.0; d]);
+                put(format!("{name}.bias"), vec![d], vec![0.0; d]);
+            }
+        };
+        for i in 0..config.n_layer {
+            let p = format!("h.{i}");
+            norm(&mut put, &format!("{p}.ln_1"));
+            put(
+                format!("{p}.attn.c_attn.weight"),
+                vec![d, 3 * d],
+                normal(&mut rng, d * 3 * d, std),
+            );
+            put(
+                format!("{p}.attn.c_proj.weight"),
+                vec![d, d],
+                normal(&mut rng, d * d, proj_std),
+            );
+            if config.bias {
+                put(
+                    format!("{p}.attn.c_attn.bias"),
+                    vec![3 * d],
+                    vec![0.0; 3 * d],
+                );
+                put(format!("{p}.attn.c_proj.bias"), vec![d], vec![0.0; d]);
+            }
+            if config.layer(i).mlp {
+                let m = config.d_mlp;
+                norm(&mut put, &format!("{p}.ln_2"));
+                put(
+                    format!("{p}.mlp.c_fc.weight"),
+                    vec![d, m],
+                    normal(&mut rng, d * m, std),
+                );
+                put(
+                    format!("{p}.mlp.c_proj.weight"),
+                    vec![m, d],
+                    normal(&mut rng, m * d, proj_std),
+                );
+                if config.bias {
+                    put(format!("{p}.mlp.c_fc.bias"), vec![m], vec![0.0; m]);
+                    put(format!("{p}.mlp.c_proj.bias"), vec![d], vec![0.0; d]);
+                }
+            }
+        }
+        if config.final_norm {
+            norm(&mut put, "ln_f");
+        }
+        if !config.tie_embeddings {
+            put(
+                "lm_head.weight".into(),
+                vec![config.vocab_size, d],
+                normal(&mut rng, config.vocab_size * d, std),
+            );
+        }
+        Self::from_named(config, &named, device)
+    }
+
+    /// The names and shapes every checkpoint of `config` must hold (Hugging Face GPT-2 layout,
+    /// no `transformer.` prefix).
+    pub fn expected_shapes(config: &ModelConfig) -> BTreeMap<String, Vec<usize>> {
+        let d = config.d_model;
+        let m = config.d_mlp;
+        let mut out = BTreeMap::new();
+        out.insert("wte.weight".to_string(), vec![config.vocab_size, d]);
+        if config.position == PositionKind::Learned {
+            out.insert("wpe.weight".into(), vec![config.n_positions, d]);
+        }
+        let norm = |out: &mut BTreeMap<String, Vec<usize>>, name: String| {
+            if config.norm_has_params() {
+                out.insert(format!("{name}.weight"), vec![d]);
+                out.insert(format!("{name}.bias"), vec![d]);
+            }
+        };
+        for i in 0..config.n_layer {
+            let p = format!("h.{i}");
+            norm(&mut out, format!("{p}.ln_1"));
+            out.insert(format!("{p}.attn.c_attn.weight"), vec![d, 3 * d]);
+            out.insert(format!("{p}.attn.c_proj.weight"), vec![d, d]);
+            if config.bias {
+                out.insert(format!("{p}.attn.c_attn.bias"), vec![3 * d]);
+                out.insert(format!("{p}.attn.c_proj.bias"), vec![d]);
+            }
+            if config.layer(i).mlp {
+                norm(&mut out, format!("{p}.ln_2"));
+                out.insert(format!("{p}.mlp.c_fc.weight"), vec![d, m]);
+                out.insert(format!("{p}.mlp.c_proj.weight"), vec![m, d]);
+                if config.bias {
+                    out.insert(format!("{p}.mlp.c_fc.bias"), vec![m]);
+                    out.insert(format!("{p}.mlp.c_proj.bias"), vec![d]);
+                }
+            }
+        }
+        if config.final_norm {
+            norm(&mut out, "ln_f".into());
+        }
+        if !config.tie_embeddings {
+            out.insert("lm_head.weight".into(), vec![config.vocab_size, d]);
+        }
+        out
+    }
+
+    /// Builds a model from Hugging Face GPT-2 named tensors. A `transformer.` prefix is
+    /// accepted; the causal-mask buffers `h.*.attn.bias` / `masked_bias` of old checkpoints are
+    /// ignored when `bias` is off or their shape is not a bias vector. Missing, unexpected or
+    /// mis-shaped tensors are errors naming the tensor.
+    pub fn from_named(
+        config: &ModelConfig,
+        tensors: &BTreeMap<String, NamedTensor>,
+        device: &Device,
+    ) -> Result<Self, ModelError> {
+        config.validate()?;
+        let expected = Self::expected_shapes(config);
+        let mut found: BTreeMap<String, &NamedTensor> = BTreeMap::new();
+        for (name, t) in tensors {
+            let key = name
+                .strip_prefix("transformer.")
+                .unwrap_or(name)
+                .to_string();
+            if !expected.contains_key(&key) {
+                let hf_buffer = key.ends_with(".attn.bias") || key.ends_with(".attn.masked_bias");
+                if hf_buffer {
+                    continue;
+                }
+                // A tied checkpoint may still carry a copy of the head (HF save of a tied model).
+                if key == "lm_head.weight" && config.tie_embeddings {
+                    continue;
+                }
+                return Err(ModelError::Mismatch(format!(
+                    "unexpected tensor `{name}` for this config (n_layer {}, bias {}, tie_embeddings {})",
+                    config.n_layer, config.bias, config.tie_embeddings
+                )));
+            }
+            let numel: usize = t.shape.iter().product();
+            if numel != t.data.len() {
+                return Err(ModelError::Mismatch(format!(
+                    "tensor `{name}` has shape {:?} ({numel} values) but holds {} values",
+                    t.shape,
+                    t.data.len()
+                )));
+            }
+            if t.shape != expected[&key] {
+                return Err(ModelError::Mismatch(format!(
+                    "tensor `{name}` has shape {:?}, expected {:?}",
+                    t.shape, expected[&key]
+                )));
+            }
+            if let Some(bad) = t.data.iter().position(|v| !v.is_finite()) {
+                return Err(ModelError::Mismatch(format!(
+                    "tensor `{name}` holds a non-finite value at flat index {bad}"
+                )));
+            }
+            found.insert(key, t);
+        }
+        if let Some(missing) = expected.keys().find(|k| !found.contains_key(*k)) {
+            return Err(ModelError::Mismatch(format!("missing tensor `{missing}`")));
+        }
+        let get2 = |k: &str| {
+            let t = found[k];
+            param2(t.data.clone(), [t.shape[0], t.shape[1]], device)
+        };
+        let get1 = |k: &str| {
+            let t = found[k];
+            param1(t.data.clone(), t.shape[0], device)
+        };
+        let opt1 = |k: String| found.contains_key(&k).then(|| get1(&k));
+        let norm = |name: &str| {
+            config.norm_has_params().then(|| NormParams {
+                weight: get1(&format!("{name}.weight")),
+                bias: get1(&format!("{name}.bias")),
+            })
+        };
+        let mut h = Vec::with_capacity(config.n_layer);
+        for i in 0..config.n_layer {
+            let p = format!("h.{i}");
+            let mlp = config.layer(i).mlp.then(|| Mlp {
+                c_fc_w: get2(&format!("{p}.mlp.c_fc.weight")),
+                c_fc_b: opt1(format!("{p}.mlp.c_fc.bias")),
+                c_proj_w: get2(&format!("{p}.mlp.c_proj.weight")),
+                c_proj_b: opt1(format!("{p}.mlp.c_proj.bias")),
+            });
+            h.push(Block {
+                ln_1: norm(&format!("{p}.ln_1")),
+                attn: Attention {
+                    c_attn_w: get2(&format!("{p}.attn.c_attn.weight")),
+                    c_attn_b: opt1(format!("{p}.attn.c_attn.bias")),
+                    c_proj_w: get2(&format!("{p}.attn.c_proj.weight")),
+                    c_proj_b: opt1(format!("{p}.attn.c_proj.bias")),
+                },
+                ln_2: if config.layer(i).mlp {
+                    norm(&format!("{p}.ln_2"))
+                } else {
+                    None
+                },
+                mlp,
+            });
+        }
+        Ok(Self {
+            wte: get2("wte.weight"),
+            wpe: found.contains_key("wpe.weight").then(|| get2("wpe.weight")),
+            h,
+            ln_f: if config.final_norm {
+                norm("ln_f")
+            } else {
+                None
+            },
+            lm_head: found
+                .contains_key("lm_head.weight")
+                .then(|| get2("lm_head.weight")),
+            config: config.clone(),
+        })
+    }
+
+    /// All weights as Hugging Face GPT-2 named tensors (Conv1D orientation `[d_in, d_out]`).
+    pub fn to_named(&self) -> BTreeMap<String, NamedTensor> {
+        let mut out = BTreeMap::new();
+        fn put<const D: usize>(
+            out: &mut BTreeMap<String, NamedTensor>,
+            name: String,
+            p: &Param<Tensor<D>>,
+        ) {
+            let t = p.val();
+            let shape = t.dims().to_vec();
+            let data = t
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .expect("f32 tensor");
+            out.insert(name, NamedTensor { shape, data });
+        }
+        fn put_opt<const D: usize>(
+            out: &mut BTreeMap<String, NamedTensor>,
+            name: String,
+            p: &Option<Param<Tensor<D>>>,
+        ) {
+            if let Some(p) = p {
+                put(out, name, p);
+            }
+        }
+        let norm = |out: &mut BTreeMap<String, NamedTensor>, name: &str, n: &Option<NormParams>| {
+            if let Some(n) = n {
+                put(out, format!("{name}.weight"), &n.weight);
+                put(out, format!("{name}.bias"), &n.bias);
+            }
+        };
+        put(&mut out, "wte.weight".into(), &self.wte);
+        put_opt(&mut out, "wpe.weight".into(), &self.wpe);
+        for (i, b) in self.h.iter().enumerate() {
+            let p = format!("h.{i}");
+            norm(&mut out, &format!("{p}.ln_1"), &b.ln_1);
+            put(
+                &mut out,
+                format!("{p}.attn.c_attn.weight"),
+                &b.attn.c_attn_w,
+            );
+            put_opt(&mut out, format!("{p}.attn.c_attn.bias"), &b.attn.c_attn_b);
+            put(
+                &mut out,
+                format!("{p}.attn.c_proj.weight"),
+                &b.attn.c_proj_w,
+            );
+            put_opt(&mut out, format!("{p}.attn.c_proj.bias"), &b.attn.c_proj_b);
+            norm(&mut out, &format!("{p}.ln_2"), &b.ln_2);
+            if let Some(m) = &b.mlp {
+                put(&mut out, format!("{p}.mlp.c_fc.weight"), &m.c_fc_w);
+                put_opt(&mut out, format!("{p}.mlp.c_fc.bias"), &m.c_fc_b);
+                put(&mut out, format!("{p}.mlp.c_proj.weight"), &m.c_proj_w);
+                put_opt(&mut out, format!("{p}.mlp.c_proj.bias"), &m.c_proj_b);
+            }
+        }
+        norm(&mut out, "ln_f", &self.ln_f);
+        put_opt(&mut out, "lm_head.weight".into(), &self.lm_head);
+        out
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> Device {
+        self.wte.val().device()
+    }
+
+    /// Token embedding matrix `[vocab, d_model]`.
+    pub fn token_embedding(&self) -> Tensor<2> {
+        self.wte.val()
+    }
+
+    /// Token ids `[batch, seq]` -> input embeddings `[batch, seq, d_model]` (no positions).
+    pub fn embed_tokens(&self, ids: Tensor<2, Int>) -> Tensor<3> {
+        embedding(self.wte.val(), ids)
+    }
+
+    /// Ragged rows of slots -> left-padded embeddings, per-row position ids (0 at each row's
+    /// first real slot) and key mask. Left padding puts every row's last slot in the same
+    /// column, so the first latent after a shared-length suffix lines up (Coconut's collator).
+    pub fn embed_slots(&self, rows: &[Vec<Slot>], device: &Device) -> Result<Batch, ModelError> {
+        let c = &self.config;
+        let d = c.d_model;
+        let b = rows.len();
+        let s = rows.iter().map(Vec::len).max().unwrap_or(0);
+        if b == 0 || s == 0 {
+            return Err(ModelError::Input("empty batch or all rows empty".into()));
+        }
+        if s > c.n_positions {
+            return Err(ModelError::Input(format!(
+                "a row has {s} slots but the model's context is {} positions",
+                c.n_positions
+            )));
+        }
+        let mut ids = vec![0i64; b * s];
+        let mut pos = vec![0i64; b * s];
+        let mut mask = vec![false; b * s];
+        let mut is_latent = vec![false; b * s];
+        let mut latents = Vec::new();
+        let mut pad = Vec::with_capacity(b);
+        for (r, row) in rows.iter().enumerate() {
+            let p = s - row.len();
+            pad.push(p);
+            for (j, slot) in row.iter().enumerate() {
+                let col = r * s + p + j;
+                mask[col] = true;
+                pos[col] = j as i64;
+                match slot {
+                    Slot::Token(t) => {
+                        if *t as usize >= c.vocab_size {
+                            return Err(ModelError::Input(format!(
+                                "row {r} slot {j}: token id {t} >= vocab_size {}",
+                                c.vocab_size
+                            )));
+                        }
+                        ids[col] = *t as i64;
+                    }
+                    Slot::Latent(v) => {
+                        if v.len() != d {
+                            return Err(ModelError::Input(format!(
+                                "row {r} slot {j}: latent has {} values, d_model is {d}",
+                                v.len()
+                            )));
+                        }
+                        if latents.is_empty() {
+                            latents = vec![0f32; b * s * d];
+                        }
+                        latents[col * d..(col + 1) * d].copy_from_slice(v);
+                        is_latent[col] = true;
+                    }
+                }
+            }
+        }
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [b, s]), device);
+        let mut embeds = self.embed_tokens(ids);
+        if !latents.is_empty() {
+            let lat = Tensor::<3>::from_data(TensorData::new(latents, [b, s, d]), device);
+            let m = Tensor::<3, Bool>::from_data(TensorData::new(is_latent, [b, s, 1]), device)
+                .expand([b, s, d]);
+            embeds = embeds.mask_where(m, lat);
+        }
+        Ok(Batch {
+            embeds,
+            positions: Tensor::from_data(TensorData::new(pos, [b, s]), device),
+            key_mask: Tensor::from_data(TensorData::new(mask, [b, s]), device),
+            pad,
+        })
+    }
+
+    /// The configured normalisation.
+    fn norm(&self, p: Option<&NormParams>, x: Tensor<3>) -> Tensor<3> {
+        match self.config.norm {
+            NormKind::LayerNorm { eps, .. } => match p {
+                Some(p) => layer_norm(x, p.weight.val(), Some(p.bias.val()), eps),
+                None => {
+                    let mean = x.clone().mean_dim(2);
+                    let xc = x - mean;
+                    let var = (xc.clone() * xc.clone()).mean_dim(2);
+                    xc / (var + eps).sqrt()
+                }
+            },
+            // x / ‖x‖ (Zhu et al.'s normalisation), guarded against the zero vector.
+            NormKind::L2 => {
+                let n = (x.clone() * x.clone()).sum_dim(2).sqrt().clamp_min(1e-12);
+                x / n
+            }
+            NormKind::Identity => x,
+        }
+    }
+
+    /// Final norm (when configured), as applied before the LM head.
+    pub fn final_norm(&self, x: Tensor<3>) -> Tensor<3> {
+        if self.config.final_norm {
+            self.norm(self.ln_f.as_ref(), x)
+        } else {
+            x
+        }
+    }
+
+    /// `hidden [batch, seq, d] -> logits [batch, seq, vocab]` (tied: `hidden · wteᵀ`).
+    pub fn lm_head(&self, hidden: Tensor<3>) -> Tensor<3> {
+        let w = match &self.lm_head {
+            Some(w) => w.val(),
+            None => self.wte.val(),
+        };
+        linear(hidden, w.transpose(), None)
+    }
+
+    /// Position embeddings for position ids `[batch, seq]`, or `None` without positions.
+    fn position_embeddings(&self, positions: Tensor<2, Int>) -> Option<Tensor<3>> {
+        let c = &self.config;
+        let pos = if c.position_offset > 0 {
+            positions.add_scalar(c.position_offset as i64)
+        } else {
+            positions
+        };
+        match c.position {
+            PositionKind::Learned => Some(embedding(self.wpe.as_ref()?.val(), pos)),
+            PositionKind::Sinusoidal { base } => {
+                let n = c.n_positions + c.position_offset;
+                let table = sinusoidal_table(n, c.d_model, base);
+                let t =
+                    Tensor::<2>::from_data(TensorData::new(table, [n, c.d_model]), &pos.device());
+                Some(embedding(t, pos))
+            }
+            PositionKind::None => None,
+        }
+    }
+
+    /// The core pass over input embeddings (tokens or latents alike).
+    pub fn forward(&self, input: ForwardInput, cache: Option<&mut KvCache>) -> ForwardOutput {
+        self.forward_impl(input, cache, Logits::All)
+    }
+
+    /// Like [`Model::forward`] but the logits cover only the last position (`[batch, 1, vocab]`):
+    /// what incremental decoding needs.
+    pub fn forward_last(&self, input: ForwardInput, cache: Option<&mut KvCache>) -> ForwardOutput {
+        self.forward_impl(input, cache, Logits::Last)
+    }
+
+    pub(crate) fn forward_impl(
+        &self,
+        input: ForwardInput,
+        mut cache: Option<&mut KvCache>,
+        logits_mode: Logits,
+    ) -> ForwardOutput {
+        let c = &self.config;
+        let [b, s, _] = input.embeds.dims();
+        let device = input.embeds.device();
+        let past = cache.as_ref().map_or(0, |c| c.len);
+        let total = past + s;
+
+        // The key mask over all `total` positions (None = all real).
+        let new_mask = match input.key_mask {
+            Some(m) if m.dims()[1] == total => Some(m),
+            Some(m) => {
+                assert_eq!(
+                    m.dims()[1],
+                    s,
+                    "key_mask must cover seq or cached+seq positions"
+                );
+                let prev = cache.as_ref().and_then(|c| c.key_mask.clone());
+                match (past, prev) {
+                    (0, _) => Some(m),
+                    (_, Some(p)) => Some(Tensor::cat(vec![p, m], 1)),
+                    (_, None) => Some(Tensor::cat(
+                        vec![
+                            Tensor::<2, Bool>::from_data(
+                                TensorData::new(vec![true; b * past], [b, past]),
+                                &device,
+                            ),
+                            m,
+                        ],
+                        1,
+                    )),
+                }
+            }
+            None => {
+                let prev = cache.as_ref().and_then(|c| c.key_mask.clone());
+                prev.map(|p| {
+                    Tensor::cat(
+                        vec![
+                            p,
+                            Tensor::<2, Bool>::from_data(
+                                TensorData::new(vec![true; b * s], [b, s]),
+                                &device,
+                            ),
+                        ],
+                        1,
+                    )
+                })
+            }
+        };
+        // Attention mask `[b, 1, s, total]`, true = masked: causal (query i sits at absolute
+        // position past + i) and padding keys; the diagonal is always kept so that a padding
+        // query never has an empty softmax row.
+        let host_mask = new_mask.as_ref().map(|m| {
+            m.to_data()
+                .convert::<bool>()
+                .try_into_vec::<bool>()
+                .expect("bool mask")
+        });
+        let needs_mask = past > 0 || host_mask.as_ref().is_some_and(|m| m.iter().any(|v| !v));
+        let attn_mask = needs_mask.then(|| {
+            let mut v = vec![false; b * s * total];
+            for r in 0..b {
+                for i in 0..s {
+                    let qa = past + i;
+                    for j in 0..total {
+                        let pad_key = host_mask.as_ref().is_some_and(|m| !m[r * total + j]);
+                        v[(r * s + i) * total + j] = j > qa || (pad_key && j != qa);
+                    }
+                }
+            }
+            Tensor::<4, Bool>::from_data(TensorData::new(v, [b, 1, s, total]), &device)
+        });
+        if let Some(cache) = cache.as_mut() {
+            cache.key_mask = new_mask;
+        }
+
+        let mut h = input.embeds;
+        if let Some(p) = self.position_embeddings(input.positions) {
+            h = h + p;
+        }
+        let mut layer_hidden = Vec::with_capacity(c.n_layer);
+        let mut attentions = Vec::new();
+        for (i, block) in self.h.iter().enumerate() {
+            let sw = c.layer(i);
+            let layer_cache = cache.as_mut().map(|c| &mut c.layers[i]);
+            let attn_in = match c.placement {
+                NormPlacement::Pre => self.norm(block.ln_1.as_ref(), h.clone()),
+                NormPlacement::Post => h.clone(),
+            };
+            let (a, probs) = self.attention(
+                block,
+                attn_in,
+                layer_cache,
+                attn_mask.clone(),
+                input.output_attentions,
+            );
+            if let Some(p) = probs {
+                attentions.push(p);
+            }
+            match c.placement {
+                NormPlacement::Pre => {
+                    h = h + a;
+                    if let Some(m) = &block.mlp {
+                        let y =
+                            self.mlp(m, sw.activation, self.norm(block.ln_2.as_ref(), h.clone()));
+                        h = if sw.mlp_residual { h + y } else { y };
+                    }
+                }
+                NormPlacement::Post => {
+                    h = self.norm(block.ln_1.as_ref(), h + a);
+                    if let Some(m) = &block.mlp {
+                        let y = self.mlp(m, sw.activation, h.clone());
+                        let z = if sw.mlp_residual { h + y } else { y };
+                        h = self.norm(block.ln_2.as_ref(), z);
+                    }
+                }
+            }
+            layer_hidden.push(h.clone());
+        }
+        if let Some(cache) = cache {
+            cache.len = total;
+        }
+        let hidden = self.final_norm(h);
+        let logits = match logits_mode {
+            Logits::All => self.lm_head(hidden.clone()),
+            Logits::Last => self.lm_head(hidden.clone().narrow(1, s - 1, 1)),
+        };
+        ForwardOutput {
+            hidden,
+            logits,
+            layer_hidden,
+            attentions,
+        }
+    }
+
+    fn mlp(&self, m: &Mlp, act: Activation, x: Tensor<3>) -> Tensor<3> {
+        let y = linear(x, m.c_fc_w.val(), m.c_fc_b.as_ref().map(|b| b.val()));
+        let y = match act {
+            Activation::Gelu => activation::gelu(y),
+            Activation::GeluTanh => activation::gelu_approximate(y),
+            Activation::Relu => activation::relu(y),
+            // 1{x >= eps}: the hard threshold of the construction (zero gradient).
+            Activation::Threshold { eps } => y.greater_equal_elem(eps).float(),
+            Activation::Identity => y,
+        };
+        linear(y, m.c_proj_w.val(), m.c_proj_b.as_ref().map(|b| b.val()))
+    }
+
+    /// Multi-head causal self-attention, appending this step's keys/values to the cache.
+    fn attention(
+        &self,
+        block: &Block,
+        x: Tensor<3>,
+        cache: Option<&mut Option<(Tensor<4>, Tensor<4>)>>,
+        mask: Option<Tensor<4, Bool>>,
+        output_attentions: bool,
+    ) -> (Tensor<3>, Option<Tensor<4>>) {
+        let c = &self.config;
+        let [b, s, d] = x.dims();
+        let (nh, dh) = (c.n_head, c.d_head());
+        let a = &block.attn;
+        let qkv = linear(x, a.c_attn_w.val(), a.c_attn_b.as_ref().map(|b| b.val()));
+        let heads = |t: Tensor<3>| t.reshape([b, s, nh, dh]).swap_dims(1, 2);
+        let q = heads(qkv.clone().narrow(2, 0, d));
+        let mut k = heads(qkv.clone().narrow(2, d, d));
+        let mut v = heads(qkv.narrow(2, 2 * d, d));
+        if let Some(slot) = cache {
+            if let Some((pk, pv)) = slot.take() {
+                k = Tensor::cat(vec![pk, k], 2);
+                v = Tensor::cat(vec![pv, v], 2);
+            }
+            *slot = Some((k.clone(), v.clone()));
+        }
+        let total = k.dims()[2];
+        let scale = c.attn_scale.map_or(1.0 / (dh as f64).sqrt(), |s| s as f64);
+        let (ctx, probs) = if output_attentions {
+            let mut scores = q.matmul(k.swap_dims(2, 3)) * scale;
+            scores = match &mask {
+                Some(m) => scores.mask_fill(m.clone().expand([b, nh, s, total]), f32::NEG_INFINITY),
+                None => {
+                    let causal = Tensor::<2, Bool>::triu_mask([s, total], 1, &scores.device());
+                    scores.mask_fill(
+                        causal.unsqueeze::<4>().expand([b, nh, s, total]),
+                        f32::NEG_INFINITY,
+                    )
+                }
+            };
+            let p = activation::softmax(scores, 3);
+            (p.clone().matmul(v), Some(p))
+        } else {
+            let options = AttentionModuleOptions {
+                scale: Some(scale),
+                softcap: None,
+                is_causal: mask.is_none(),
+            };
+            let mask = mask.map(|m| m.expand([b, nh, s, total]));
+            (attention(q, k, v, mask, None, options), None)
+        };
+        let ctx = ctx.swap_dims(1, 2).reshape([b, s, d]);
+        let y = linear(ctx, a.c_proj_w.val(), a.c_proj_b.as_ref().map(|b| b.val()));
+        (y, probs)
+    }
+}

@@ -1,0 +1,250 @@
+//! Suite runner: one folder per domain (a domain file plus problem files), one CSV row per
+//! problem. Every plan is validated on the lifted PDDL before it counts as solved.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::{pddl, Algo, Limits, Outcome};
+
+/// One problem's result.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BenchRow {
+    /// Folder name.
+    pub domain: String,
+    /// Problem file stem.
+    pub problem: String,
+    pub algo: String,
+    /// `solved`, `unsolvable`, `limit`, `error` or `invalid` (a plan that failed validation).
+    pub status: String,
+    /// Number of actions.
+    pub plan_length: Option<usize>,
+    /// Parallel steps (Graphplan levels) or sequential length.
+    pub plan_steps: Option<usize>,
+    pub facts: Option<usize>,
+    pub actions: Option<usize>,
+    /// Parse + ground + search wall-clock seconds.
+    pub time_s: f64,
+    /// Search alone (graph expansion and extraction for Graphplan).
+    pub search_s: f64,
+    pub detail: String,
+}
+
+/// Solve one problem file end to end.
+pub fn run_problem(
+    domain: &pddl::Domain,
+    domain_name: &str,
+    problem: &Path,
+    algo: Algo,
+    limits: &Limits,
+) -> BenchRow {
+    let start = Instant::now();
+    let mut row = BenchRow {
+        domain: domain_name.to_string(),
+        problem: problem
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        algo: algo.name().to_string(),
+        status: "error".into(),
+        plan_length: None,
+        plan_steps: None,
+        facts: None,
+        actions: None,
+        time_s: 0.0,
+        search_s: 0.0,
+        detail: String::new(),
+    };
+    let prob = match pddl::parse_problem(problem) {
+        Ok(p) => p,
+        Err(e) => {
+            row.detail = e.to_string();
+            row.time_s = start.elapsed().as_secs_f64();
+            return row;
+        }
+    };
+    let task = match crate::ground(domain, &prob) {
+        Ok(t) => t,
+        Err(e) => {
+            row.detail = e.to_string();
+            row.time_s = start.elapsed().as_secs_f64();
+            return row;
+        }
+    };
+    row.facts = Some(task.stats.facts);
+    row.actions = Some(task.stats.actions);
+    let mut lim = limits.clone();
+    if let Some(t) = lim.time_limit {
+        lim.time_limit = Some(t.saturating_sub(start.elapsed()));
+    }
+    let r = crate::run_algo(&task, algo, &lim);
+    row.search_s = r.time_s;
+    row.status = r.outcome.status().to_string();
+    match &r.outcome {
+        Outcome::Solved(plan) => {
+            row.plan_length = Some(plan.len());
+            row.plan_steps = Some(plan.num_steps());
+            if let Err(e) = crate::validate_plan(domain, &prob, &plan.ipc_calls(&task)) {
+                row.status = "invalid".into();
+                row.detail = e.to_string();
+            }
+        }
+        Outcome::Unsolvable { reason, .. } => row.detail = reason.clone(),
+        Outcome::LimitReached { reason } => row.detail = reason.clone(),
+    }
+    row.time_s = start.elapsed().as_secs_f64();
+    row
+}
+
+/// Run every problem of every suite folder; `on_row` sees each row as it is produced.
+pub fn run_suites(
+    dirs: &[PathBuf],
+    algo: Algo,
+    limits: &Limits,
+    mut on_row: impl FnMut(&BenchRow),
+) -> Vec<BenchRow> {
+    let mut rows = Vec::new();
+    for dir in dirs {
+        let name = dir
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| dir.display().to_string());
+        let (domain_file, problems) = match pddl::suite_files(dir) {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("{}: {e}", dir.display());
+                continue;
+            }
+        };
+        let domain = match domain_file.as_ref().map(pddl::parse_domain) {
+            Some(Ok(d)) => d,
+            other => {
+                let msg = match other {
+                    Some(Err(e)) => e.to_string(),
+                    _ => "no domain file in folder".into(),
+                };
+                for p in problems {
+                    let row = BenchRow {
+                        domain: name.clone(),
+                        problem: p
+                            .file_stem()
+                            .map(|s| s.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                        algo: algo.name().into(),
+                        status: "error".into(),
+                        plan_length: None,
+                        plan_steps: None,
+                        facts: None,
+                        actions: None,
+                        time_s: 0.0,
+                        search_s: 0.0,
+                        detail: msg.clone(),
+                    };
+                    on_row(&row);
+                    rows.push(row);
+                }
+                continue;
+            }
+        };
+        for p in problems {
+            let row = run_problem(&domain, &name, &p, algo, limits);
+            on_row(&row);
+            rows.push(row);
+        }
+    }
+    rows
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Write rows as CSV atomically (temp file, fsync, rename).
+pub fn write_csv(rows: &[BenchRow], path: &Path) -> std::io::Result<()> {
+    let tmp = path.with_extension("csv.tmp");
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        writeln!(f, "domain,problem,algo,status,plan_length,plan_steps,facts,actions,time_s,search_s,detail")?;
+        let opt = |x: Option<usize>| x.map(|v| v.to_string()).unwrap_or_default();
+        for r in rows {
+            writeln!(
+                f,
+                "{},{},{},{},{},{},{},{},{:.4},{:.4},{}",
+                csv_field(&r.domain),
+                csv_field(&r.problem),
+                r.algo,
+                r.status,
+                opt(r.plan_length),
+                opt(r.plan_steps),
+                opt(r.facts),
+                opt(r.actions),
+                r.time_s,
+                r.search_s,
+                csv_field(&r.detail)
+            )?;
+        }
+        f.sync_all()?;
+    }
+    std::fs::rename(tmp, path)
+}
+
+/// Per-domain summary.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DomainSummary {
+    pub domain: String,
+    pub problems: usize,
+    pub solved: usize,
+    pub unsolvable: usize,
+    pub invalid: usize,
+    /// Median total time over solved problems.
+    pub median_time_s: Option<f64>,
+}
+
+/// Summarise rows per domain (in first-seen order).
+pub fn summarize(rows: &[BenchRow]) -> Vec<DomainSummary> {
+    let mut out: Vec<DomainSummary> = Vec::new();
+    let mut times: Vec<Vec<f64>> = Vec::new();
+    for r in rows {
+        let i = match out.iter().position(|d| d.domain == r.domain) {
+            Some(i) => i,
+            None => {
+                out.push(DomainSummary {
+                    domain: r.domain.clone(),
+                    problems: 0,
+                    solved: 0,
+                    unsolvable: 0,
+                    invalid: 0,
+                    median_time_s: None,
+                });
+                times.push(Vec::new());
+                out.len() - 1
+            }
+        };
+        out[i].problems += 1;
+        match r.status.as_str() {
+            "solved" => {
+                out[i].solved += 1;
+                times[i].push(r.time_s);
+            }
+            "unsolvable" => out[i].unsolvable += 1,
+            "invalid" => out[i].invalid += 1,
+            _ => {}
+        }
+    }
+    for (d, mut t) in out.iter_mut().zip(times) {
+        if !t.is_empty() {
+            t.sort_by(|a, b| a.total_cmp(b));
+            let m = t.len();
+            d.median_time_s = Some(if m % 2 == 1 {
+                t[m / 2]
+            } else {
+                (t[m / 2 - 1] + t[m / 2]) / 2.0
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,443 @@
+//! Solution extraction and the Graphplan stage loop.
+//!
+//! Extraction is the backward search of the original `planner.c` (`basicplan`): the goals of a
+//! level are handled one at a time from the last index; a goal already made true by a chosen
+//! action is skipped ("made true by luck"); achievers are tried no-op first; an achiever mutex
+//! with a chosen one is skipped; after a choice every remaining goal must still have a
+//! non-excluded achiever (`goals_still_possible`); when a level is covered, the precondition set
+//! is looked up in the memo of failed goal sets of the previous level (`lookup_bad`, keyed by a
+//! goal bitset), non-minimal action sets are rejected (`action_set_is_minimal`), and a failed
+//! set is memoised (`insert_bad`).
+//!
+//! Termination (Blum & Furst 1997, §3.2, Theorem 1; the `planner.c` completeness check): once
+//! the graph has levelled off at `n`, if a failed stage `t > n` leaves the number of memoised
+//! sets at level `n` unchanged from the previous failed stage, no plan exists.
+
+use crate::fxhash::FxHashSet as HashSet;
+use std::time::Instant;
+
+use fixedbitset::FixedBitSet;
+
+use crate::diagnostics::{Extraction, LevelDiagnostics};
+use crate::graph::{ExpandError, PlanningGraph};
+use crate::ground::GroundTask;
+use crate::{GraphplanResult, GraphplanSummary, Limits, Outcome, Plan};
+
+/// Backward search state over a planning graph.
+pub struct Extractor<'g> {
+    g: &'g PlanningGraph,
+    /// `memo[i]`: goal sets proven unachievable at level `i` (as fact bitsets).
+    pub memo: Vec<HashSet<FixedBitSet>>,
+    /// `is_true[i][f]`: number of chosen operators in `A_{i-1}` adding `f`.
+    is_true: Vec<Vec<u32>>,
+    /// `used[i][f]`: `f` is a goal at level `i` (count of chosen operators needing it).
+    used: Vec<Vec<u32>>,
+    /// Chosen operators of `A_{i-1}` for level `i`.
+    chosen: Vec<Vec<u32>>,
+    /// Extracted steps (non-no-op operators), `steps[i]` = actions of `A_i`.
+    steps: Vec<Vec<u32>>,
+    /// Operators tried (no-ops included) in the current stage.
+    pub nodes: u64,
+    pub memo_hits: u64,
+    deadline: Option<Instant>,
+    pub aborted: bool,
+    /// Reusable exclusion bitsets (one per open choice point).
+    pool: Vec<FixedBitSet>,
+    key_buf: FixedBitSet,
+}
+
+impl<'g> Extractor<'g> {
+    pub fn new(g: &'g PlanningGraph, deadline: Option<Instant>) -> Self {
+        Extractor {
+            g,
+            memo: Vec::new(),
+            is_true: Vec::new(),
+            used: Vec::new(),
+            chosen: Vec::new(),
+            steps: Vec::new(),
+            nodes: 0,
+            memo_hits: 0,
+            deadline,
+            aborted: false,
+            pool: Vec::new(),
+            key_buf: FixedBitSet::with_capacity(g.n_facts),
+        }
+    }
+
+    fn ensure_levels(&mut self, t: usize) {
+        let n = self.g.n_facts;
+        while self.memo.len() <= t {
+            self.memo.push(HashSet::default());
+        }
+        while self.is_true.len() <= t {
+            self.is_true.push(vec![0; n]);
+            self.used.push(vec![0; n]);
+            self.chosen.push(Vec::new());
+            self.steps.push(Vec::new());
+        }
+    }
+
+    fn key(&self, goals: &[u32]) -> FixedBitSet {
+        let mut k = FixedBitSet::with_capacity(self.g.n_facts);
+        for &g in goals {
+            k.insert(g as usize);
+        }
+        k
+    }
+
+    /// Stage `t`: try to extract a plan for `goals` from level `t`. On failure the goal set is
+    /// memoised at level `t` (as `do_plan` does). Returns the steps on success.
+    pub fn extract(&mut self, t: usize, goals: &[u32]) -> Option<Vec<Vec<u32>>> {
+        self.ensure_levels(t);
+        self.nodes = 0;
+        for &g in goals {
+            self.used[t][g as usize] += 1;
+        }
+        let ok = self.solve_level(t, goals);
+        for &g in goals {
+            self.used[t][g as usize] -= 1;
+        }
+        if ok {
+            return Some(self.steps[..t].to_vec());
+        }
+        if !self.aborted {
+            let k = self.key(goals);
+            self.memo[t].insert(k);
+        }
+        None
+    }
+
+    /// Cover the goals of level `t` (marked in `used[t]`) with operators of `A_{t-1}`.
+    fn solve_level(&mut self, t: usize, goals: &[u32]) -> bool {
+        if t == 0 {
+            return true; // goals at level 0 are preconditions of A_0 operators, so in P_0
+        }
+        let excluded = FixedBitSet::with_capacity(self.g.n_ops);
+        let mut subgoals = Vec::new();
+        self.assign(t, goals, goals.len() as isize - 1, &excluded, &mut subgoals)
+    }
+
+    fn goals_still_possible(
+        &self,
+        t: usize,
+        goals: &[u32],
+        upto: usize,
+        excluded: &FixedBitSet,
+    ) -> bool {
+        let is_true = &self.is_true[t];
+        goals[..upto].iter().all(|&g| {
+            // A goal already made true by a chosen operator keeps that (non-excluded) achiever.
+            is_true[g as usize] > 0
+                || self
+                    .g
+                    .achievers(t, g as usize)
+                    .iter()
+                    .any(|&op| !excluded.contains(op as usize))
+        })
+    }
+
+    fn assign(
+        &mut self,
+        t: usize,
+        goals: &[u32],
+        mut cindex: isize,
+        excluded: &FixedBitSet,
+        subgoals: &mut Vec<u32>,
+    ) -> bool {
+        if self.aborted {
+            return false;
+        }
+        // Skip goals made true "by luck" by an operator already chosen at this step.
+        while cindex >= 0 && self.is_true[t][goals[cindex as usize] as usize] > 0 {
+            cindex -= 1;
+        }
+        if cindex < 0 {
+            return self.next_level(t, subgoals);
+        }
+        let v = goals[cindex as usize] as usize;
+        let g = self.g;
+        // Reuse a pooled bitset for the exclusion set of this choice point.
+        let mut excl = self.pool.pop().unwrap_or_default();
+        let result = 'choices: {
+            for &op in g.achievers(t, v) {
+                let op = op as usize;
+                if excluded.contains(op) {
+                    continue; // mutex with an operator already chosen
+                }
+                excl.clone_from(excluded);
+                excl.union_with(g.op_mutex_row(t - 1, op));
+                if !self.goals_still_possible(t, goals, cindex as usize, &excl) {
+                    continue;
+                }
+                self.nodes += 1;
+                if self.nodes & 1023 == 0 {
+                    if let Some(d) = self.deadline {
+                        if Instant::now() >= d {
+                            self.aborted = true;
+                            break 'choices false;
+                        }
+                    }
+                }
+                // Commit: add effects become true at t, preconditions become goals at t-1.
+                self.chosen[t].push(op as u32);
+                for &f in &g.op_add[op] {
+                    self.is_true[t][f as usize] += 1;
+                }
+                let mark = subgoals.len();
+                for &f in &g.op_pre[op] {
+                    let u = &mut self.used[t - 1][f as usize];
+                    if *u == 0 {
+                        subgoals.push(f);
+                    }
+                    *u += 1;
+                }
+                let ok = self.assign(t, goals, cindex - 1, &excl, subgoals);
+                for &f in &g.op_pre[op] {
+                    self.used[t - 1][f as usize] -= 1;
+                }
+                subgoals.truncate(mark);
+                for &f in &g.op_add[op] {
+                    self.is_true[t][f as usize] -= 1;
+                }
+                self.chosen[t].pop();
+                if ok {
+                    break 'choices true;
+                }
+                if self.aborted {
+                    break 'choices false;
+                }
+            }
+            false
+        };
+        self.pool.push(excl);
+        result
+    }
+
+    /// All goals of level `t` are covered: recurse on the precondition set at `t-1`.
+    fn next_level(&mut self, t: usize, subgoals: &[u32]) -> bool {
+        // Memo lookup (`lookup_bad`) in a reused buffer; a key is allocated only on a miss.
+        self.key_buf.clear();
+        for &f in subgoals {
+            self.key_buf.insert(f as usize);
+        }
+        if self.memo[t - 1].contains(&self.key_buf) {
+            self.memo_hits += 1;
+            return false;
+        }
+        let key = self.key_buf.clone();
+        // Minimality: every chosen operator must be the only achiever of some goal at t.
+        let g = self.g;
+        let minimal = self.chosen[t].iter().all(|&op| {
+            g.op_add[op as usize]
+                .iter()
+                .any(|&f| self.used[t][f as usize] > 0 && self.is_true[t][f as usize] == 1)
+        });
+        if !minimal {
+            return false;
+        }
+        let sub: Vec<u32> = subgoals.to_vec();
+        let ok = self.solve_level(t - 1, &sub);
+        if ok {
+            let acts: Vec<u32> = self.chosen[t]
+                .iter()
+                .copied()
+                .filter(|&op| !g.is_noop(op as usize))
+                .collect();
+            self.steps[t - 1] = acts;
+        } else if !self.aborted {
+            self.memo[t - 1].insert(key);
+        }
+        ok
+    }
+}
+
+/// Run Graphplan: expand the graph stage by stage, extract when the goals are present and
+/// pairwise non-mutex, stop with a plan, a proof of unsolvability, or at a limit.
+pub fn graphplan(task: &GroundTask, limits: &Limits) -> GraphplanResult {
+    let mut r = run_stages(task, limits);
+    // Level-off at n is detected while building P_{n+1}; mark every row from n on.
+    if let Some(n) = r.summary.leveled_off_at {
+        for l in &mut r.levels {
+            l.leveled_off = l.level >= n;
+        }
+    }
+    r
+}
+
+fn run_stages(task: &GroundTask, limits: &Limits) -> GraphplanResult {
+    let start = Instant::now();
+    let deadline = limits.time_limit.map(|d| start + d);
+    let goals: Vec<u32> = task.goal.clone();
+    let mut summary = GraphplanSummary::default();
+    let mut levels: Vec<LevelDiagnostics> = Vec::new();
+    let finish = |outcome: Outcome, levels: Vec<LevelDiagnostics>, summary: GraphplanSummary| {
+        GraphplanResult {
+            outcome,
+            levels,
+            summary,
+            time_s: start.elapsed().as_secs_f64(),
+            ground: task.stats.clone(),
+        }
+    };
+    if !task.goal_satisfiable {
+        summary.unsolvable_at = Some(0);
+        return finish(
+            Outcome::Unsolvable {
+                stage: 0,
+                reason: "a static goal fact is false in the initial state".into(),
+            },
+            levels,
+            summary,
+        );
+    }
+    let mut g = PlanningGraph::new(task);
+    // The extractor borrows the graph, which grows; keep its memo across stages by moving it.
+    let mut memo: Vec<HashSet<FixedBitSet>> = Vec::new();
+    let mut prev_memo_count: Option<usize> = None;
+    let mut t = 0usize;
+    loop {
+        let lvl = g.level(t);
+        let present = g.all_present(t, &goals);
+        let non_mutex = present && g.pairwise_non_mutex(t, &goals);
+        let (actions, op_pairs) = if t > 0 {
+            let a = g.level(t - 1);
+            (a.num_actions, a.op_mutex_pairs)
+        } else {
+            (0, 0)
+        };
+        levels.push(LevelDiagnostics {
+            level: t,
+            facts: lvl.facts.count_ones(..),
+            fact_mutex_pairs: lvl.fact_mutex_pairs,
+            actions,
+            action_mutex_pairs: op_pairs,
+            goals_present: present,
+            goals_non_mutex: non_mutex,
+            leveled_off: g.leveled_off_at.is_some_and(|n| t >= n),
+            extraction: Extraction::NotTried,
+            memo_entries: 0,
+            search_nodes: 0,
+            memo_hits: 0,
+            exact_states: None,
+            exact_goal_state: None,
+        });
+        if present && summary.goals_first_present.is_none() {
+            summary.goals_first_present = Some(t);
+        }
+        if non_mutex && summary.goals_first_non_mutex.is_none() {
+            summary.goals_first_non_mutex = Some(t);
+        }
+        summary.leveled_off_at = g.leveled_off_at;
+        if non_mutex {
+            if t == 0 {
+                levels[0].extraction = Extraction::Succeeded;
+                summary.plan_level = Some(0);
+                return finish(Outcome::Solved(Plan { steps: Vec::new() }), levels, summary);
+            }
+            let mut ex = Extractor::new(&g, deadline);
+            ex.memo = std::mem::take(&mut memo);
+            let result = ex.extract(t, &goals);
+            levels[t].search_nodes = ex.nodes;
+            levels[t].memo_hits = ex.memo_hits;
+            let aborted = ex.aborted;
+            memo = std::mem::take(&mut ex.memo);
+            for (i, m) in memo.iter().enumerate() {
+                if i < levels.len() {
+                    levels[i].memo_entries = m.len();
+                }
+            }
+            if let Some(steps) = result {
+                levels[t].extraction = Extraction::Succeeded;
+                summary.plan_level = Some(t);
+                let plan = Plan {
+                    steps: steps
+                        .into_iter()
+                        .map(|s| s.into_iter().map(|op| op as usize - g.n_facts).collect())
+                        .collect(),
+                };
+                return finish(Outcome::Solved(plan), levels, summary);
+            }
+            if aborted {
+                return finish(
+                    Outcome::LimitReached {
+                        reason: "time limit during extraction".into(),
+                    },
+                    levels,
+                    summary,
+                );
+            }
+            levels[t].extraction = Extraction::Failed;
+            summary.extraction_failed_at.push(t);
+            // Blum–Furst termination: memo count at the levelled-off level unchanged over a stage.
+            if let Some(n) = g.leveled_off_at {
+                if t > n {
+                    let cur = memo.get(n).map_or(0, |m| m.len());
+                    if prev_memo_count == Some(cur) {
+                        summary.unsolvable_at = Some(t);
+                        return finish(
+                            Outcome::Unsolvable {
+                                stage: t,
+                                reason: format!(
+                                    "memo fixpoint: {cur} failed goal sets at the levelled-off level {n}, unchanged over stage {t}"
+                                ),
+                            },
+                            levels,
+                            summary,
+                        );
+                    }
+                    prev_memo_count = Some(cur);
+                }
+            }
+        } else if let Some(n) = g.leveled_off_at {
+            if t > n {
+                summary.unsolvable_at = Some(t);
+                let why = if present {
+                    "pairwise non-mutex"
+                } else {
+                    "present"
+                };
+                return finish(
+                    Outcome::Unsolvable {
+                        stage: t,
+                        reason: format!("graph levelled off at {n} and the goals are never {why}"),
+                    },
+                    levels,
+                    summary,
+                );
+            }
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return finish(
+                Outcome::LimitReached {
+                    reason: "time limit".into(),
+                },
+                levels,
+                summary,
+            );
+        }
+        if t >= limits.max_levels {
+            return finish(
+                Outcome::LimitReached {
+                    reason: format!("level limit {}", limits.max_levels),
+                },
+                levels,
+                summary,
+            );
+        }
+        match g.expand(limits.max_graph_bytes, deadline) {
+            Ok(_) => {}
+            Err(ExpandError::TooLarge(bytes)) => {
+                let reason = format!(
+                    "planning graph would exceed the memory limit ({} MB)",
+                    bytes >> 20
+                );
+                return finish(Outcome::LimitReached { reason }, levels, summary);
+            }
+            Err(ExpandError::Timeout) => {
+                let reason = "time limit during graph expansion".to_string();
+                return finish(Outcome::LimitReached { reason }, levels, summary);
+            }
+        }
+        t += 1;
+    }
+}

@@ -1,0 +1,293 @@
+//! superpose-plan: Graphplan (Blum & Furst 1997) for STRIPS PDDL, with per-level diagnostics
+//! that put the planning graph's union projection next to the true reachable state sets, plus
+//! state-space baselines (BFS, A* with h_max, greedy best-first with h_FF) and a plan validator.
+//!
+//! # Public API
+//!
+//! ```no_run
+//! use superpose_plan::*;
+//! let domain = parse_domain("data/pddl/blocks/domain.pddl")?;
+//! let problem = parse_problem("data/pddl/blocks/probBLOCKS-4-0.pddl")?;
+//! let task = ground(&domain, &problem)?;                  // GroundTask (facts, actions, init, goal)
+//! let r = graphplan(&task, &Limits::default());           // GraphplanResult
+//! match &r.outcome {
+//!     Outcome::Solved(plan) => {
+//!         // Every plan is checked by simulation (lifted, against the PDDL) before use.
+//!         validate_plan(&domain, &problem, &plan.ipc_calls(&task))?;
+//!         print!("{}", plan.to_ipc(&task));
+//!     }
+//!     Outcome::Unsolvable { stage, .. } => println!("unsolvable at stage {stage}"),
+//!     Outcome::LimitReached { reason } => println!("limit: {reason}"),
+//! }
+//! for l in &r.levels { println!("{} {} {}", l.level, l.facts, l.fact_mutex_pairs); }
+//! println!("{:?}", r.summary);                            // goals first present / non-mutex, ...
+//! let exact = exact_reachable_by_level(&task, 6, 100_000); // true reachable sets per level
+//! let h = relaxed_goal_level(&task);                       // level of the relaxed (mutex-free) graph
+//! let b = bfs(&task, &Limits::default());                  // also astar_hmax, gbfs_hff
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Modules, each readable alone: [`pddl`] (tokenizer, parser → AST), [`ground`] (typed
+//! instantiation, pruning), [`graph`] ([`PlanningGraph`], [`Level`], [`Mutex`]), [`extract`]
+//! (backward search with memoisation, Blum–Furst termination), [`search`] (baselines),
+//! [`validate`] (plan simulation, IPC plan files), [`diagnostics`] (per-level table, exact
+//! reachability), [`bench`] (suite runner).
+
+pub mod bench;
+pub mod diagnostics;
+pub mod extract;
+pub mod fxhash;
+pub mod graph;
+pub mod ground;
+pub mod pddl;
+pub mod search;
+pub mod validate;
+
+use std::time::Duration;
+
+pub use diagnostics::{
+    exact_reachable_by_level, relaxed_goal_level, ExactLevel, ExactReachability, Extraction,
+    LevelDiagnostics,
+};
+pub use extract::graphplan;
+pub use graph::{Level, Mutex, PlanningGraph};
+pub use ground::{ground, GroundAction, GroundError, GroundStats, GroundTask};
+pub use pddl::{parse_domain, parse_problem, Domain, PddlError, Problem};
+pub use search::{astar_hmax, bfs, gbfs_hff, SearchResult};
+pub use validate::{parse_plan_file, validate_plan, PlanError, ValidationError};
+
+/// Any error of this crate (all are bad input).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Pddl(#[from] PddlError),
+    #[error(transparent)]
+    Ground(#[from] GroundError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+}
+
+/// Resource limits shared by all planners.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Wall-clock limit (checked cooperatively).
+    pub time_limit: Option<Duration>,
+    /// Graphplan: stop after this many levels.
+    pub max_levels: usize,
+    /// Graphplan: stop when the stored graph would exceed this many bytes.
+    pub max_graph_bytes: usize,
+    /// State-space search: stop after storing this many states.
+    pub max_states: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            time_limit: None,
+            max_levels: 10_000,
+            max_graph_bytes: 2 << 30,
+            max_states: 20_000_000,
+        }
+    }
+}
+
+impl Limits {
+    /// Default limits with a time limit in seconds.
+    pub fn with_time(secs: f64) -> Self {
+        Limits {
+            time_limit: Some(Duration::from_secs_f64(secs)),
+            ..Default::default()
+        }
+    }
+}
+
+/// A plan as parallel steps of ground-action indices (a sequential plan has one per step).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Plan {
+    pub steps: Vec<Vec<usize>>,
+}
+
+impl Plan {
+    /// A sequential plan, one action per step.
+    pub fn sequential(actions: Vec<usize>) -> Self {
+        Plan {
+            steps: actions.into_iter().map(|a| vec![a]).collect(),
+        }
+    }
+    /// Number of actions.
+    pub fn len(&self) -> usize {
+        self.steps.iter().map(Vec::len).sum()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Number of (parallel) steps, empty steps included.
+    pub fn num_steps(&self) -> usize {
+        self.steps.len()
+    }
+    /// The actions in order (steps linearised; actions within a step are non-interfering).
+    pub fn linearise(&self) -> Vec<usize> {
+        self.steps.iter().flatten().copied().collect()
+    }
+    /// The sequential plan as `(name arg ...)` strings.
+    pub fn ipc_calls(&self, task: &GroundTask) -> Vec<String> {
+        self.linearise()
+            .into_iter()
+            .map(|a| task.actions[a].name())
+            .collect()
+    }
+    /// IPC sequential plan text: one `(action arg ...)` per line, `; cost = N (unit cost)` last.
+    pub fn to_ipc(&self, task: &GroundTask) -> String {
+        let mut s = String::new();
+        for c in self.ipc_calls(task) {
+            s.push_str(&c);
+            s.push('\n');
+        }
+        s.push_str(&format!("; cost = {} (unit cost)\n", self.len()));
+        s
+    }
+    /// IPC sequential plan with a `; step k` comment before each parallel step (Graphplan).
+    pub fn to_ipc_with_steps(&self, task: &GroundTask) -> String {
+        let mut s = String::new();
+        for (i, step) in self.steps.iter().enumerate() {
+            s.push_str(&format!("; step {}\n", i + 1));
+            for &a in step {
+                s.push_str(&task.actions[a].name());
+                s.push('\n');
+            }
+        }
+        s.push_str(&format!("; cost = {} (unit cost)\n", self.len()));
+        s
+    }
+    /// The parallel plan: `step: (action ...)` lines, steps numbered from 1.
+    pub fn to_parallel(&self, task: &GroundTask) -> String {
+        let mut s = String::new();
+        for (i, step) in self.steps.iter().enumerate() {
+            for &a in step {
+                s.push_str(&format!("{}: {}\n", i + 1, task.actions[a].name()));
+            }
+        }
+        s
+    }
+}
+
+/// How a planner run ended.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum Outcome {
+    Solved(Plan),
+    /// Proved unsolvable (Graphplan: at this stage; search: state space exhausted).
+    Unsolvable {
+        stage: usize,
+        reason: String,
+    },
+    LimitReached {
+        reason: String,
+    },
+}
+
+impl Outcome {
+    /// `"solved"`, `"unsolvable"` or `"limit"`.
+    pub fn status(&self) -> &'static str {
+        match self {
+            Outcome::Solved(_) => "solved",
+            Outcome::Unsolvable { .. } => "unsolvable",
+            Outcome::LimitReached { .. } => "limit",
+        }
+    }
+    pub fn plan(&self) -> Option<&Plan> {
+        match self {
+            Outcome::Solved(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// The reference-level summary of a Graphplan run (the columns of the data READMEs).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct GraphplanSummary {
+    pub goals_first_present: Option<usize>,
+    pub goals_first_non_mutex: Option<usize>,
+    /// `Some(n)`: `P_{n+1} = P_n` was detected while building the graph.
+    pub leveled_off_at: Option<usize>,
+    pub extraction_failed_at: Vec<usize>,
+    pub plan_level: Option<usize>,
+    pub unsolvable_at: Option<usize>,
+}
+
+/// Result of [`graphplan`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct GraphplanResult {
+    pub outcome: Outcome,
+    /// One row per fact level built.
+    pub levels: Vec<LevelDiagnostics>,
+    pub summary: GraphplanSummary,
+    pub time_s: f64,
+    pub ground: GroundStats,
+}
+
+/// Parse and ground in one call.
+pub fn load(
+    domain: impl AsRef<std::path::Path>,
+    problem: impl AsRef<std::path::Path>,
+) -> Result<(Domain, Problem, GroundTask), Error> {
+    let d = parse_domain(domain)?;
+    let p = parse_problem(problem)?;
+    let t = ground(&d, &p)?;
+    Ok((d, p, t))
+}
+
+/// The planners of this crate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Algo {
+    Graphplan,
+    Bfs,
+    AstarHmax,
+    GbfsHff,
+}
+
+impl Algo {
+    pub const ALL: [Algo; 4] = [Algo::Graphplan, Algo::Bfs, Algo::AstarHmax, Algo::GbfsHff];
+    /// CLI name: `graphplan`, `bfs`, `astar-hmax`, `gbfs-hff`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algo::Graphplan => "graphplan",
+            Algo::Bfs => "bfs",
+            Algo::AstarHmax => "astar-hmax",
+            Algo::GbfsHff => "gbfs-hff",
+        }
+    }
+}
+
+/// Result of [`run_algo`]: the outcome plus the Graphplan diagnostics when it ran.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunResult {
+    pub outcome: Outcome,
+    pub time_s: f64,
+    pub graphplan: Option<GraphplanResult>,
+    /// State-space search: states expanded.
+    pub expanded: Option<usize>,
+}
+
+/// Run one planner on a ground task.
+pub fn run_algo(task: &GroundTask, algo: Algo, limits: &Limits) -> RunResult {
+    let from_search = |r: SearchResult| RunResult {
+        outcome: r.outcome,
+        time_s: r.time_s,
+        graphplan: None,
+        expanded: Some(r.expanded),
+    };
+    match algo {
+        Algo::Graphplan => {
+            let r = graphplan(task, limits);
+            RunResult {
+                outcome: r.outcome.clone(),
+                time_s: r.time_s,
+                graphplan: Some(r),
+                expanded: None,
+            }
+        }
+        Algo::Bfs => from_search(bfs(task, limits)),
+        Algo::AstarHmax => from_search(astar_hmax(task, limits)),
+        Algo::GbfsHff => from_search(gbfs_hff(task, limits)),
+    }
+}

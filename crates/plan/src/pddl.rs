@@ -1,0 +1,860 @@
+//! PDDL front end: a tolerant tokenizer with `line:col` positions and a recursive-descent
+//! parser for the STRIPS subset (`:strips`, `:typing` with hierarchies, `:negative-preconditions`,
+//! `:equality`, constants). Everything else is refused with `file:line:col: unsupported feature X`.
+//!
+//! Tolerance follows Fast Downward's `lisp_parser.py`: tokens are lower-cased, `;` starts a
+//! comment, `(`/`)` need no surrounding space and `?` always starts a new token
+//! (`(aircraft?a)` in zenotravel).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A PDDL error with its source position.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct PddlError {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+impl fmt::Display for PddlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            return write!(f, "{}: {}", self.file, self.message);
+        }
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.col, self.message
+        )
+    }
+}
+
+/// Position of a token in its source file (1-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pos {
+    pub line: usize,
+    pub col: usize,
+}
+
+/// An S-expression node.
+#[derive(Debug, Clone)]
+pub enum SExpr {
+    Atom(String, Pos),
+    List(Vec<SExpr>, Pos),
+}
+
+impl SExpr {
+    fn pos(&self) -> Pos {
+        match self {
+            SExpr::Atom(_, p) | SExpr::List(_, p) => *p,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Open,
+    Close,
+    Sym(String),
+}
+
+/// Split source text into tokens with their positions (case-insensitive: lower-cased).
+fn tokenize(text: &str) -> Vec<(Tok, Pos)> {
+    let mut out = Vec::new();
+    let mut line = 1;
+    let mut col = 0;
+    let mut cur = String::new();
+    let mut cur_pos = Pos::default();
+    let mut in_comment = false;
+    let flush = |cur: &mut String, cur_pos: Pos, out: &mut Vec<(Tok, Pos)>| {
+        if !cur.is_empty() {
+            out.push((Tok::Sym(cur.to_lowercase()), cur_pos));
+            cur.clear();
+        }
+    };
+    for ch in text.chars() {
+        if ch == '\n' {
+            flush(&mut cur, cur_pos, &mut out);
+            in_comment = false;
+            line += 1;
+            col = 0;
+            continue;
+        }
+        col += 1;
+        if in_comment {
+            continue;
+        }
+        let pos = Pos { line, col };
+        match ch {
+            ';' => {
+                flush(&mut cur, cur_pos, &mut out);
+                in_comment = true;
+            }
+            '(' => {
+                flush(&mut cur, cur_pos, &mut out);
+                out.push((Tok::Open, pos));
+            }
+            ')' => {
+                flush(&mut cur, cur_pos, &mut out);
+                out.push((Tok::Close, pos));
+            }
+            c if c.is_whitespace() => flush(&mut cur, cur_pos, &mut out),
+            '?' => {
+                flush(&mut cur, cur_pos, &mut out);
+                cur.push('?');
+                cur_pos = pos;
+            }
+            c => {
+                if cur.is_empty() {
+                    cur_pos = pos;
+                }
+                cur.push(c);
+            }
+        }
+    }
+    flush(&mut cur, cur_pos, &mut out);
+    out
+}
+
+struct Ctx<'a> {
+    file: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err(&self, pos: Pos, message: impl Into<String>) -> PddlError {
+        PddlError {
+            file: self.file.to_string(),
+            line: pos.line,
+            col: pos.col,
+            message: message.into(),
+        }
+    }
+    fn unsupported(&self, pos: Pos, what: &str) -> PddlError {
+        self.err(pos, format!("unsupported feature {what}"))
+    }
+}
+
+/// Parse the whole text into one top-level S-expression.
+fn read_sexpr(ctx: &Ctx, text: &str) -> Result<SExpr, PddlError> {
+    let toks = tokenize(text);
+    let mut stack: Vec<(Vec<SExpr>, Pos)> = Vec::new();
+    let mut top: Option<SExpr> = None;
+    for (tok, pos) in toks {
+        if top.is_some() {
+            return Err(ctx.err(
+                pos,
+                "unexpected text after the closing parenthesis of `define`",
+            ));
+        }
+        match tok {
+            Tok::Open => stack.push((Vec::new(), pos)),
+            Tok::Close => {
+                let (items, p) = stack.pop().ok_or_else(|| ctx.err(pos, "unmatched `)`"))?;
+                let e = SExpr::List(items, p);
+                match stack.last_mut() {
+                    Some((parent, _)) => parent.push(e),
+                    None => top = Some(e),
+                }
+            }
+            Tok::Sym(s) => match stack.last_mut() {
+                Some((parent, _)) => parent.push(SExpr::Atom(s, pos)),
+                None => return Err(ctx.err(pos, format!("expected `(`, found `{s}`"))),
+            },
+        }
+    }
+    if let Some((_, p)) = stack.last() {
+        return Err(ctx.err(*p, "unclosed `(` (missing `)` before end of file)"));
+    }
+    top.ok_or_else(|| {
+        ctx.err(
+            Pos { line: 1, col: 1 },
+            "empty file: expected `(define ...)`",
+        )
+    })
+}
+
+/// A term in an atom: a variable `?x` or a constant/object name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Term {
+    Var(String),
+    Const(String),
+}
+
+/// `(pred t1 ... tn)`; the predicate `=` is equality.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Atom {
+    pub predicate: String,
+    pub args: Vec<Term>,
+    pub pos: Pos,
+}
+
+/// An atom or its negation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Literal {
+    pub atom: Atom,
+    pub positive: bool,
+}
+
+/// A typed name `x - t` (type `object` when untyped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Typed {
+    pub name: String,
+    pub ty: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct PredicateDecl {
+    pub name: String,
+    pub params: Vec<Typed>,
+}
+
+/// A STRIPS action schema.
+#[derive(Debug, Clone)]
+pub struct ActionSchema {
+    pub name: String,
+    pub params: Vec<Typed>,
+    pub precondition: Vec<Literal>,
+    pub add: Vec<Atom>,
+    pub del: Vec<Atom>,
+    pub pos: Pos,
+}
+
+/// A parsed domain.
+#[derive(Debug, Clone)]
+pub struct Domain {
+    pub name: String,
+    pub file: String,
+    pub requirements: Vec<String>,
+    /// `(type, parent)`; parent `object` when not given.
+    pub types: Vec<(String, String)>,
+    pub constants: Vec<Typed>,
+    pub predicates: Vec<PredicateDecl>,
+    pub actions: Vec<ActionSchema>,
+}
+
+/// A ground atom `(pred obj ...)` from a problem file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GroundAtom {
+    pub predicate: String,
+    pub args: Vec<String>,
+}
+
+impl fmt::Display for GroundAtom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "({}", self.predicate)?;
+        for a in &self.args {
+            write!(f, " {a}")?;
+        }
+        write!(f, ")")
+    }
+}
+
+/// A parsed problem.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub name: String,
+    pub file: String,
+    pub domain: String,
+    pub objects: Vec<Typed>,
+    pub init: Vec<GroundAtom>,
+    /// Goal literals over objects (terms are all `Term::Const`).
+    pub goal: Vec<Literal>,
+}
+
+const SUPPORTED_REQUIREMENTS: &[&str] =
+    &[":strips", ":typing", ":negative-preconditions", ":equality"];
+
+fn atom_str(e: &SExpr) -> Option<&str> {
+    match e {
+        SExpr::Atom(s, _) => Some(s),
+        _ => None,
+    }
+}
+
+fn expect_list<'a>(ctx: &Ctx, e: &'a SExpr, what: &str) -> Result<&'a [SExpr], PddlError> {
+    match e {
+        SExpr::List(v, _) => Ok(v),
+        SExpr::Atom(s, p) => Err(ctx.err(*p, format!("expected {what}, found `{s}`"))),
+    }
+}
+
+fn expect_atom<'a>(ctx: &Ctx, e: &'a SExpr, what: &str) -> Result<&'a str, PddlError> {
+    match e {
+        SExpr::Atom(s, _) => Ok(s),
+        SExpr::List(_, p) => Err(ctx.err(*p, format!("expected {what}, found a list"))),
+    }
+}
+
+/// Parse `a b - t c - u d` into typed names (untyped names get `object`).
+fn parse_typed_list(ctx: &Ctx, items: &[SExpr], vars: bool) -> Result<Vec<Typed>, PddlError> {
+    let mut out = Vec::new();
+    let mut pending: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < items.len() {
+        let s = match &items[i] {
+            SExpr::Atom(s, _) => s.as_str(),
+            SExpr::List(l, p) => {
+                if l.first().and_then(atom_str) == Some("either") {
+                    return Err(ctx.unsupported(*p, "`either` types"));
+                }
+                return Err(ctx.err(*p, "expected a name in a typed list, found a list"));
+            }
+        };
+        if s == "-" {
+            let t = items
+                .get(i + 1)
+                .ok_or_else(|| ctx.err(items[i].pos(), "missing type after `-`"))?;
+            let ty = match t {
+                SExpr::Atom(t, _) => t.clone(),
+                SExpr::List(l, p) => {
+                    if l.first().and_then(atom_str) == Some("either") {
+                        return Err(ctx.unsupported(*p, "`either` types"));
+                    }
+                    return Err(ctx.err(*p, "expected a type name after `-`"));
+                }
+            };
+            if pending.is_empty() {
+                return Err(ctx.err(items[i].pos(), "`-` with no names before it"));
+            }
+            for n in pending.drain(..) {
+                out.push(Typed {
+                    name: n,
+                    ty: ty.clone(),
+                });
+            }
+            i += 2;
+            continue;
+        }
+        if vars && !s.starts_with('?') {
+            return Err(ctx.err(
+                items[i].pos(),
+                format!("expected a variable `?x`, found `{s}`"),
+            ));
+        }
+        pending.push(s.to_string());
+        i += 1;
+    }
+    for n in pending {
+        out.push(Typed {
+            name: n,
+            ty: "object".into(),
+        });
+    }
+    Ok(out)
+}
+
+fn parse_term(s: &str) -> Term {
+    if s.starts_with('?') {
+        Term::Var(s.to_string())
+    } else {
+        Term::Const(s.to_string())
+    }
+}
+
+const UNSUPPORTED_HEADS: &[(&str, &str)] = &[
+    ("or", "disjunction (`or`)"),
+    ("imply", "disjunction (`imply`)"),
+    ("forall", "quantifiers (`forall`)"),
+    ("exists", "quantifiers (`exists`)"),
+    ("when", "conditional effects (`when`)"),
+    ("increase", "numeric fluents (`increase`)"),
+    ("decrease", "numeric fluents (`decrease`)"),
+    ("assign", "numeric fluents (`assign`)"),
+    ("scale-up", "numeric fluents (`scale-up`)"),
+    ("scale-down", "numeric fluents (`scale-down`)"),
+    ("<", "numeric comparisons (`<`)"),
+    (">", "numeric comparisons (`>`)"),
+    ("<=", "numeric comparisons (`<=`)"),
+    (">=", "numeric comparisons (`>=`)"),
+    ("at start", "durative actions"),
+    ("at end", "durative actions"),
+    ("over", "durative actions"),
+    ("preference", "preferences"),
+];
+
+fn parse_atom(ctx: &Ctx, e: &SExpr) -> Result<Atom, PddlError> {
+    let items = expect_list(ctx, e, "an atom `(predicate ...)`")?;
+    let pos = e.pos();
+    let head = items
+        .first()
+        .ok_or_else(|| ctx.err(pos, "empty atom `()`"))?;
+    let pred = expect_atom(ctx, head, "a predicate name")?;
+    if let Some((_, what)) = UNSUPPORTED_HEADS.iter().find(|(h, _)| *h == pred) {
+        return Err(ctx.unsupported(pos, what));
+    }
+    if pred == "and" || pred == "not" {
+        return Err(ctx.err(pos, format!("`{pred}` is not allowed here")));
+    }
+    let mut args = Vec::new();
+    for a in &items[1..] {
+        match a {
+            SExpr::Atom(s, _) => args.push(parse_term(s)),
+            SExpr::List(_, p) => {
+                return Err(ctx.unsupported(*p, "nested terms (function terms / numeric fluents)"))
+            }
+        }
+    }
+    Ok(Atom {
+        predicate: pred.to_string(),
+        args,
+        pos,
+    })
+}
+
+/// Flatten a condition (`and` of literals) into literals.
+fn parse_condition(ctx: &Ctx, e: &SExpr, out: &mut Vec<Literal>) -> Result<(), PddlError> {
+    let items = expect_list(ctx, e, "a condition")?;
+    match items.first().and_then(atom_str) {
+        None if items.is_empty() => Ok(()), // `()` = empty condition
+        Some("and") => {
+            for c in &items[1..] {
+                parse_condition(ctx, c, out)?;
+            }
+            Ok(())
+        }
+        Some("not") => {
+            if items.len() != 2 {
+                return Err(ctx.err(e.pos(), "`not` takes exactly one argument"));
+            }
+            let inner = expect_list(ctx, &items[1], "an atom after `not`")?;
+            if let Some(h) = inner.first().and_then(atom_str) {
+                if h == "not" || h == "and" {
+                    return Err(ctx.unsupported(items[1].pos(), "negation of compound conditions"));
+                }
+            }
+            out.push(Literal {
+                atom: parse_atom(ctx, &items[1])?,
+                positive: false,
+            });
+            Ok(())
+        }
+        _ => {
+            out.push(Literal {
+                atom: parse_atom(ctx, e)?,
+                positive: true,
+            });
+            Ok(())
+        }
+    }
+}
+
+/// Flatten an effect (`and` of atoms and negated atoms) into add and delete lists.
+fn parse_effect(
+    ctx: &Ctx,
+    e: &SExpr,
+    add: &mut Vec<Atom>,
+    del: &mut Vec<Atom>,
+) -> Result<(), PddlError> {
+    let items = expect_list(ctx, e, "an effect")?;
+    match items.first().and_then(atom_str) {
+        None if items.is_empty() => Ok(()),
+        Some("and") => {
+            for c in &items[1..] {
+                parse_effect(ctx, c, add, del)?;
+            }
+            Ok(())
+        }
+        Some("not") => {
+            if items.len() != 2 {
+                return Err(ctx.err(e.pos(), "`not` takes exactly one argument"));
+            }
+            del.push(parse_atom(ctx, &items[1])?);
+            Ok(())
+        }
+        _ => {
+            let a = parse_atom(ctx, e)?;
+            if a.predicate == "=" {
+                return Err(ctx.err(a.pos, "`=` cannot be an effect"));
+            }
+            add.push(a);
+            Ok(())
+        }
+    }
+}
+
+fn parse_action(ctx: &Ctx, items: &[SExpr], pos: Pos) -> Result<ActionSchema, PddlError> {
+    let name = expect_atom(
+        ctx,
+        items
+            .get(1)
+            .ok_or_else(|| ctx.err(pos, "action without a name"))?,
+        "an action name",
+    )?;
+    let mut a = ActionSchema {
+        name: name.to_string(),
+        params: Vec::new(),
+        precondition: Vec::new(),
+        add: Vec::new(),
+        del: Vec::new(),
+        pos,
+    };
+    let mut i = 2;
+    while i < items.len() {
+        let key = expect_atom(
+            ctx,
+            &items[i],
+            "an action keyword (`:parameters`, `:precondition`, `:effect`)",
+        )?;
+        let val = items
+            .get(i + 1)
+            .ok_or_else(|| ctx.err(items[i].pos(), format!("missing value after `{key}`")))?;
+        match key {
+            ":parameters" => {
+                a.params = parse_typed_list(ctx, expect_list(ctx, val, "a parameter list")?, true)?
+            }
+            ":precondition" => parse_condition(ctx, val, &mut a.precondition)?,
+            ":effect" => parse_effect(ctx, val, &mut a.add, &mut a.del)?,
+            ":vars" => return Err(ctx.unsupported(items[i].pos(), "`:vars`")),
+            other => {
+                return Err(ctx.err(items[i].pos(), format!("unknown action keyword `{other}`")))
+            }
+        }
+        i += 2;
+    }
+    // Every variable must be a parameter.
+    let check = |atom: &Atom| -> Result<(), PddlError> {
+        for t in &atom.args {
+            if let Term::Var(v) = t {
+                if !a.params.iter().any(|p| &p.name == v) {
+                    return Err(ctx.err(
+                        atom.pos,
+                        format!("variable `{v}` is not a parameter of action `{}`", a.name),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    };
+    for l in &a.precondition {
+        check(&l.atom)?;
+    }
+    for at in a.add.iter().chain(&a.del) {
+        check(at)?;
+    }
+    Ok(a)
+}
+
+fn check_define<'a>(
+    ctx: &Ctx,
+    top: &'a SExpr,
+    kind: &str,
+) -> Result<(&'a [SExpr], String), PddlError> {
+    let items = expect_list(ctx, top, "`(define ...)`")?;
+    if items.first().and_then(atom_str) != Some("define") {
+        return Err(ctx.err(top.pos(), "expected `(define ...)`"));
+    }
+    let head = items
+        .get(1)
+        .ok_or_else(|| ctx.err(top.pos(), format!("expected `({kind} NAME)`")))?;
+    let h = expect_list(ctx, head, &format!("`({kind} NAME)`"))?;
+    if h.len() != 2 || h.first().and_then(atom_str) != Some(kind) {
+        return Err(ctx.err(head.pos(), format!("expected `({kind} NAME)`")));
+    }
+    Ok((&items[2..], expect_atom(ctx, &h[1], "a name")?.to_string()))
+}
+
+fn read_file(path: &Path) -> Result<String, PddlError> {
+    std::fs::read_to_string(path).map_err(|e| PddlError {
+        file: path.display().to_string(),
+        line: 0,
+        col: 0,
+        message: format!("cannot read file: {e}"),
+    })
+}
+
+/// Parse a domain from text; `file` names it in error messages.
+pub fn parse_domain_str(text: &str, file: &str) -> Result<Domain, PddlError> {
+    let ctx = Ctx { file };
+    let top = read_sexpr(&ctx, text)?;
+    let (sections, name) = check_define(&ctx, &top, "domain")?;
+    let mut d = Domain {
+        name,
+        file: file.to_string(),
+        requirements: vec![":strips".into()],
+        types: Vec::new(),
+        constants: Vec::new(),
+        predicates: Vec::new(),
+        actions: Vec::new(),
+    };
+    for sec in sections {
+        let items = expect_list(&ctx, sec, "a domain section")?;
+        let key = items
+            .first()
+            .map(|k| expect_atom(&ctx, k, "a section keyword"))
+            .transpose()?
+            .unwrap_or("");
+        match key {
+            ":requirements" => {
+                d.requirements.clear();
+                for r in &items[1..] {
+                    let r_s = expect_atom(&ctx, r, "a requirement flag")?;
+                    if !SUPPORTED_REQUIREMENTS.contains(&r_s) {
+                        return Err(ctx.unsupported(r.pos(), &format!("requirement `{r_s}`")));
+                    }
+                    d.requirements.push(r_s.to_string());
+                }
+            }
+            ":types" => {
+                for t in parse_typed_list(&ctx, &items[1..], false)? {
+                    d.types.push((t.name, t.ty));
+                }
+            }
+            ":constants" => d.constants = parse_typed_list(&ctx, &items[1..], false)?,
+            ":predicates" => {
+                for p in &items[1..] {
+                    let pl = expect_list(&ctx, p, "a predicate declaration")?;
+                    let n = expect_atom(
+                        &ctx,
+                        pl.first()
+                            .ok_or_else(|| ctx.err(p.pos(), "empty predicate"))?,
+                        "a predicate name",
+                    )?;
+                    d.predicates.push(PredicateDecl {
+                        name: n.to_string(),
+                        params: parse_typed_list(&ctx, &pl[1..], true)?,
+                    });
+                }
+            }
+            ":action" => d.actions.push(parse_action(&ctx, items, sec.pos())?),
+            ":functions" => {
+                return Err(ctx.unsupported(sec.pos(), "numeric fluents (`:functions`)"))
+            }
+            ":durative-action" => return Err(ctx.unsupported(sec.pos(), "durative actions")),
+            ":derived" => return Err(ctx.unsupported(sec.pos(), "derived predicates")),
+            ":constraints" => return Err(ctx.unsupported(sec.pos(), "constraints")),
+            other => return Err(ctx.err(sec.pos(), format!("unknown domain section `{other}`"))),
+        }
+    }
+    validate_domain(&ctx, &d)?;
+    Ok(d)
+}
+
+/// Static checks: predicates used in actions are declared with the right arity; types exist.
+fn validate_domain(ctx: &Ctx, d: &Domain) -> Result<(), PddlError> {
+    let known_type = |t: &str| t == "object" || d.types.iter().any(|(n, _)| n == t);
+    for a in &d.actions {
+        for p in &a.params {
+            if !known_type(&p.ty) {
+                return Err(ctx.err(
+                    a.pos,
+                    format!("unknown type `{}` in action `{}`", p.ty, a.name),
+                ));
+            }
+        }
+        let atoms = a
+            .precondition
+            .iter()
+            .map(|l| &l.atom)
+            .chain(&a.add)
+            .chain(&a.del);
+        for at in atoms {
+            if at.predicate == "=" {
+                if at.args.len() != 2 {
+                    return Err(ctx.err(at.pos, "`=` takes two arguments"));
+                }
+                continue;
+            }
+            match d.predicates.iter().find(|p| p.name == at.predicate) {
+                None => {
+                    return Err(ctx.err(at.pos, format!("undeclared predicate `{}`", at.predicate)))
+                }
+                Some(p) if p.params.len() != at.args.len() => {
+                    return Err(ctx.err(
+                        at.pos,
+                        format!(
+                            "predicate `{}` takes {} arguments, given {}",
+                            p.name,
+                            p.params.len(),
+                            at.args.len()
+                        ),
+                    ))
+                }
+                _ => {}
+            }
+            for t in &at.args {
+                if let Term::Const(c) = t {
+                    if !d.constants.iter().any(|k| &k.name == c) {
+                        return Err(ctx.err(
+                            at.pos,
+                            format!("unknown constant `{c}` (not in `:constants`)"),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Parse a problem from text; `file` names it in error messages.
+pub fn parse_problem_str(text: &str, file: &str) -> Result<Problem, PddlError> {
+    let ctx = Ctx { file };
+    let top = read_sexpr(&ctx, text)?;
+    let (sections, name) = check_define(&ctx, &top, "problem")?;
+    let mut p = Problem {
+        name,
+        file: file.to_string(),
+        domain: String::new(),
+        objects: Vec::new(),
+        init: Vec::new(),
+        goal: Vec::new(),
+    };
+    let mut have_goal = false;
+    for sec in sections {
+        let items = expect_list(&ctx, sec, "a problem section")?;
+        let key = items
+            .first()
+            .map(|k| expect_atom(&ctx, k, "a section keyword"))
+            .transpose()?
+            .unwrap_or("");
+        match key {
+            ":domain" => {
+                p.domain = expect_atom(
+                    &ctx,
+                    items
+                        .get(1)
+                        .ok_or_else(|| ctx.err(sec.pos(), "missing domain name"))?,
+                    "a domain name",
+                )?
+                .to_string()
+            }
+            ":requirements" => {
+                for r in &items[1..] {
+                    let r_s = expect_atom(&ctx, r, "a requirement flag")?;
+                    if !SUPPORTED_REQUIREMENTS.contains(&r_s) {
+                        return Err(ctx.unsupported(r.pos(), &format!("requirement `{r_s}`")));
+                    }
+                }
+            }
+            ":objects" => p.objects = parse_typed_list(&ctx, &items[1..], false)?,
+            ":init" => {
+                for f in &items[1..] {
+                    let a = parse_atom(&ctx, f)?;
+                    if a.predicate == "=" {
+                        return Err(ctx.unsupported(a.pos, "numeric fluents (`=` in `:init`)"));
+                    }
+                    let mut args = Vec::new();
+                    for t in a.args {
+                        match t {
+                            Term::Const(c) => args.push(c),
+                            Term::Var(v) => {
+                                return Err(ctx.err(a.pos, format!("variable `{v}` in `:init`")))
+                            }
+                        }
+                    }
+                    p.init.push(GroundAtom {
+                        predicate: a.predicate,
+                        args,
+                    });
+                }
+            }
+            ":goal" => {
+                let g = items
+                    .get(1)
+                    .ok_or_else(|| ctx.err(sec.pos(), "empty `:goal`"))?;
+                parse_condition(&ctx, g, &mut p.goal)?;
+                for l in &p.goal {
+                    if l.atom.args.iter().any(|t| matches!(t, Term::Var(_))) {
+                        return Err(ctx.err(l.atom.pos, "variable in `:goal`"));
+                    }
+                }
+                have_goal = true;
+            }
+            ":metric" => return Err(ctx.unsupported(sec.pos(), "`:metric` (action costs)")),
+            ":constraints" => return Err(ctx.unsupported(sec.pos(), "constraints")),
+            other => return Err(ctx.err(sec.pos(), format!("unknown problem section `{other}`"))),
+        }
+    }
+    if !have_goal {
+        return Err(ctx.err(top.pos(), "problem has no `:goal`"));
+    }
+    Ok(p)
+}
+
+/// Parse a domain file.
+pub fn parse_domain(path: impl AsRef<Path>) -> Result<Domain, PddlError> {
+    let path = path.as_ref();
+    parse_domain_str(&read_file(path)?, &path.display().to_string())
+}
+
+/// Parse a problem file.
+pub fn parse_problem(path: impl AsRef<Path>) -> Result<Problem, PddlError> {
+    let path = path.as_ref();
+    parse_problem_str(&read_file(path)?, &path.display().to_string())
+}
+
+/// Is this file a domain (`(define (domain ...`)? Used by the suite runner.
+pub fn is_domain_file(path: &Path) -> bool {
+    std::fs::read_to_string(path)
+        .map(|t| {
+            let toks = tokenize(&t);
+            toks.len() > 3 && toks[3].0 == Tok::Sym("domain".into())
+        })
+        .unwrap_or(false)
+}
+
+/// All `.pddl` files in `dir`, sorted; the domain file first.
+pub fn suite_files(dir: &Path) -> std::io::Result<(Option<PathBuf>, Vec<PathBuf>)> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("pddl"))
+        })
+        .collect();
+    files.sort();
+    let mut domain = None;
+    let mut problems = Vec::new();
+    for f in files {
+        if domain.is_none() && is_domain_file(&f) {
+            domain = Some(f);
+        } else {
+            problems.push(f);
+        }
+    }
+    Ok((domain, problems))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokenizer_handles_quirks() {
+        let t = tokenize("(Aircraft?a)(b ?c );x\r\n(D)");
+        let syms: Vec<_> = t
+            .iter()
+            .map(|(t, _)| match t {
+                Tok::Open => "(".to_string(),
+                Tok::Close => ")".to_string(),
+                Tok::Sym(s) => s.clone(),
+            })
+            .collect();
+        assert_eq!(
+            syms,
+            ["(", "aircraft", "?a", ")", "(", "b", "?c", ")", "(", "d", ")"]
+        );
+        assert_eq!(t[9].1, Pos { line: 2, col: 2 });
+    }
+
+    #[test]
+    fn unsupported_feature_has_position() {
+        let text = "(define (domain d)\n (:predicates (p ?x))\n (:action a :parameters (?x)\n  :precondition (p ?x)\n  :effect (forall (?y) (p ?y))))";
+        let e = parse_domain_str(text, "d.pddl").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "d.pddl:5:11: unsupported feature quantifiers (`forall`)"
+        );
+    }
+
+    #[test]
+    fn unbalanced_parenthesis_is_an_error() {
+        let e = parse_domain_str("(define (domain d)\n (:predicates (p)", "x.pddl").unwrap_err();
+        assert_eq!((e.line, e.col), (2, 2)); // the innermost unclosed list
+        assert!(e.message.contains("unclosed"));
+        let e = parse_problem_str("(define (problem p)) )", "y.pddl").unwrap_err();
+        assert_eq!((e.line, e.col), (1, 22));
+    }
+}

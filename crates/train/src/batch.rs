@@ -1,0 +1,117 @@
+//! Batching with Coconut's collator layout (`MyCollator`, Hao et al. 2024 code): each row is
+//! left-padded so that `<bot>` (and so the first thought) sits in the same column of every
+//! row, which lets all rows share the thought passes and the KV cache; pads get position 0 and
+//! are masked out of attention; rows are then right-padded to the batch length.
+
+use crate::curriculum::Encoded;
+
+/// A padded batch in host memory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostBatch {
+    pub rows: usize,
+    pub cols: usize,
+    /// Token ids, row-major `[rows, cols]` (pads hold `pad`).
+    pub tokens: Vec<u32>,
+    /// Position ids (0 for pads; 0.. for real tokens).
+    pub positions: Vec<i64>,
+    /// true = real token (attendable).
+    pub key_mask: Vec<bool>,
+    /// Target per cell, or -1 (no loss).
+    pub targets: Vec<i64>,
+    /// Column of `<bot>` (the same in every row).
+    pub bot_col: usize,
+    /// Thoughts per row (they occupy columns `bot_col + 1 ..= bot_col + n`).
+    pub n_thoughts: Vec<usize>,
+    /// Left padding per row.
+    pub left_pad: Vec<usize>,
+}
+
+impl HostBatch {
+    /// Largest number of thoughts in the batch.
+    pub fn max_thoughts(&self) -> usize {
+        self.n_thoughts.iter().copied().max().unwrap_or(0)
+    }
+    /// Number of cells with a target.
+    pub fn n_targets(&self) -> usize {
+        self.targets.iter().filter(|&&t| t >= 0).count()
+    }
+}
+
+/// Pad `seqs` into one batch (see the module docs).
+pub fn collate(seqs: &[&Encoded], pad: u32) -> HostBatch {
+    let bot_col = seqs.iter().map(|s| s.bot).max().unwrap_or(0);
+    let cols = seqs
+        .iter()
+        .map(|s| bot_col - s.bot + s.tokens.len())
+        .max()
+        .unwrap_or(0);
+    let rows = seqs.len();
+    let mut b = HostBatch {
+        rows,
+        cols,
+        tokens: vec![pad; rows * cols],
+        positions: vec![0; rows * cols],
+        key_mask: vec![false; rows * cols],
+        targets: vec![-1; rows * cols],
+        bot_col,
+        n_thoughts: seqs.iter().map(|s| s.n_thoughts).collect(),
+        left_pad: Vec::with_capacity(rows),
+    };
+    for (r, s) in seqs.iter().enumerate() {
+        let off = bot_col - s.bot;
+        b.left_pad.push(off);
+        for (i, &t) in s.tokens.iter().enumerate() {
+            let cell = r * cols + off + i;
+            b.tokens[cell] = t;
+            b.positions[cell] = i as i64;
+            b.key_mask[cell] = true;
+            if let Some(y) = s.targets[i] {
+                b.targets[cell] = y as i64;
+            }
+        }
+    }
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(prefix: usize, thoughts: usize, rest: usize) -> Encoded {
+        let mut tokens = vec![1u32; prefix];
+        tokens.push(5); // <bot>
+        tokens.extend(std::iter::repeat_n(7u32, thoughts));
+        tokens.push(6); // <eot>
+        tokens.extend(std::iter::repeat_n(2u32, rest));
+        let n = tokens.len();
+        let mut targets = vec![None; n];
+        for p in prefix + thoughts + 1..n - 1 {
+            targets[p] = Some(tokens[p + 1]);
+        }
+        Encoded {
+            bot: prefix,
+            tokens,
+            targets,
+            n_thoughts: thoughts,
+            stage: thoughts,
+        }
+    }
+
+    #[test]
+    fn aligns_bot_and_masks_pads() {
+        let a = enc(3, 2, 2);
+        let b = enc(5, 0, 4);
+        let batch = collate(&[&a, &b], 9);
+        assert_eq!(batch.bot_col, 5);
+        assert_eq!(batch.left_pad, vec![2, 0]);
+        assert_eq!(batch.cols, 11);
+        for r in 0..2 {
+            assert_eq!(batch.tokens[r * batch.cols + 5], 5);
+        }
+        // row 0: two pads on the left, position ids start at 0 on the first real token
+        assert_eq!(&batch.key_mask[0..3], &[false, false, true]);
+        assert_eq!(&batch.positions[0..4], &[0, 0, 0, 1]);
+        assert_eq!(batch.max_thoughts(), 2);
+        assert_eq!(batch.n_targets(), 2 + 4);
+    }
+}

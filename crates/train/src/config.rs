@@ -1,0 +1,432 @@
+//! Training configuration (TOML). Unknown keys are errors; every error names the file and, for
+//! syntax and type errors, the line and column.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::curriculum::{Curriculum, LossSpan, Mode};
+use crate::TrainError;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    pub run: RunConfig,
+    pub data: DataConfig,
+    pub model: ModelShape,
+    #[serde(default)]
+    pub curriculum: CurriculumConfig,
+    pub optim: OptimConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// Run name (metrics and reports).
+    pub name: String,
+    /// nocot | cot | coconut | coconut-bfs | pause
+    pub mode: Mode,
+    /// Seed for model init, data generation order and shuffling.
+    #[serde(default)]
+    pub seed: u64,
+    /// Output directory (overridden by `--out`); relative to the working directory.
+    #[serde(default = "default_out")]
+    pub out: PathBuf,
+    /// Save a checkpoint every this many optimizer steps (and at every epoch end).
+    #[serde(default = "default_ckpt")]
+    pub checkpoint_every: usize,
+    /// Evaluate on the validation set every this many epochs (0 = only at the end).
+    #[serde(default = "one")]
+    pub eval_every_epochs: usize,
+    /// Stop when the loss exceeds this multiple of max(running mean, 0.5) (after 50 steps in a
+    /// stage), or when the loss or the gradient norm is not finite.
+    #[serde(default = "default_divergence")]
+    pub divergence_factor: f32,
+    /// Stop after this many optimizer steps in this process (testing resume); 0 = no limit.
+    #[serde(default)]
+    pub max_steps: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// Number of generated training graphs.
+    pub train_graphs: usize,
+    /// Number of generated validation graphs (distinct seed).
+    pub val_graphs: usize,
+    #[serde(default = "one_u64")]
+    pub train_seed: u64,
+    #[serde(default = "two_u64")]
+    pub val_seed: u64,
+    /// Keep graphs whose shortest root→target path has at least / at most this many hops.
+    pub min_hops: usize,
+    pub max_hops: usize,
+    /// Node-token range (node ids must be below this; 31 in Zhu et al.).
+    #[serde(default = "default_nodes")]
+    pub node_tokens: u32,
+    /// Node count of a generated graph is uniform in `min_nodes..=max_nodes`
+    /// (ProsQA: 23 nodes on average; the graph crate's default range is 18–28).
+    #[serde(default = "default_min_nodes")]
+    pub min_nodes: u32,
+    #[serde(default = "default_max_nodes")]
+    pub max_nodes: u32,
+    /// ProsQA-format JSON files evaluated at the end of training (paths relative to the
+    /// working directory).
+    #[serde(default)]
+    pub eval_files: Vec<PathBuf>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelShape {
+    pub n_layer: usize,
+    pub n_head: usize,
+    pub d_model: usize,
+    /// MLP width (default 4·d_model).
+    #[serde(default)]
+    pub d_mlp: Option<usize>,
+    /// Context length (positions).
+    #[serde(default = "default_positions")]
+    pub n_positions: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CurriculumConfig {
+    #[serde(default = "default_max_stage")]
+    pub max_stage: usize,
+    #[serde(default = "one")]
+    pub thoughts_per_step: usize,
+    #[serde(default = "one")]
+    pub epochs_per_stage: usize,
+    #[serde(default)]
+    pub p_mix: f64,
+    /// Reset the AdamW moments at every stage switch (Coconut, following iCoT).
+    #[serde(default)]
+    pub reset_optimizer: bool,
+    /// rest (Coconut) | next (Zhu et al.: only the next gold node)
+    #[serde(default = "default_span")]
+    pub loss_span: LossSpan,
+}
+
+impl Default for CurriculumConfig {
+    fn default() -> Self {
+        CurriculumConfig {
+            max_stage: default_max_stage(),
+            thoughts_per_step: 1,
+            epochs_per_stage: 1,
+            p_mix: 0.0,
+            reset_optimizer: false,
+            loss_span: LossSpan::Rest,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LrSchedule {
+    Constant,
+    Cosine,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimConfig {
+    pub epochs: usize,
+    /// Sequences per optimizer step (split into `grad_accum` micro-batches).
+    pub batch_size: usize,
+    #[serde(default = "one")]
+    pub grad_accum: usize,
+    pub lr: f64,
+    #[serde(default = "default_schedule")]
+    pub schedule: LrSchedule,
+    #[serde(default)]
+    pub warmup_steps: usize,
+    /// Cosine floor as a fraction of `lr`.
+    #[serde(default)]
+    pub min_lr_ratio: f64,
+    #[serde(default = "default_b1")]
+    pub beta1: f64,
+    #[serde(default = "default_b2")]
+    pub beta2: f64,
+    #[serde(default = "default_eps")]
+    pub eps: f64,
+    #[serde(default = "default_wd")]
+    pub weight_decay: f64,
+    /// Global-norm gradient clipping threshold (0 = off).
+    #[serde(default = "one_f64")]
+    pub clip_norm: f64,
+}
+
+fn default_out() -> PathBuf {
+    PathBuf::from("runs/train")
+}
+fn default_ckpt() -> usize {
+    200
+}
+fn one() -> usize {
+    1
+}
+fn one_u64() -> u64 {
+    1
+}
+fn two_u64() -> u64 {
+    2
+}
+fn one_f64() -> f64 {
+    1.0
+}
+fn default_divergence() -> f32 {
+    10.0
+}
+fn default_nodes() -> u32 {
+    31
+}
+fn default_min_nodes() -> u32 {
+    18
+}
+fn default_max_nodes() -> u32 {
+    28
+}
+fn default_positions() -> usize {
+    256
+}
+fn default_max_stage() -> usize {
+    4
+}
+fn default_span() -> LossSpan {
+    LossSpan::Rest
+}
+fn default_schedule() -> LrSchedule {
+    LrSchedule::Constant
+}
+fn default_b1() -> f64 {
+    0.9
+}
+fn default_b2() -> f64 {
+    0.95
+}
+fn default_eps() -> f64 {
+    1e-8
+}
+fn default_wd() -> f64 {
+    0.01
+}
+
+/// 1-based line and column of a byte offset.
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.chars().rev().take_while(|&c| c != '\n').count() + 1;
+    (line, col)
+}
+
+impl TrainConfig {
+    /// Parse TOML text; `file` is used in error messages.
+    pub fn parse(text: &str, file: &str) -> Result<Self, TrainError> {
+        let cfg: TrainConfig = toml::from_str(text).map_err(|e| {
+            let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
+            TrainError::Config {
+                file: file.to_string(),
+                line,
+                col,
+                msg: e.message().trim().to_string(),
+            }
+        })?;
+        cfg.validate().map_err(|msg| TrainError::Config {
+            file: file.to_string(),
+            line: 0,
+            col: 0,
+            msg,
+        })?;
+        Ok(cfg)
+    }
+
+    pub fn load(path: &Path) -> Result<Self, TrainError> {
+        let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Semantic checks (each message names the offending key).
+    pub fn validate(&self) -> Result<(), String> {
+        let m = &self.model;
+        if m.n_layer == 0 || m.n_head == 0 || m.d_model == 0 {
+            return Err("model.n_layer, model.n_head and model.d_model must be positive".into());
+        }
+        if !m.d_model.is_multiple_of(m.n_head) {
+            return Err(format!(
+                "model.d_model = {} is not divisible by model.n_head = {}",
+                m.d_model, m.n_head
+            ));
+        }
+        let d = &self.data;
+        if d.min_hops == 0 || d.min_hops > d.max_hops {
+            return Err(format!(
+                "data.min_hops = {} and data.max_hops = {} must satisfy 1 <= min_hops <= max_hops",
+                d.min_hops, d.max_hops
+            ));
+        }
+        if d.train_seed == d.val_seed {
+            return Err("data.train_seed and data.val_seed must differ (held-out graphs)".into());
+        }
+        if d.min_nodes < 3 || d.min_nodes > d.max_nodes {
+            return Err(format!(
+                "data.min_nodes = {} and data.max_nodes = {} must satisfy 3 <= min_nodes <= max_nodes",
+                d.min_nodes, d.max_nodes
+            ));
+        }
+        if d.max_nodes > d.node_tokens {
+            return Err(format!(
+                "data.max_nodes = {} exceeds data.node_tokens = {}",
+                d.max_nodes, d.node_tokens
+            ));
+        }
+        if d.train_graphs == 0 {
+            return Err("data.train_graphs must be positive".into());
+        }
+        let o = &self.optim;
+        if o.batch_size == 0 || o.grad_accum == 0 || !o.batch_size.is_multiple_of(o.grad_accum) {
+            return Err(format!(
+                "optim.batch_size = {} must be a positive multiple of optim.grad_accum = {}",
+                o.batch_size, o.grad_accum
+            ));
+        }
+        if !(o.lr > 0.0 && o.lr.is_finite()) {
+            return Err(format!("optim.lr = {} must be positive", o.lr));
+        }
+        if !(0.0..1.0).contains(&o.beta1) || !(0.0..1.0).contains(&o.beta2) {
+            return Err("optim.beta1 and optim.beta2 must be in [0, 1)".into());
+        }
+        if o.epochs == 0 {
+            return Err("optim.epochs must be positive".into());
+        }
+        let c = &self.curriculum;
+        if !(0.0..=1.0).contains(&c.p_mix) {
+            return Err(format!("curriculum.p_mix = {} must be in [0, 1]", c.p_mix));
+        }
+        if c.thoughts_per_step == 0 || c.epochs_per_stage == 0 {
+            return Err(
+                "curriculum.thoughts_per_step and curriculum.epochs_per_stage must be positive"
+                    .into(),
+            );
+        }
+        if self.run.checkpoint_every == 0 {
+            return Err("run.checkpoint_every must be positive".into());
+        }
+        Ok(())
+    }
+
+    pub fn curriculum(&self) -> Curriculum {
+        Curriculum {
+            max_stage: self.curriculum.max_stage,
+            thoughts_per_step: self.curriculum.thoughts_per_step,
+            epochs_per_stage: self.curriculum.epochs_per_stage,
+            p_mix: self.curriculum.p_mix,
+        }
+    }
+
+    /// Thoughts at evaluation (0 for no-CoT and CoT).
+    pub fn eval_thoughts(&self) -> usize {
+        if self.run.mode.curriculum() {
+            self.curriculum().eval_thoughts()
+        } else {
+            0
+        }
+    }
+
+    /// Stage trained in `epoch`.
+    pub fn stage(&self, epoch: usize) -> usize {
+        if self.run.mode.curriculum() {
+            self.curriculum().stage(epoch)
+        } else {
+            0
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) const MINIMAL: &str = r#"
+[run]
+name = "t"
+mode = "coconut"
+
+[data]
+train_graphs = 10
+val_graphs = 5
+min_hops = 3
+max_hops = 4
+
+[model]
+n_layer = 2
+n_head = 2
+d_model = 16
+
+[optim]
+epochs = 2
+batch_size = 4
+lr = 1e-3
+"#;
+
+    #[test]
+    fn parses_minimal_with_defaults() {
+        let c = TrainConfig::parse(MINIMAL, "m.toml").unwrap();
+        assert_eq!(c.run.mode, Mode::Coconut);
+        assert_eq!(c.optim.beta2, 0.95);
+        assert_eq!(c.optim.weight_decay, 0.01);
+        assert_eq!(c.curriculum.max_stage, 4);
+        assert_eq!(c.eval_thoughts(), 4);
+    }
+
+    #[test]
+    fn syntax_error_has_file_line_col() {
+        let bad = MINIMAL.replace("n_head = 2", "n_head = = 2");
+        let err = TrainConfig::parse(&bad, "bad.toml")
+            .unwrap_err()
+            .to_string();
+        // `n_head` is on line 14 of MINIMAL (line 1 is empty)
+        assert!(err.starts_with("bad.toml:14:"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_and_bad_value_are_located() {
+        let bad = MINIMAL.replace("lr = 1e-3", "lr = 1e-3\nlearning_rate = 2");
+        let err = TrainConfig::parse(&bad, "x.toml").unwrap_err().to_string();
+        assert!(
+            err.contains("x.toml:") && err.contains("learning_rate"),
+            "{err}"
+        );
+        let bad = MINIMAL.replace("\"coconut\"", "\"cocnut\"");
+        let err = TrainConfig::parse(&bad, "x.toml").unwrap_err().to_string();
+        assert!(err.contains("x.toml:4:") && err.contains("cocnut"), "{err}");
+    }
+
+    #[test]
+    fn semantic_errors_name_the_key() {
+        let bad = MINIMAL.replace("d_model = 16", "d_model = 15");
+        let err = TrainConfig::parse(&bad, "x.toml").unwrap_err().to_string();
+        assert!(
+            err.contains("model.d_model") && err.contains("x.toml"),
+            "{err}"
+        );
+        let bad = MINIMAL.replace("[data]", "[data]\nval_seed = 1");
+        let err = TrainConfig::parse(&bad, "x.toml").unwrap_err().to_string();
+        assert!(err.contains("val_seed"), "{err}");
+    }
+
+    #[test]
+    fn shipped_configs_parse() {
+        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs"));
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "toml") {
+                TrainConfig::load(&p).unwrap();
+                n += 1;
+            }
+        }
+        assert!(n >= 5, "expected the shipped configs, found {n}");
+    }
+}

@@ -1,0 +1,222 @@
+//! The Coconut forward pass (Hao et al. 2024, `coconut.py`): one pass over the question up to
+//! `<bot>`, then one single-position pass per continuous thought that feeds back the last
+//! hidden state of the previous position through the KV cache, then one pass over the rest.
+//! Everything stays on the autodiff tape, so the loss backpropagates through every fed-back
+//! thought ("backpropagation through the thought chain").
+
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use superpose_model::{ForwardInput, KvCache, Model};
+
+use crate::batch::HostBatch;
+
+/// What is written into a thought slot.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ThoughtFeed {
+    /// The last hidden state of the previous position (Coconut).
+    Hidden,
+    /// A zero vector (ablation: does the model use its thoughts?).
+    Zero,
+    /// The thought of another row: row `r` receives the thought of row `perm[r]`.
+    Shuffle(Vec<usize>),
+    /// The hidden state with its gradient cut (same forward values as `Hidden`; no
+    /// backpropagation through the thought chain).
+    Detached,
+}
+
+/// Outputs of [`multipass`].
+pub struct MultiPass {
+    /// Logits over every column `[rows, cols, vocab]`.
+    pub logits: Tensor<3>,
+    /// Per thought index `i`, the vector fed into slot `i` (before any ablation) `[rows, d]`.
+    pub thoughts: Vec<Tensor<2>>,
+    /// Per thought index `i`, the attention of layer `attn_layer` from the query that produced
+    /// thought `i` over all earlier columns, `[rows, heads, keys]` (empty unless requested).
+    pub thought_attn: Vec<Tensor<3>>,
+    /// The KV cache after the last column (for decoding further).
+    pub cache: KvCache,
+    /// Last-layer hidden state of the last column `[rows, 1, d]`.
+    pub last_hidden: Tensor<3>,
+}
+
+pub(crate) fn int2(data: Vec<i64>, rows: usize, cols: usize, device: &Device) -> Tensor<2, Int> {
+    Tensor::<2, Int>::from_data(TensorData::new(data, [rows, cols]), device)
+}
+
+pub(crate) fn bool2(data: Vec<bool>, rows: usize, cols: usize, device: &Device) -> Tensor<2, Bool> {
+    Tensor::<2, Bool>::from_data(TensorData::new(data, [rows, cols]), device)
+}
+
+/// Run `model` over `b`. With `continuous`, the thought columns are filled sequentially from
+/// the previous hidden state (rows with fewer thoughts keep their tokens there, as in Coconut);
+/// otherwise everything is one pass (no-CoT, CoT, pause).
+pub fn multipass(
+    model: &Model,
+    b: &HostBatch,
+    continuous: bool,
+    feed: &ThoughtFeed,
+    attn_layer: Option<usize>,
+    device: &Device,
+) -> MultiPass {
+    let (rows, cols) = (b.rows, b.cols);
+    let d = model.config().d_model;
+    let ids = int2(
+        b.tokens.iter().map(|&t| t as i64).collect(),
+        rows,
+        cols,
+        device,
+    );
+    let positions = int2(b.positions.clone(), rows, cols, device);
+    let mask = bool2(b.key_mask.clone(), rows, cols, device);
+    let embeds = model.embed_tokens(ids);
+    let mut cache = KvCache::new(model.config().n_layer);
+    let k = if continuous { b.max_thoughts() } else { 0 };
+    let want_attn = attn_layer.is_some();
+    let take_attn = |atts: &[Tensor<4>], q: usize| -> Option<Tensor<3>> {
+        let l = attn_layer?;
+        let a = atts.get(l)?.clone();
+        let [bb, h, _, kk] = a.dims();
+        Some(a.slice([0..bb, 0..h, q..q + 1, 0..kk]).reshape([bb, h, kk]))
+    };
+    if k == 0 {
+        let out = model.forward(
+            ForwardInput {
+                embeds,
+                positions,
+                key_mask: Some(mask),
+                output_attentions: want_attn,
+            },
+            Some(&mut cache),
+        );
+        let last_hidden = out.hidden.clone().slice([0..rows, cols - 1..cols, 0..d]);
+        let mut thought_attn = Vec::new();
+        if let Some(a) = take_attn(&out.attentions, b.bot_col) {
+            thought_attn.push(a);
+        }
+        return MultiPass {
+            logits: out.logits,
+            thoughts: Vec::new(),
+            thought_attn,
+            cache,
+            last_hidden,
+        };
+    }
+    // Pass 0: columns [0, first thought).
+    let first = b.bot_col + 1;
+    let mut logits = Vec::with_capacity(k + 2);
+    let out = model.forward(
+        ForwardInput {
+            embeds: embeds.clone().slice([0..rows, 0..first, 0..d]),
+            positions: positions.clone().slice([0..rows, 0..first]),
+            key_mask: Some(mask.clone().slice([0..rows, 0..first])),
+            output_attentions: want_attn,
+        },
+        Some(&mut cache),
+    );
+    let mut thought_attn = Vec::new();
+    if let Some(a) = take_attn(&out.attentions, first - 1) {
+        thought_attn.push(a);
+    }
+    logits.push(out.logits);
+    let mut last = out.hidden.slice([0..rows, first - 1..first, 0..d]);
+    let mut thoughts = Vec::with_capacity(k);
+    for i in 0..k {
+        let c = first + i;
+        thoughts.push(last.clone().reshape([rows, d]));
+        let fed = match feed {
+            ThoughtFeed::Hidden => last.clone(),
+            ThoughtFeed::Zero => last.zeros_like(),
+            ThoughtFeed::Detached => last.clone().detach(),
+            ThoughtFeed::Shuffle(perm) => {
+                let idx = Tensor::<1, Int>::from_data(
+                    TensorData::new(perm.iter().map(|&p| p as i64).collect::<Vec<_>>(), [rows]),
+                    device,
+                );
+                last.clone().select(0, idx)
+            }
+        };
+        // Rows with fewer thoughts keep their token in this column (Coconut's mixed stages).
+        let is_thought: Vec<f32> = b
+            .n_thoughts
+            .iter()
+            .map(|&n| if n > i { 1.0 } else { 0.0 })
+            .collect();
+        let m = Tensor::<3>::from_data(TensorData::new(is_thought, [rows, 1, 1]), device);
+        let tok = embeds.clone().slice([0..rows, c..c + 1, 0..d]);
+        let x = fed.mul(m.clone()).add(tok.mul(m.neg().add_scalar(1.0)));
+        let out = model.forward(
+            ForwardInput {
+                embeds: x,
+                positions: positions.clone().slice([0..rows, c..c + 1]),
+                key_mask: Some(mask.clone().slice([0..rows, 0..c + 1])),
+                output_attentions: want_attn && i + 1 < k,
+            },
+            Some(&mut cache),
+        );
+        if i + 1 < k {
+            if let Some(a) = take_attn(&out.attentions, 0) {
+                thought_attn.push(a);
+            }
+        }
+        logits.push(out.logits);
+        last = out.hidden;
+    }
+    // Final pass over the rest of the sequence.
+    let c = first + k;
+    if c < cols {
+        let out = model.forward(
+            ForwardInput {
+                embeds: embeds.slice([0..rows, c..cols, 0..d]),
+                positions: positions.slice([0..rows, c..cols]),
+                key_mask: Some(mask),
+                output_attentions: false,
+            },
+            Some(&mut cache),
+        );
+        let n = cols - c;
+        last = out.hidden.slice([0..rows, n - 1..n, 0..d]);
+        logits.push(out.logits);
+    }
+    MultiPass {
+        logits: Tensor::cat(logits, 1),
+        thoughts,
+        thought_attn,
+        cache,
+        last_hidden: last,
+    }
+}
+
+/// Summed cross-entropy over the cells of `b` that have a target, their number, and how many
+/// of them the argmax predicts correctly.
+pub fn lm_loss(logits: Tensor<3>, b: &HostBatch, device: &Device) -> (Tensor<1>, usize, usize) {
+    let [rows, cols, vocab] = logits.dims();
+    let mut idx = Vec::new();
+    let mut tgt = Vec::new();
+    for (cell, &t) in b.targets.iter().enumerate() {
+        if t >= 0 {
+            idx.push(cell as i64);
+            tgt.push(t);
+        }
+    }
+    let n = idx.len();
+    if n == 0 {
+        return (logits.sum().mul_scalar(0.0), 0, 0);
+    }
+    let flat = logits.reshape([rows * cols, vocab]);
+    let sel = flat.select(
+        0,
+        Tensor::<1, Int>::from_data(TensorData::new(idx, [n]), device),
+    );
+    let pred: Vec<i64> = sel
+        .clone()
+        .inner()
+        .argmax(1)
+        .into_data()
+        .convert::<i64>()
+        .try_to_vec::<i64>()
+        .unwrap_or_default();
+    let correct = pred.iter().zip(&tgt).filter(|(p, t)| p == t).count();
+    let logp = burn::tensor::activation::log_softmax(sel, 1);
+    let tgt = Tensor::<2, Int>::from_data(TensorData::new(tgt, [n, 1]), device);
+    let picked = logp.gather(1, tgt);
+    (picked.sum().neg(), n, correct)
+}
