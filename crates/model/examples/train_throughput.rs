@@ -4,7 +4,10 @@ use superpose_model::bench::{train_tokens_per_s, BenchShapes};
 use superpose_model::ModelConfig;
 
 fn main() {
-    let steps = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(3);
+    let steps = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
     let tps = train_tokens_per_s(&ModelConfig::reference(), &BenchShapes::default(), 1, steps);
     println!("train_tokens_per_s {tps:.1}");
 }
