@@ -369,7 +369,7 @@ fn prosqa_task(p: &ProsqaParams, rng: &mut ChaCha8Rng) -> Option<ReachTask> {
         groups[cur as usize].push(idx);
     }
     // Pick the entity and the candidates. Algorithm 1 leaves this step implicit; these rules
-    // reproduce the released split's Table-2 statistics (see docs/graph.md): the entity is the
+    // reproduce the released split's Table-2 statistics (see the README, "The ProsQA generator"): the entity is the
     // root whose exclusive descendants reach deeper, the answer its deepest exclusive
     // descendant (ties: most shortest paths), the distractor a random leaf descended only from
     // the other root.
