@@ -30,6 +30,28 @@ pub struct BenchRow {
     pub detail: String,
 }
 
+impl BenchRow {
+    /// A row with status `error` and no numbers yet.
+    fn error(domain: &str, problem: &Path, algo: Algo, detail: String) -> BenchRow {
+        BenchRow {
+            domain: domain.to_string(),
+            problem: problem
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            algo: algo.name().to_string(),
+            status: "error".into(),
+            plan_length: None,
+            plan_steps: None,
+            facts: None,
+            actions: None,
+            time_s: 0.0,
+            search_s: 0.0,
+            detail,
+        }
+    }
+}
+
 /// Solve one problem file end to end.
 pub fn run_problem(
     domain: &pddl::Domain,
@@ -39,22 +61,7 @@ pub fn run_problem(
     limits: &Limits,
 ) -> BenchRow {
     let start = Instant::now();
-    let mut row = BenchRow {
-        domain: domain_name.to_string(),
-        problem: problem
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        algo: algo.name().to_string(),
-        status: "error".into(),
-        plan_length: None,
-        plan_steps: None,
-        facts: None,
-        actions: None,
-        time_s: 0.0,
-        search_s: 0.0,
-        detail: String::new(),
-    };
+    let mut row = BenchRow::error(domain_name, problem, algo, String::new());
     let prob = match pddl::parse_problem(problem) {
         Ok(p) => p,
         Err(e) => {
@@ -124,22 +131,7 @@ pub fn run_suites(
                     _ => "no domain file in folder".into(),
                 };
                 for p in problems {
-                    let row = BenchRow {
-                        domain: name.clone(),
-                        problem: p
-                            .file_stem()
-                            .map(|s| s.to_string_lossy().into_owned())
-                            .unwrap_or_default(),
-                        algo: algo.name().into(),
-                        status: "error".into(),
-                        plan_length: None,
-                        plan_steps: None,
-                        facts: None,
-                        actions: None,
-                        time_s: 0.0,
-                        search_s: 0.0,
-                        detail: msg.clone(),
-                    };
+                    let row = BenchRow::error(&name, &p, algo, msg.clone());
                     on_row(&row);
                     rows.push(row);
                 }

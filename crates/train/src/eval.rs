@@ -281,6 +281,13 @@ fn run_batch(
         if done.iter().all(|&d| d) || step + 1 == opts.max_new_tokens {
             break;
         }
+        // The context is full: stop decoding (rows without an answer count as no answer).
+        if pos
+            .iter()
+            .any(|&p| p as usize + 1 >= model.config().n_positions)
+        {
+            break;
+        }
         // Append one column.
         let mut new_mask = Vec::with_capacity(n * (cols + 1));
         for r in 0..n {
@@ -427,20 +434,13 @@ pub fn evaluate_model(
     let mut shuffled = Accuracy::default();
     let mut node_rows = Vec::new();
     let mut edge_rows = Vec::new();
-    let bs = opts.batch_size.max(2);
+    let bs = opts.batch_size.max(1);
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let mut choice_ok = 0usize;
-    // Batch boundaries; a final batch of one row is avoided (it borrows a row from the batch
-    // before it), since single-row batches currently give NaNs in the model crate.
-    let mut bounds: Vec<(usize, usize)> = (0..examples.len())
+    let bounds: Vec<(usize, usize)> = (0..examples.len())
         .step_by(bs)
         .map(|lo| (lo, (lo + bs).min(examples.len())))
         .collect();
-    if bounds.len() >= 2 && bounds[bounds.len() - 1].1 - bounds[bounds.len() - 1].0 == 1 {
-        let k = bounds.len();
-        bounds[k - 2].1 -= 1;
-        bounds[k - 1].0 -= 1;
-    }
     for (lo, hi) in bounds {
         let exs: Vec<&ReachExample> = examples[lo..hi].iter().collect();
         // The same prompts (edge order, candidate order) for the plain run and the ablations.

@@ -338,6 +338,18 @@ pub fn evaluate(
                 ex.n_nodes, meta.meta.vocab.n_nodes
             )));
         }
+        // <eos>, 3 tokens per edge, [Q] c1 c2 [R] root <bot>, the thoughts, <eot>, and room
+        // for at least `[A]` to be fed back.
+        let needed = 1 + 3 * ex.edges.len() + 6 + meta.meta.thoughts + 1 + 1;
+        let context = model.config().n_positions;
+        if needed > context {
+            return Err(TrainError::Invalid(format!(
+                "task {i} ({} edges) needs {needed} positions with {} thoughts; the model's \
+                 context is {context}",
+                ex.edges.len(),
+                meta.meta.thoughts
+            )));
+        }
     }
     Ok(evaluate_model(&model, &meta.meta, tasks, opts, &device))
 }
@@ -766,6 +778,42 @@ warmup_steps = 2
         let exs = datasets(&cfg).unwrap().1;
         let r = evaluate(&out, &exs, &opts(&out).eval).unwrap();
         assert_eq!(r.tasks, 6);
+    }
+
+    #[test]
+    fn evaluate_refuses_a_task_longer_than_the_context() {
+        let cfg = tiny_config("coconut");
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("run");
+        train(&cfg, &opts(&out)).unwrap();
+        // A chain over the 12 node tokens, each edge repeated: 40 edges = 120+ positions > 96.
+        let mut edges = Vec::new();
+        for k in 0..40u32 {
+            edges.push((k % 10, k % 10 + 1));
+        }
+        let long = ReachExample::new(12, edges, 0, 3, 11, None).unwrap();
+        let err = evaluate(&out, &[long], &EvalOptions::default()).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("task 0") && msg.contains("context is 96"),
+            "{msg}"
+        );
+        // Single-row batches answer exactly as the same tasks do inside larger batches.
+        let (_, val) = datasets(&cfg).unwrap();
+        let one = EvalOptions {
+            batch_size: 1,
+            ablations: false,
+            probes: false,
+            ..EvalOptions::default()
+        };
+        let four = EvalOptions {
+            batch_size: 4,
+            ..one.clone()
+        };
+        let a = evaluate(&out, &val, &one).unwrap();
+        let b = evaluate(&out, &val, &four).unwrap();
+        assert_eq!(a.tasks, val.len());
+        assert_eq!((a.correct, a.no_answer), (b.correct, b.no_answer));
     }
 
     #[test]

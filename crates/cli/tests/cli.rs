@@ -1,0 +1,162 @@
+//! The `superpose` binary end to end: subcommands, JSON outputs and exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn superpose(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_superpose"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("run superpose")
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn help_lists_every_subcommand() {
+    let out = superpose(&["--help"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for sub in [
+        "demo", "graph", "plan", "think", "reach", "train", "eval", "lab", "bench",
+    ] {
+        assert!(text.contains(sub), "--help lacks {sub}:\n{text}");
+        assert!(superpose(&[sub, "--help"]).status.success(), "{sub} --help");
+    }
+}
+
+#[test]
+fn graph_generate_then_solve_confirms_every_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("g.json");
+    let f = file.to_str().unwrap();
+    let out = superpose(&[
+        "graph", "generate", "--family", "prosqa", "--count", "40", "--seed", "3", "--hops", "3-4",
+        "--out", f,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = superpose(&["graph", "solve", f, "--json"]);
+    assert!(out.status.success());
+    let v = json(&out);
+    assert_eq!(v["tasks"], 40);
+    assert_eq!(v["correct"], 40);
+    let hops = v["mean_hops"].as_f64().unwrap();
+    assert!((3.0..=4.0).contains(&hops), "mean hops {hops}");
+}
+
+#[test]
+fn malformed_graph_file_is_a_clear_error_with_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.json");
+    std::fs::write(&file, "[{\"edges\": [[0, 1]],}]").unwrap();
+    let out = superpose(&["graph", "solve", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.json"), "{err}");
+}
+
+#[test]
+fn plan_exit_codes_solved_unsolvable_bad_input() {
+    let x = "data/pddl/extra";
+    let out = superpose(&[
+        "plan",
+        "solve",
+        &format!("{x}/jobs-domain.pddl"),
+        &format!("{x}/jobs-3-2.pddl"),
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let v = json(&out);
+    assert_eq!(v["status"], "solved");
+    assert_eq!(v["plan_length"], 6);
+    assert!(v["levels"].as_array().unwrap().len() >= 5);
+    assert!(v["time_s"].as_f64().is_some());
+
+    let out = superpose(&[
+        "plan",
+        "solve",
+        &format!("{x}/hole-domain.pddl"),
+        &format!("{x}/holes-3-2.pddl"),
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out)["status"], "unsolvable");
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad-domain.pddl");
+    std::fs::write(
+        &bad,
+        "(define (domain d)\n  (:predicates (p))\n  (:action a :effect (forall (?x) (p))))\n",
+    )
+    .unwrap();
+    let out = superpose(&[
+        "plan",
+        "solve",
+        bad.to_str().unwrap(),
+        &format!("{x}/jobs-3-2.pddl"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad-domain.pddl:3:"), "{err}");
+}
+
+#[test]
+fn plan_validate_reports_the_failing_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("bad.plan");
+    std::fs::write(&plan, "(finish j1 m1)\n").unwrap();
+    let x = "data/pddl/extra";
+    let out = superpose(&[
+        "plan",
+        "validate",
+        &format!("{x}/jobs-domain.pddl"),
+        &format!("{x}/jobs-3-2.pddl"),
+        plan.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("step 1"), "{text}");
+}
+
+#[test]
+fn reach_construct_answers_the_shared_validation_file() {
+    let out = superpose(&[
+        "reach",
+        "construct",
+        "--graph",
+        "data/prosqa/prosqa_valid_graph_4_coconut.json",
+        "--limit",
+        "20",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(v["tasks"], 20);
+    assert_eq!(v["correct"], 20);
+    assert_eq!(v["accuracy"], 1.0);
+}
