@@ -160,3 +160,42 @@ fn reach_construct_answers_the_shared_validation_file() {
     assert_eq!(v["correct"], 20);
     assert_eq!(v["accuracy"], 1.0);
 }
+
+#[test]
+fn bench_model_vs_pytorch_without_torch_fails_fast_and_clearly() {
+    // `false` stands in for a Python without PyTorch.
+    let out = superpose(&[
+        "bench",
+        "model",
+        "--quick",
+        "--vs-pytorch",
+        "--python",
+        "false",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs PyTorch"), "{err}");
+    assert!(
+        !err.contains("measuring"),
+        "measured before checking: {err}"
+    );
+}
+
+#[test]
+fn bench_model_quick_json_has_the_figures() {
+    let out = superpose(&["bench", "model", "--quick", "--steps", "1", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    for k in [
+        "train_tokens_per_s",
+        "coconut_step_ms",
+        "latent_gen_b1_tokens_per_s",
+        "latent_gen_b32_tokens_per_s",
+    ] {
+        assert!(v[k].as_f64().is_some_and(|x| x > 0.0), "{k}: {}", v[k]);
+    }
+}

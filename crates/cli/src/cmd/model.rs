@@ -320,6 +320,21 @@ pub fn bench(a: BenchModelArgs) -> anyhow::Result<ExitCode> {
     if cfg!(debug_assertions) {
         eprintln!("warning: debug build; run `cargo run --release -p superpose -- bench model` for real numbers");
     }
+    if a.vs_pytorch {
+        // Check before measuring anything, so a missing PyTorch costs seconds, not minutes.
+        let probe = std::process::Command::new(&a.python)
+            .args(["-c", "import torch"])
+            .output()
+            .with_context(|| format!("running {}", a.python))?;
+        if !probe.status.success() {
+            bail!(
+                "--vs-pytorch needs PyTorch: `{} -c 'import torch'` failed:\n{}\
+                 run without --vs-pytorch for superpose's figures alone",
+                a.python,
+                String::from_utf8_lossy(&probe.stderr)
+            );
+        }
+    }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     eprintln!("measuring training throughput ...");
     let train = bench::train_tokens_per_s(&config, &shapes, 1, steps);

@@ -115,7 +115,7 @@ pub fn run(opts: &RunOptions) -> Result<ExperimentResult, LabError> {
         return Ok(ExperimentResult::not_available(
             ExperimentId::TrainedThoughts,
             opts.quick,
-            "no checkpoint given (train one with `superpose train CONFIG`, then pass \
+            "no checkpoint given (train one with `superpose train --config FILE --out DIR`, then pass \
              `--checkpoint DIR` to `superpose lab run trained-thoughts`)",
         ));
     }
