@@ -199,3 +199,19 @@ fn bench_model_quick_json_has_the_figures() {
         assert!(v[k].as_f64().is_some_and(|x| x > 0.0), "{k}: {}", v[k]);
     }
 }
+
+#[test]
+fn unknown_burn_device_is_a_clear_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_superpose"))
+        .args(["graph", "stats", "data/prosqa/prosqa_valid.json"])
+        .current_dir(repo())
+        .env("BURN_DEVICE", "tpu")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("BURN_DEVICE=tpu") && err.contains("flex"),
+        "{err}"
+    );
+}

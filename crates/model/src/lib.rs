@@ -25,6 +25,37 @@ pub fn cpu_device() -> Device {
     Device::flex()
 }
 
+/// The backends this build can run on, as `BURN_DEVICE` names them: always `flex` (CPU), plus
+/// `wgpu` and `cuda` when built with those cargo features.
+pub fn compiled_backends() -> Vec<&'static str> {
+    let mut names = vec!["flex"];
+    if cfg!(feature = "wgpu") {
+        names.push("wgpu");
+    }
+    if cfg!(feature = "cuda") {
+        names.push("cuda");
+    }
+    names
+}
+
+/// The device to run on: burn's default, i.e. the GPU when the build has the `cuda` or `wgpu`
+/// feature and the CPU (`flex`) otherwise; the `BURN_DEVICE` environment variable picks one of
+/// [`compiled_backends`]. An unknown or uncompiled `BURN_DEVICE` is an error here rather than
+/// burn's panic.
+pub fn default_device() -> Result<Device, ModelError> {
+    if let Ok(name) = std::env::var("BURN_DEVICE") {
+        let compiled = compiled_backends();
+        if !compiled.contains(&name.to_lowercase().as_str()) {
+            return Err(ModelError::Input(format!(
+                "BURN_DEVICE={name}: this build has {}; build with `--features wgpu` or \
+                 `--features cuda` for a GPU",
+                compiled.join(", ")
+            )));
+        }
+    }
+    Ok(Device::default())
+}
+
 /// The CPU device with autodiff enabled, for training and gradient checks.
 pub fn cpu_autodiff_device() -> Device {
     Device::flex().autodiff()

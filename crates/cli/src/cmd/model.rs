@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use superpose_model::bench::{self, BenchShapes};
 use superpose_model::generate::{self, ColdStop, DecodeConfig, Sampling, ThinkConfig, ThinkMode};
 use superpose_model::probe::{self, EmbeddingTable};
-use superpose_model::{cpu_device, load_checkpoint, ModelConfig, Slot};
+use superpose_model::{load_checkpoint, ModelConfig, Slot};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Mode {
@@ -143,7 +143,7 @@ fn resolve(
 }
 
 pub fn think(a: ThinkArgs) -> anyhow::Result<ExitCode> {
-    let dev = cpu_device();
+    let dev = superpose_model::default_device()?;
     let model = load_checkpoint(&a.checkpoint, &dev)
         .with_context(|| format!("loading checkpoint {}", a.checkpoint.display()))?;
     let vocab = read_vocab(&a.checkpoint)?;
