@@ -266,6 +266,15 @@ fn trivially_unsolvable(task: &GroundTask, start: Instant) -> Option<SearchResul
     })
 }
 
+/// Why a search must stop now, if it must: past the deadline, or more states stored than the
+/// budget allows.
+fn over_limit(deadline: Option<Instant>, states: usize, limits: &Limits) -> Option<String> {
+    if deadline.is_some_and(|d| Instant::now() >= d) {
+        return Some("time limit".into());
+    }
+    (states > limits.max_states).then(|| format!("state limit {}", limits.max_states))
+}
+
 /// Breadth-first search: a shortest sequential plan.
 pub fn bfs(task: &GroundTask, limits: &Limits) -> SearchResult {
     let start = Instant::now();
@@ -288,25 +297,10 @@ pub fn bfs(task: &GroundTask, limits: &Limits) -> SearchResult {
     let mut expanded = 0;
     while let Some(s) = queue.pop_front() {
         expanded += 1;
-        if expanded % 64 == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
-            return finish(
-                Outcome::LimitReached {
-                    reason: "time limit".into(),
-                },
-                &space,
-                expanded,
-                start,
-            );
-        }
-        if space.states.len() > limits.max_states {
-            return finish(
-                Outcome::LimitReached {
-                    reason: format!("state limit {}", limits.max_states),
-                },
-                &space,
-                expanded,
-                start,
-            );
+        // The clock is read every 64 expansions: BFS expansions are cheap.
+        let clock = deadline.filter(|_| expanded % 64 == 0);
+        if let Some(reason) = over_limit(clock, space.states.len(), limits) {
+            return finish(Outcome::LimitReached { reason }, &space, expanded, start);
         }
         let cur = space.states[s as usize].clone();
         let mut found = None;
@@ -383,25 +377,8 @@ fn best_first(task: &GroundTask, limits: &Limits, use_hmax: bool) -> SearchResul
             return finish(Outcome::Solved(plan), &space, expanded, start);
         }
         expanded += 1;
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return finish(
-                Outcome::LimitReached {
-                    reason: "time limit".into(),
-                },
-                &space,
-                expanded,
-                start,
-            );
-        }
-        if space.states.len() > limits.max_states {
-            return finish(
-                Outcome::LimitReached {
-                    reason: format!("state limit {}", limits.max_states),
-                },
-                &space,
-                expanded,
-                start,
-            );
+        if let Some(reason) = over_limit(deadline, space.states.len(), limits) {
+            return finish(Outcome::LimitReached { reason }, &space, expanded, start);
         }
         let g = g_of[su];
         let mut children = Vec::new();
