@@ -45,12 +45,6 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Training and `think` run on burn's default device (the GPU in a `cuda`/`wgpu` build);
-    // check a `BURN_DEVICE` override up front so that a typo is an error, not a panic.
-    if let Err(err) = superpose_model::default_device() {
-        eprintln!("error: {err}");
-        return ExitCode::from(2);
-    }
     let result = match cli.command {
         Command::Demo(args) => cmd::lab::demo(args),
         Command::Graph(c) => cmd::graph::run(c),

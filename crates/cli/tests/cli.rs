@@ -203,7 +203,13 @@ fn bench_model_quick_json_has_the_figures() {
 #[test]
 fn unknown_burn_device_is_a_clear_error() {
     let out = Command::new(env!("CARGO_BIN_EXE_superpose"))
-        .args(["graph", "stats", "data/prosqa/prosqa_valid.json"])
+        .args([
+            "eval",
+            "--checkpoint",
+            "no-such-run",
+            "--data",
+            "data/prosqa/prosqa_valid.json",
+        ])
         .current_dir(repo())
         .env("BURN_DEVICE", "tpu")
         .output()

@@ -322,6 +322,12 @@ pub fn load_for_eval(path: &Path, device: &Device) -> Result<(Model, RunMeta), T
     Ok((model, meta))
 }
 
+/// The device runs use: burn's default (the GPU in a `cuda`/`wgpu` build), with a bad
+/// `BURN_DEVICE` reported as an error instead of burn's panic.
+fn run_device() -> Result<Device, TrainError> {
+    superpose_model::default_device().map_err(|e| TrainError::Invalid(e.to_string()))
+}
+
 /// Evaluate a checkpoint (or run directory) on `tasks` — the library entry point of
 /// `superpose eval`.
 pub fn evaluate(
@@ -329,7 +335,7 @@ pub fn evaluate(
     tasks: &[ReachExample],
     opts: &EvalOptions,
 ) -> Result<EvalReport, TrainError> {
-    let device = Device::default();
+    let device = run_device()?;
     let (model, meta) = load_for_eval(checkpoint, &device)?;
     for (i, ex) in tasks.iter().enumerate() {
         if ex.n_nodes > meta.meta.vocab.n_nodes {
@@ -394,8 +400,8 @@ impl MetricsLog {
 /// Train according to `cfg` (see the module docs). Returns the summary also written to
 /// `final.json`.
 pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
-    let device = Device::default().autodiff();
-    let eval_device = Device::default();
+    let eval_device = run_device()?;
+    let device = eval_device.clone().autodiff();
     let out = &opts.out;
     std::fs::create_dir_all(out).map_err(|e| TrainError::io(out, e))?;
     let meta = run_meta(cfg);
