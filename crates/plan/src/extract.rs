@@ -1,7 +1,8 @@
 //! Solution extraction and the Graphplan stage loop.
 //!
 //! Extraction is the backward search of the original `planner.c` (`basicplan`): the goals of a
-//! level are handled one at a time from the last index; a goal already made true by a chosen
+//! level are handled one at a time, hardest first (latest to enter the graph, then fewest
+//! achievers; Kambhampati & Nigenda 2000); a goal already made true by a chosen
 //! action is skipped ("made true by luck"); achievers are tried no-op first; an achiever mutex
 //! with a chosen one is skipped; after a choice every remaining goal must still have a
 //! non-excluded achiever (`goals_still_possible`); when a level is covered, the precondition set
@@ -19,6 +20,7 @@ use std::time::Instant;
 use fixedbitset::FixedBitSet;
 
 use crate::diagnostics::{Extraction, LevelDiagnostics};
+use crate::ebl::{EblExtractor, NogoodMemo};
 use crate::graph::{ExpandError, PlanningGraph};
 use crate::ground::GroundTask;
 use crate::{GraphplanResult, GraphplanSummary, Limits, Outcome, Plan};
@@ -112,9 +114,29 @@ impl<'g> Extractor<'g> {
         if t == 0 {
             return true; // goals at level 0 are preconditions of A_0 operators, so in P_0
         }
+        // Variable ordering (Kambhampati & Nigenda 2000, "hardest first"): goals are assigned
+        // from the last index, so sort them by the layer they entered the graph and, within a
+        // layer, by fewest achievers last. A function of the goal set only, so the Blum–Furst
+        // memo fixpoint argument is unaffected.
+        let g = self.g;
+        let mut order = goals.to_vec();
+        order.sort_by_key(|&f| {
+            let f = f as usize;
+            (
+                g.fact_level[f],
+                std::cmp::Reverse(g.achievers(t, f).len()),
+                f,
+            )
+        });
         let excluded = FixedBitSet::with_capacity(self.g.n_ops);
         let mut subgoals = Vec::new();
-        self.assign(t, goals, goals.len() as isize - 1, &excluded, &mut subgoals)
+        self.assign(
+            t,
+            &order,
+            order.len() as isize - 1,
+            &excluded,
+            &mut subgoals,
+        )
     }
 
     fn goals_still_possible(
@@ -254,7 +276,17 @@ impl<'g> Extractor<'g> {
 /// Run Graphplan: expand the graph stage by stage, extract when the goals are present and
 /// pairwise non-mutex, stop with a plan, a proof of unsolvability, or at a limit.
 pub fn graphplan(task: &GroundTask, limits: &Limits) -> GraphplanResult {
-    let mut r = run_stages(task, limits);
+    graphplan_with(task, limits, false)
+}
+
+/// Graphplan with EBL/DDB extraction ([`crate::ebl`]): the same graph, stages and step-optimal
+/// plans, usually far fewer search nodes; unsolvability is proved only by the level-off test.
+pub fn graphplan_ebl(task: &GroundTask, limits: &Limits) -> GraphplanResult {
+    graphplan_with(task, limits, true)
+}
+
+fn graphplan_with(task: &GroundTask, limits: &Limits, ebl: bool) -> GraphplanResult {
+    let mut r = run_stages(task, limits, ebl);
     // Level-off at n is detected while building P_{n+1}; mark every row from n on.
     if let Some(n) = r.summary.leveled_off_at {
         for l in &mut r.levels {
@@ -264,7 +296,7 @@ pub fn graphplan(task: &GroundTask, limits: &Limits) -> GraphplanResult {
     r
 }
 
-fn run_stages(task: &GroundTask, limits: &Limits) -> GraphplanResult {
+fn run_stages(task: &GroundTask, limits: &Limits, ebl: bool) -> GraphplanResult {
     let start = Instant::now();
     let deadline = limits.time_limit.map(|d| start + d);
     let goals: Vec<u32> = task.goal.clone();
@@ -293,6 +325,7 @@ fn run_stages(task: &GroundTask, limits: &Limits) -> GraphplanResult {
     let mut g = PlanningGraph::new(task);
     // The extractor borrows the graph, which grows; keep its memo across stages by moving it.
     let mut memo: Vec<HashSet<FixedBitSet>> = Vec::new();
+    let mut nogoods: Vec<NogoodMemo> = Vec::new();
     let mut prev_memo_count: Option<usize> = None;
     let mut t = 0usize;
     loop {
@@ -334,18 +367,29 @@ fn run_stages(task: &GroundTask, limits: &Limits) -> GraphplanResult {
                 summary.plan_level = Some(0);
                 return finish(Outcome::Solved(Plan { steps: Vec::new() }), levels, summary);
             }
-            let mut ex = Extractor::new(&g, deadline);
-            ex.memo = std::mem::take(&mut memo);
-            let result = ex.extract(t, &goals);
-            levels[t].search_nodes = ex.nodes;
-            levels[t].memo_hits = ex.memo_hits;
-            let aborted = ex.aborted;
-            memo = std::mem::take(&mut ex.memo);
-            for (i, m) in memo.iter().enumerate() {
-                if i < levels.len() {
-                    levels[i].memo_entries = m.len();
+            let (result, aborted) = if ebl {
+                let mut ex = EblExtractor::new(&g, deadline);
+                ex.nogoods = std::mem::take(&mut nogoods);
+                let result = ex.extract(t, &goals);
+                levels[t].search_nodes = ex.nodes;
+                levels[t].memo_hits = ex.memo_hits;
+                nogoods = std::mem::take(&mut ex.nogoods);
+                for (l, m) in levels.iter_mut().zip(&nogoods) {
+                    l.memo_entries = m.len();
                 }
-            }
+                (result, ex.aborted)
+            } else {
+                let mut ex = Extractor::new(&g, deadline);
+                ex.memo = std::mem::take(&mut memo);
+                let result = ex.extract(t, &goals);
+                levels[t].search_nodes = ex.nodes;
+                levels[t].memo_hits = ex.memo_hits;
+                memo = std::mem::take(&mut ex.memo);
+                for (l, m) in levels.iter_mut().zip(&memo) {
+                    l.memo_entries = m.len();
+                }
+                (result, ex.aborted)
+            };
             if let Some(steps) = result {
                 levels[t].extraction = Extraction::Succeeded;
                 summary.plan_level = Some(t);
@@ -369,7 +413,8 @@ fn run_stages(task: &GroundTask, limits: &Limits) -> GraphplanResult {
             levels[t].extraction = Extraction::Failed;
             summary.extraction_failed_at.push(t);
             // Blum–Furst termination: memo count at the levelled-off level unchanged over a stage.
-            if let Some(n) = g.leveled_off_at {
+            // (Not for nogood memos: see `crate::ebl`.)
+            if let Some(n) = g.leveled_off_at.filter(|_| !ebl) {
                 if t > n {
                     let cur = memo.get(n).map_or(0, |m| m.len());
                     if prev_memo_count == Some(cur) {

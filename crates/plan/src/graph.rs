@@ -2,7 +2,8 @@
 //!
 //! Fact layer `P_0` is the initial state; action layer `A_i` holds every action whose
 //! preconditions are in `P_i` and pairwise non-mutex there, plus one no-op per fact of `P_i`
-//! (no-ops come first among a fact's achievers, as in the original code); `P_{i+1}` is the union
+//! (no-ops come first among a fact's achievers, as in the original code, then actions by the
+//! layer they entered, earliest first: Kambhampati & Nigenda 2000); `P_{i+1}` is the union
 //! of the add effects of `A_i`. Mutexes follow the four binary rules (see [`Mutex`]). The graph
 //! *levels off* at `n` when `P_{n+1}` has the same facts and the same mutex pairs as `P_n`;
 //! by monotonicity equal counts mean equal sets, and every later layer equals layer `n`, so
@@ -114,6 +115,10 @@ pub struct PlanningGraph {
     pub leveled_off_at: Option<usize>,
     /// Approximate bytes held by the layers.
     pub bytes: usize,
+    /// `fact_level[f]`: the first fact layer holding `f` (`u32::MAX` while absent).
+    pub fact_level: Vec<u32>,
+    /// `op_level[op]`: the first action layer holding `op` (`u32::MAX` while absent).
+    pub op_level: Vec<u32>,
 }
 
 impl PlanningGraph {
@@ -149,6 +154,10 @@ impl PlanningGraph {
             }
         }
         let facts = task.init_state();
+        let mut fact_level = vec![u32::MAX; n_facts];
+        for f in facts.ones() {
+            fact_level[f] = 0;
+        }
         let level0 = Level {
             fact_mutex: vec![FixedBitSet::new(); n_facts],
             fact_mutex_pairs: 0,
@@ -174,6 +183,8 @@ impl PlanningGraph {
             depth: 0,
             leveled_off_at: None,
             bytes: 0,
+            fact_level,
+            op_level: vec![u32::MAX; n_ops],
         }
     }
 
@@ -318,6 +329,11 @@ impl PlanningGraph {
                 ops.insert(op);
             }
         }
+        for op in ops.ones() {
+            if self.op_level[op] == u32::MAX {
+                self.op_level[op] = k as u32;
+            }
+        }
         let num_actions = ops.count_ones(n_facts..);
         // Size of the new action and fact layers (mutex rows), checked before allocating them.
         let present_facts = cur.facts.count_ones(..);
@@ -375,9 +391,17 @@ impl PlanningGraph {
             if !ach.is_empty() {
                 facts.insert(f);
             }
+            // Value ordering (Kambhampati & Nigenda 2000): after the no-op, actions that
+            // entered the graph earlier first (the stable sort keeps index order within a level).
+            let start = usize::from(ach.first().is_some_and(|&op| (op as usize) < n_facts));
+            let op_level = &self.op_level;
+            ach[start..].sort_by_key(|&op| op_level[op as usize]);
         }
         let mut new_facts = facts.clone();
         new_facts.difference_with(&cur.facts);
+        for f in new_facts.ones() {
+            self.fact_level[f] = k as u32 + 1;
+        }
         let mut fact_mutex: Vec<FixedBitSet> = vec![FixedBitSet::new(); n_facts];
         for p in facts.ones() {
             fact_mutex[p] = FixedBitSet::with_capacity(n_facts);
@@ -498,6 +522,34 @@ mod tests {
         g.expand(usize::MAX, None).unwrap();
         // At level 2, q can persist (no-op) alongside a2 at level 1... q and w become non-mutex.
         assert!(!g.facts_mutex(2, 1, 3));
+    }
+
+    #[test]
+    fn first_levels_and_achiever_order() {
+        // Chain: a0: p -> q; a1: q -> r; a2: p -> r. Facts p=0 q=1 r=2; ops 3, 4, 5.
+        let act = |pre: u32, add: u32| GroundAction {
+            schema: "a".into(),
+            args: vec![],
+            pre: vec![pre],
+            add: vec![add],
+            del: vec![],
+        };
+        let t = GroundTask {
+            facts: vec!["(p)".into(), "(q)".into(), "(r)".into()],
+            actions: vec![act(0, 1), act(1, 2), act(0, 2)],
+            init: vec![0],
+            goal: vec![2],
+            ..hw_task()
+        };
+        let mut g = PlanningGraph::new(&t);
+        g.expand(usize::MAX, None).unwrap();
+        g.expand(usize::MAX, None).unwrap();
+        g.expand(usize::MAX, None).unwrap();
+        // p at 0; q and r at 1 (r via a2); a0 and a2 enter A_0, a1 enters A_1.
+        assert_eq!(g.fact_level, vec![0, 1, 1]);
+        assert_eq!(&g.op_level[3..], &[0, 1, 0]);
+        // Achievers of r in A_2: its no-op first, then a2 (entered A_0) before a1 (A_1).
+        assert_eq!(g.achievers(3, 2), &[2, 5, 4]);
     }
 
     #[test]

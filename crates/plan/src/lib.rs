@@ -35,6 +35,7 @@
 
 pub mod bench;
 pub mod diagnostics;
+pub mod ebl;
 pub mod extract;
 pub mod fxhash;
 pub mod graph;
@@ -49,7 +50,7 @@ pub use diagnostics::{
     exact_reachable_by_level, relaxed_goal_level, ExactLevel, ExactReachability, Extraction,
     LevelDiagnostics,
 };
-pub use extract::graphplan;
+pub use extract::{graphplan, graphplan_ebl};
 pub use graph::{Level, Mutex, PlanningGraph};
 pub use ground::{ground, GroundAction, GroundError, GroundStats, GroundTask};
 pub use pddl::{parse_domain, parse_problem, Domain, PddlError, Problem};
@@ -240,17 +241,26 @@ pub fn load(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Algo {
     Graphplan,
+    /// Graphplan with EBL/DDB extraction (Kambhampati 2000).
+    GraphplanEbl,
     Bfs,
     AstarHmax,
     GbfsHff,
 }
 
 impl Algo {
-    pub const ALL: [Algo; 4] = [Algo::Graphplan, Algo::Bfs, Algo::AstarHmax, Algo::GbfsHff];
-    /// CLI name: `graphplan`, `bfs`, `astar-hmax`, `gbfs-hff`.
+    pub const ALL: [Algo; 5] = [
+        Algo::Graphplan,
+        Algo::GraphplanEbl,
+        Algo::Bfs,
+        Algo::AstarHmax,
+        Algo::GbfsHff,
+    ];
+    /// CLI name: `graphplan`, `graphplan-ebl`, `bfs`, `astar-hmax`, `gbfs-hff`.
     pub fn name(self) -> &'static str {
         match self {
             Algo::Graphplan => "graphplan",
+            Algo::GraphplanEbl => "graphplan-ebl",
             Algo::Bfs => "bfs",
             Algo::AstarHmax => "astar-hmax",
             Algo::GbfsHff => "gbfs-hff",
@@ -277,8 +287,12 @@ pub fn run_algo(task: &GroundTask, algo: Algo, limits: &Limits) -> RunResult {
         expanded: Some(r.expanded),
     };
     match algo {
-        Algo::Graphplan => {
-            let r = graphplan(task, limits);
+        Algo::Graphplan | Algo::GraphplanEbl => {
+            let r = if algo == Algo::Graphplan {
+                graphplan(task, limits)
+            } else {
+                graphplan_ebl(task, limits)
+            };
             RunResult {
                 outcome: r.outcome.clone(),
                 time_s: r.time_s,

@@ -45,6 +45,25 @@ fn check(domain: &str, problem: &str, e: Expect) {
     if let Some(n) = e.5 {
         assert_eq!(plan.len(), n, "{problem}: plan length");
     }
+    // EBL/DDB searches the same graph completely at each level: the same levels fail, the plan
+    // sits at the same level and validates.
+    let (d, p, t) = load(format!("{DATA}/{domain}"), format!("{DATA}/{problem}")).unwrap();
+    let ebl = graphplan_ebl(&t, &Limits::with_time(120.0));
+    let s = &ebl.summary;
+    assert_eq!(
+        (
+            s.goals_first_present,
+            s.goals_first_non_mutex,
+            s.leveled_off_at,
+            s.extraction_failed_at.clone(),
+            s.plan_level,
+        ),
+        got,
+        "{problem} (EBL/DDB): {s:?}"
+    );
+    let plan = ebl.outcome.plan().expect("EBL/DDB solves it");
+    assert_eq!(plan.num_steps(), e.4);
+    validate_plan(&d, &p, &plan.ipc_calls(&t)).expect("EBL/DDB plan validates");
 }
 
 #[test]

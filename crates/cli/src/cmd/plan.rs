@@ -34,6 +34,8 @@ pub enum PlanCommand {
 pub enum AlgoArg {
     /// Graphplan (Blum & Furst): planning graph with mutexes, memoised backward extraction.
     Graphplan,
+    /// Graphplan with EBL/DDB extraction (Kambhampati 2000): learned nogoods, backjumping.
+    GraphplanEbl,
     /// Breadth-first search over states (optimal sequential length).
     Bfs,
     /// A* over states with h_max (optimal).
@@ -46,6 +48,7 @@ impl From<AlgoArg> for Algo {
     fn from(a: AlgoArg) -> Algo {
         match a {
             AlgoArg::Graphplan => Algo::Graphplan,
+            AlgoArg::GraphplanEbl => Algo::GraphplanEbl,
             AlgoArg::Bfs => Algo::Bfs,
             AlgoArg::AstarHmax => Algo::AstarHmax,
             AlgoArg::GbfsHff => Algo::GbfsHff,
@@ -260,7 +263,7 @@ fn solve(a: SolveArgs) -> anyhow::Result<ExitCode> {
         Outcome::Solved(p) => {
             if a.parallel {
                 print!("{}", p.to_parallel(&task));
-            } else if algo == Algo::Graphplan {
+            } else if matches!(algo, Algo::Graphplan | Algo::GraphplanEbl) {
                 print!("{}", p.to_ipc_with_steps(&task));
             } else {
                 print!("{}", p.to_ipc(&task));
