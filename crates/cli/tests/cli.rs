@@ -118,6 +118,35 @@ fn plan_exit_codes_solved_unsolvable_bad_input() {
 }
 
 #[test]
+fn plan_graphplan_ebl_solves_at_the_same_level() {
+    let x = "data/pddl/blocks";
+    let mut steps = Vec::new();
+    for algo in ["graphplan", "graphplan-ebl"] {
+        let out = superpose(&[
+            "plan",
+            "solve",
+            &format!("{x}/domain.pddl"),
+            &format!("{x}/probBLOCKS-6-2.pddl"),
+            "--algo",
+            algo,
+            "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{algo}");
+        let v = json(&out);
+        assert_eq!(v["status"], "solved");
+        steps.push(v["plan_steps"].as_u64().unwrap());
+        let nodes: u64 = v["levels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["search_nodes"].as_u64().unwrap())
+            .sum();
+        assert!(nodes > 0, "{algo}: extraction ran");
+    }
+    assert_eq!(steps[0], steps[1], "both are step-optimal");
+}
+
+#[test]
 fn plan_validate_reports_the_failing_step() {
     let dir = tempfile::tempdir().unwrap();
     let plan = dir.path().join("bad.plan");

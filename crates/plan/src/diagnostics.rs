@@ -286,6 +286,6 @@ pub fn format_table(levels: &[LevelDiagnostics]) -> String {
         }
         s.push('\n');
     }
-    s.push_str("(* = graph levelled off; memo = failed goal sets stored at the level; nodes = operators tried in that stage)\n");
+    s.push_str("(* = graph levelled off; memo = failed goal sets (graphplan-ebl: nogoods) stored at the level; nodes = operators tried in that stage)\n");
     s
 }
