@@ -250,3 +250,60 @@ fn unknown_burn_device_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// `think --prompt` through a Hugging Face tokenizer.json (GPT-2 byte-level BPE): the prompt is
+/// encoded by the tokenizer, the answer decoded by it. Needs `--features tokenizers`.
+#[cfg(feature = "tokenizers")]
+#[test]
+fn think_reads_a_hugging_face_tokenizer_json() {
+    use superpose_model::{save_checkpoint, Model, ModelConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let config = ModelConfig::gpt2_like(13, 32, 16, 1, 2);
+    let model = Model::new_seeded(&config, 3, &superpose_model::cpu_device());
+    save_checkpoint(&model, dir.path()).unwrap();
+    // "hi" = 6, "Ġthere" = 11 (see superpose_model::text's tests).
+    std::fs::write(
+        dir.path().join("tokenizer.json"),
+        r#"{"version": "1.0", "truncation": null, "padding": null,
+            "added_tokens": [{"id": 12, "content": "<|endoftext|>", "single_word": false,
+              "lstrip": false, "rstrip": false, "normalized": false, "special": true}],
+            "normalizer": null,
+            "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
+            "post_processor": null,
+            "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
+            "model": {"type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null,
+              "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false,
+              "vocab": {"h": 0, "i": 1, "Ġ": 2, "t": 3, "e": 4, "r": 5, "hi": 6, "Ġt": 7,
+                        "Ġth": 8, "er": 9, "ere": 10, "Ġthere": 11, "<|endoftext|>": 12},
+              "merges": ["h i", "Ġ t", "Ġt h", "e r", "er e", "Ġth ere"]}}"#,
+    )
+    .unwrap();
+    let out = superpose(&[
+        "think",
+        "--checkpoint",
+        dir.path().to_str().unwrap(),
+        "--prompt",
+        "hi there",
+        "--mode",
+        "none",
+        "--max-new-tokens",
+        "3",
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(v["prompt_tokens"], serde_json::json!([6, 11]));
+    let ids: Vec<u32> = v["answer_tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_u64().unwrap() as u32)
+        .collect();
+    assert!(ids.len() <= 3 && ids.iter().all(|&t| t < 13));
+    assert!(v["answer"].is_string());
+}

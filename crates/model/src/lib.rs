@@ -13,6 +13,8 @@ pub mod config;
 pub mod generate;
 pub mod model;
 pub mod probe;
+#[cfg(feature = "tokenizers")]
+pub mod text;
 
 pub use checkpoint::{load_checkpoint, save_checkpoint};
 pub use config::{Activation, LayerSwitches, ModelConfig, NormKind, NormPlacement, PositionKind};

@@ -2,8 +2,10 @@
 //! (Kambhampati 2000, "Planning Graph as a (Dynamic) CSP: Exploiting EBL, DDB and other CSP
 //! Search Techniques in Graphplan", JAIR 12).
 //!
-//! The search is the one of [`crate::extract`] (goals hardest first, no-ops first, forward
-//! check), but every failure returns an *explanation*: the subset of the level's goals that
+//! The search is the one of [`crate::extract`] (no-ops first, forward check) with the
+//! distance-based orderings of Kambhampati & Nigenda (2000): goals hardest first (latest to enter
+//! the graph, then fewest achievers) and achievers by the layer they entered, earliest first.
+//! Every failure returns an *explanation*: the subset of the level's goals that
 //! caused it.
 //! - An achiever excluded by a mutex is explained by the goal whose chosen operator excludes it.
 //! - A forward-check failure is explained by the goal left without achievers and the goals whose
@@ -151,6 +153,8 @@ pub struct EblExtractor<'g> {
     pub aborted: bool,
     /// Reusable exclusion bitsets (one per open choice point) and the memo lookup key.
     pool: Vec<FixedBitSet>,
+    /// Reusable achiever lists (one per open choice point).
+    lists: Vec<Vec<u32>>,
     key_buf: FixedBitSet,
 }
 
@@ -168,6 +172,7 @@ impl<'g> EblExtractor<'g> {
             deadline,
             aborted: false,
             pool: Vec::new(),
+            lists: Vec::new(),
             key_buf: FixedBitSet::with_capacity(g.n_facts),
         }
     }
@@ -222,7 +227,7 @@ impl<'g> EblExtractor<'g> {
             return Ok(());
         }
         let g = self.g;
-        // The goal order of `extract::Extractor::solve_level` (hardest assigned first).
+        // Goals are assigned from the last index: sort hardest last (Kambhampati & Nigenda 2000).
         let mut order = goals.to_vec();
         order.sort_by_key(|&f| {
             let f = f as usize;
@@ -315,11 +320,39 @@ impl<'g> EblExtractor<'g> {
         excluded: &FixedBitSet,
         subgoals: &mut Vec<u32>,
         v: u32,
-        mut conflict: FixedBitSet,
+        conflict: FixedBitSet,
         excl: &mut FixedBitSet,
     ) -> Result<(), FixedBitSet> {
         let g = self.g;
-        for &op in g.achievers(t, v as usize) {
+        // Value ordering (Kambhampati & Nigenda 2000): the no-op first, then actions by the
+        // layer they entered the graph, earliest first (stable: index order within a layer).
+        let mut achievers = self.lists.pop().unwrap_or_default();
+        achievers.clear();
+        achievers.extend_from_slice(g.achievers(t, v as usize));
+        let start = usize::from(achievers.first().is_some_and(|&op| g.is_noop(op as usize)));
+        achievers[start..].sort_by_key(|&op| g.op_level[op as usize]);
+        let r = self.try_each(
+            t, goals, cindex, excluded, subgoals, v, conflict, excl, &achievers,
+        );
+        self.lists.push(achievers);
+        r
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn try_each(
+        &mut self,
+        t: usize,
+        goals: &[u32],
+        cindex: isize,
+        excluded: &FixedBitSet,
+        subgoals: &mut Vec<u32>,
+        v: u32,
+        mut conflict: FixedBitSet,
+        excl: &mut FixedBitSet,
+        achievers: &[u32],
+    ) -> Result<(), FixedBitSet> {
+        let g = self.g;
+        for &op in achievers {
             if excluded.contains(op as usize) {
                 // Mutex with an operator chosen for another goal: that goal is to blame.
                 if let Some(c) = self.culprit(t, op) {

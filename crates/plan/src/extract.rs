@@ -1,8 +1,7 @@
 //! Solution extraction and the Graphplan stage loop.
 //!
 //! Extraction is the backward search of the original `planner.c` (`basicplan`): the goals of a
-//! level are handled one at a time, hardest first (latest to enter the graph, then fewest
-//! achievers; Kambhampati & Nigenda 2000); a goal already made true by a chosen
+//! level are handled one at a time from the last index; a goal already made true by a chosen
 //! action is skipped ("made true by luck"); achievers are tried no-op first; an achiever mutex
 //! with a chosen one is skipped; after a choice every remaining goal must still have a
 //! non-excluded achiever (`goals_still_possible`); when a level is covered, the precondition set
@@ -114,29 +113,9 @@ impl<'g> Extractor<'g> {
         if t == 0 {
             return true; // goals at level 0 are preconditions of A_0 operators, so in P_0
         }
-        // Variable ordering (Kambhampati & Nigenda 2000, "hardest first"): goals are assigned
-        // from the last index, so sort them by the layer they entered the graph and, within a
-        // layer, by fewest achievers last. A function of the goal set only, so the Blum–Furst
-        // memo fixpoint argument is unaffected.
-        let g = self.g;
-        let mut order = goals.to_vec();
-        order.sort_by_key(|&f| {
-            let f = f as usize;
-            (
-                g.fact_level[f],
-                std::cmp::Reverse(g.achievers(t, f).len()),
-                f,
-            )
-        });
         let excluded = FixedBitSet::with_capacity(self.g.n_ops);
         let mut subgoals = Vec::new();
-        self.assign(
-            t,
-            &order,
-            order.len() as isize - 1,
-            &excluded,
-            &mut subgoals,
-        )
+        self.assign(t, goals, goals.len() as isize - 1, &excluded, &mut subgoals)
     }
 
     fn goals_still_possible(

@@ -2,8 +2,7 @@
 //!
 //! Fact layer `P_0` is the initial state; action layer `A_i` holds every action whose
 //! preconditions are in `P_i` and pairwise non-mutex there, plus one no-op per fact of `P_i`
-//! (no-ops come first among a fact's achievers, as in the original code, then actions by the
-//! layer they entered, earliest first: Kambhampati & Nigenda 2000); `P_{i+1}` is the union
+//! (no-ops come first among a fact's achievers, as in the original code); `P_{i+1}` is the union
 //! of the add effects of `A_i`. Mutexes follow the four binary rules (see [`Mutex`]). The graph
 //! *levels off* at `n` when `P_{n+1}` has the same facts and the same mutex pairs as `P_n`;
 //! by monotonicity equal counts mean equal sets, and every later layer equals layer `n`, so
@@ -391,11 +390,6 @@ impl PlanningGraph {
             if !ach.is_empty() {
                 facts.insert(f);
             }
-            // Value ordering (Kambhampati & Nigenda 2000): after the no-op, actions that
-            // entered the graph earlier first (the stable sort keeps index order within a level).
-            let start = usize::from(ach.first().is_some_and(|&op| (op as usize) < n_facts));
-            let op_level = &self.op_level;
-            ach[start..].sort_by_key(|&op| op_level[op as usize]);
         }
         let mut new_facts = facts.clone();
         new_facts.difference_with(&cur.facts);
@@ -525,7 +519,7 @@ mod tests {
     }
 
     #[test]
-    fn first_levels_and_achiever_order() {
+    fn first_levels_of_facts_and_operators() {
         // Chain: a0: p -> q; a1: q -> r; a2: p -> r. Facts p=0 q=1 r=2; ops 3, 4, 5.
         let act = |pre: u32, add: u32| GroundAction {
             schema: "a".into(),
@@ -548,8 +542,8 @@ mod tests {
         // p at 0; q and r at 1 (r via a2); a0 and a2 enter A_0, a1 enters A_1.
         assert_eq!(g.fact_level, vec![0, 1, 1]);
         assert_eq!(&g.op_level[3..], &[0, 1, 0]);
-        // Achievers of r in A_2: its no-op first, then a2 (entered A_0) before a1 (A_1).
-        assert_eq!(g.achievers(3, 2), &[2, 5, 4]);
+        // Achievers of r in A_2: its no-op first, then by operator index (planner.c's order).
+        assert_eq!(g.achievers(3, 2), &[2, 4, 5]);
     }
 
     #[test]

@@ -24,10 +24,12 @@ pub enum Mode {
 
 #[derive(Args)]
 pub struct ThinkArgs {
-    /// Checkpoint directory (model.safetensors + config.json, optional vocab.json).
+    /// Checkpoint directory (model.safetensors + config.json, optional vocab.json, and with the
+    /// `tokenizers` feature an optional Hugging Face tokenizer.json).
     #[arg(long)]
     checkpoint: PathBuf,
-    /// Prompt text, split on whitespace and looked up in the checkpoint's vocab.json.
+    /// Prompt text: encoded by the checkpoint's tokenizer.json (`tokenizers` feature), else split
+    /// on whitespace and looked up in its vocab.json.
     #[arg(long, conflicts_with = "tokens")]
     prompt: Option<String>,
     /// Prompt as comma-separated token ids, e.g. `5,17,3`.
@@ -124,21 +126,116 @@ fn read_vocab(dir: &Path) -> anyhow::Result<Option<Vec<String>>> {
     Ok(Some(vocab))
 }
 
-fn resolve(
-    tok: &Option<String>,
-    default: &str,
-    index: &HashMap<&str, u32>,
-) -> anyhow::Result<Option<u32>> {
-    match tok {
-        Some(s) => match s.parse::<u32>() {
-            Ok(id) => Ok(Some(id)),
-            Err(_) => index
-                .get(s.as_str())
-                .copied()
-                .map(Some)
-                .with_context(|| format!("token `{s}` is not in vocab.json")),
-        },
-        None => Ok(index.get(default).copied()),
+/// How `think` maps between text and token ids: the checkpoint's `tokenizer.json` (with the
+/// `tokenizers` feature), else its `vocab.json` (prompt split on whitespace), else bare ids.
+struct Lexicon {
+    vocab: Option<Vec<String>>,
+    index: HashMap<String, u32>,
+    #[cfg(feature = "tokenizers")]
+    hf: Option<superpose_model::text::TextTokenizer>,
+}
+
+impl Lexicon {
+    fn load(dir: &Path) -> anyhow::Result<Self> {
+        let vocab = read_vocab(dir)?;
+        let index = vocab
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, s)| (s.clone(), i as u32))
+            .collect();
+        #[cfg(feature = "tokenizers")]
+        let hf = {
+            let path = dir.join("tokenizer.json");
+            path.exists()
+                .then(|| superpose_model::text::TextTokenizer::from_file(&path))
+                .transpose()?
+        };
+        Ok(Lexicon {
+            vocab,
+            index,
+            #[cfg(feature = "tokenizers")]
+            hf,
+        })
+    }
+
+    /// The id of a vocabulary string such as `<bot>`.
+    fn lookup(&self, s: &str) -> Option<u32> {
+        #[cfg(feature = "tokenizers")]
+        if let Some(id) = self.hf.as_ref().and_then(|t| t.id(s)) {
+            return Some(id);
+        }
+        self.index.get(s).copied()
+    }
+
+    /// The vocabulary string of an id (the id itself when there is no vocabulary).
+    fn name(&self, t: u32) -> String {
+        #[cfg(feature = "tokenizers")]
+        if let Some(s) = self.hf.as_ref().and_then(|h| h.token(t)) {
+            return s;
+        }
+        self.vocab
+            .as_ref()
+            .and_then(|v| v.get(t as usize))
+            .cloned()
+            .unwrap_or_else(|| t.to_string())
+    }
+
+    /// Prompt text to ids.
+    fn encode(&self, text: &str, dir: &Path) -> anyhow::Result<Vec<u32>> {
+        #[cfg(feature = "tokenizers")]
+        if let Some(h) = &self.hf {
+            return Ok(h.encode(text)?);
+        }
+        let hint = if cfg!(feature = "tokenizers") {
+            ""
+        } else if dir.join("tokenizer.json").exists() {
+            " (this build cannot read tokenizer.json: rebuild with `--features tokenizers`)"
+        } else {
+            ""
+        };
+        if self.vocab.is_none() {
+            bail!(
+                "--prompt needs {}/vocab.json or tokenizer.json; use --tokens instead{hint}",
+                dir.display()
+            );
+        }
+        text.split_whitespace()
+            .map(|w| {
+                self.index
+                    .get(w)
+                    .copied()
+                    .with_context(|| format!("prompt word `{w}` is not in vocab.json{hint}"))
+            })
+            .collect()
+    }
+
+    /// The answer as text: decoded by `tokenizer.json` when there is one, else the vocabulary
+    /// strings joined by spaces.
+    fn answer(&self, ids: &[u32]) -> anyhow::Result<String> {
+        #[cfg(feature = "tokenizers")]
+        if let Some(h) = &self.hf {
+            return Ok(h.decode(ids)?);
+        }
+        Ok(ids
+            .iter()
+            .map(|&t| self.name(t))
+            .collect::<Vec<_>>()
+            .join(" "))
+    }
+
+    /// `--bot`/`--eot`/`--eos`: an id, or a vocabulary string; `default` when absent.
+    fn resolve(&self, tok: &Option<String>, default: &str) -> anyhow::Result<Option<u32>> {
+        match tok {
+            Some(s) => match s.parse::<u32>() {
+                Ok(id) => Ok(Some(id)),
+                Err(_) => self
+                    .lookup(s)
+                    .map(Some)
+                    .with_context(|| format!("token `{s}` is not in the checkpoint's vocabulary")),
+            },
+            None => Ok(self.lookup(default)),
+        }
     }
 }
 
@@ -146,37 +243,9 @@ pub fn think(a: ThinkArgs) -> anyhow::Result<ExitCode> {
     let dev = superpose_model::default_device()?;
     let model = load_checkpoint(&a.checkpoint, &dev)
         .with_context(|| format!("loading checkpoint {}", a.checkpoint.display()))?;
-    let vocab = read_vocab(&a.checkpoint)?;
-    let index: HashMap<&str, u32> = vocab
-        .iter()
-        .flatten()
-        .enumerate()
-        .map(|(i, s)| (s.as_str(), i as u32))
-        .collect();
-    let name = |t: u32| -> String {
-        vocab
-            .as_ref()
-            .and_then(|v| v.get(t as usize))
-            .cloned()
-            .unwrap_or_else(|| t.to_string())
-    };
+    let lex = Lexicon::load(&a.checkpoint)?;
     let ids: Vec<u32> = match (&a.prompt, &a.tokens) {
-        (Some(p), _) => {
-            if vocab.is_none() {
-                bail!(
-                    "--prompt needs {}/vocab.json; use --tokens instead",
-                    a.checkpoint.display()
-                );
-            }
-            p.split_whitespace()
-                .map(|w| {
-                    index
-                        .get(w)
-                        .copied()
-                        .with_context(|| format!("prompt word `{w}` is not in vocab.json"))
-                })
-                .collect::<anyhow::Result<_>>()?
-        }
+        (Some(p), _) => lex.encode(p, &a.checkpoint)?,
         (None, Some(t)) => t.clone(),
         (None, None) => bail!("give --prompt TEXT or --tokens IDS"),
     };
@@ -208,12 +277,16 @@ pub fn think(a: ThinkArgs) -> anyhow::Result<ExitCode> {
         Sampling::Greedy
     };
     let cfg = ThinkConfig {
-        bot: resolve(&a.bot, "<bot>", &index)?,
-        eot: resolve(&a.eot, "<eot>", &index)?,
+        bot: lex.resolve(&a.bot, "<bot>")?,
+        eot: lex.resolve(&a.eot, "<eot>")?,
         mode,
         decode: DecodeConfig {
             max_new_tokens: a.max_new_tokens,
-            eos: resolve(&a.eos, "<eos>", &index)?,
+            // GPT-2 checkpoints end text with `<|endoftext|>`.
+            eos: match lex.resolve(&a.eos, "<eos>")? {
+                None if a.eos.is_none() => lex.lookup("<|endoftext|>"),
+                eos => eos,
+            },
             sampling,
         },
     };
@@ -226,12 +299,12 @@ pub fn think(a: ThinkArgs) -> anyhow::Result<ExitCode> {
         .enumerate()
         .map(|(i, t)| probe::probe_thought(&table, i, t, a.probe_k))
         .collect();
-    let answer: Vec<String> = out.tokens.iter().map(|&t| name(t)).collect();
+    let answer = lex.answer(&out.tokens)?;
     if a.json {
         let j = json!({
             "prompt_tokens": ids,
             "answer_tokens": out.tokens,
-            "answer": answer.join(" "),
+            "answer": answer,
             "thought_entropies": out.thought_entropies,
             "cold_stopped": out.cold_stopped,
             "truncated": out.truncated,
@@ -245,12 +318,12 @@ pub fn think(a: ThinkArgs) -> anyhow::Result<ExitCode> {
                 .components
                 .iter()
                 .take(a.probe_k)
-                .map(|c| format!("{}:{:.2}", name(c.token), c.score))
+                .map(|c| format!("{}:{:.2}", lex.name(c.token), c.score))
                 .collect();
             let cos: Vec<String> = p
                 .top_cosine
                 .iter()
-                .map(|c| format!("{}({:.2})", name(c.token), c.score))
+                .map(|c| format!("{}({:.2})", lex.name(c.token), c.score))
                 .collect();
             println!(
                 "thought {:>2}  norm {:>7.3}  nnls [{}] residual {:.2}  cosine {}",
@@ -264,7 +337,7 @@ pub fn think(a: ThinkArgs) -> anyhow::Result<ExitCode> {
         if out.cold_stopped {
             println!("(cold stop after {} thoughts)", out.thoughts.len());
         }
-        println!("answer: {}", answer.join(" "));
+        println!("answer: {answer}");
     }
     Ok(ExitCode::SUCCESS)
 }
