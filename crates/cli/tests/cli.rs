@@ -264,18 +264,7 @@ fn think_reads_a_hugging_face_tokenizer_json() {
     // "hi" = 6, "Ġthere" = 11 (see superpose_model::text's tests).
     std::fs::write(
         dir.path().join("tokenizer.json"),
-        r#"{"version": "1.0", "truncation": null, "padding": null,
-            "added_tokens": [{"id": 12, "content": "<|endoftext|>", "single_word": false,
-              "lstrip": false, "rstrip": false, "normalized": false, "special": true}],
-            "normalizer": null,
-            "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
-            "post_processor": null,
-            "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
-            "model": {"type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null,
-              "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false,
-              "vocab": {"h": 0, "i": 1, "Ġ": 2, "t": 3, "e": 4, "r": 5, "hi": 6, "Ġt": 7,
-                        "Ġth": 8, "er": 9, "ere": 10, "Ġthere": 11, "<|endoftext|>": 12},
-              "merges": ["h i", "Ġ t", "Ġt h", "e r", "er e", "Ġth ere"]}}"#,
+        include_str!("../../model/tests/data/tiny-gpt2-tokenizer.json"),
     )
     .unwrap();
     let out = superpose(&[

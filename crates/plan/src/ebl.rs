@@ -303,26 +303,6 @@ impl<'g> EblExtractor<'g> {
         // Explanation of this goal's failure: itself plus the reasons each achiever failed.
         let mut conflict = FixedBitSet::with_capacity(n_facts);
         conflict.insert(v as usize);
-        let mut excl = self.pool.pop().unwrap_or_default();
-        let result =
-            self.try_achievers(t, goals, cindex, excluded, subgoals, v, conflict, &mut excl);
-        self.pool.push(excl);
-        result
-    }
-
-    /// Try each achiever of goal `v` (at `goals[cindex]`) in turn.
-    #[allow(clippy::too_many_arguments)]
-    fn try_achievers(
-        &mut self,
-        t: usize,
-        goals: &[u32],
-        cindex: isize,
-        excluded: &FixedBitSet,
-        subgoals: &mut Vec<u32>,
-        v: u32,
-        conflict: FixedBitSet,
-        excl: &mut FixedBitSet,
-    ) -> Result<(), FixedBitSet> {
         let g = self.g;
         // Value ordering (Kambhampati & Nigenda 2000): the no-op first, then actions by the
         // layer they entered the graph, earliest first (stable: index order within a layer).
@@ -331,13 +311,17 @@ impl<'g> EblExtractor<'g> {
         achievers.extend_from_slice(g.achievers(t, v as usize));
         let start = usize::from(achievers.first().is_some_and(|&op| g.is_noop(op as usize)));
         achievers[start..].sort_by_key(|&op| g.op_level[op as usize]);
-        let r = self.try_each(
-            t, goals, cindex, excluded, subgoals, v, conflict, excl, &achievers,
+        // Pooled buffers: one achiever list and one exclusion set per open choice point.
+        let mut excl = self.pool.pop().unwrap_or_default();
+        let result = self.try_each(
+            t, goals, cindex, excluded, subgoals, v, conflict, &mut excl, &achievers,
         );
+        self.pool.push(excl);
         self.lists.push(achievers);
-        r
+        result
     }
 
+    /// Try each achiever of goal `v` (at `goals[cindex]`) in turn; `excl` is scratch space.
     #[allow(clippy::too_many_arguments)]
     fn try_each(
         &mut self,
