@@ -31,6 +31,7 @@ use std::time::Instant;
 use fixedbitset::FixedBitSet;
 
 use crate::graph::PlanningGraph;
+use crate::levels::{fact_set, tick, Levels};
 
 /// Nogoods of one level: goal sets proven unachievable there, kept in a set-trie (facts in
 /// increasing order along each path) so that "does `S` contain a stored nogood?" only walks the
@@ -138,24 +139,16 @@ pub struct EblExtractor<'g> {
     g: &'g PlanningGraph,
     /// `nogoods[i]`: goal sets proven unachievable at level `i`.
     pub nogoods: Vec<NogoodMemo>,
-    /// `is_true[i][f]`: number of chosen operators in `A_{i-1}` adding `f`.
-    is_true: Vec<Vec<u32>>,
-    /// `used[i][f]`: number of chosen operators of `A_i` needing `f` (or 1 for a top goal).
-    used: Vec<Vec<u32>>,
-    /// Chosen operators of `A_{i-1}` for level `i`, with the goal each was chosen for.
-    chosen: Vec<Vec<(u32, u32)>>,
-    steps: Vec<Vec<u32>>,
+    /// Per-level counters, chosen operators (with the goal each was chosen for) and steps.
+    lv: Levels<(u32, u32)>,
     /// Operators tried (no-ops included) in the current stage.
     pub nodes: u64,
     /// Precondition sets rejected by a stored nogood.
     pub memo_hits: u64,
     deadline: Option<Instant>,
     pub aborted: bool,
-    /// Reusable exclusion bitsets (one per open choice point) and the memo lookup key.
-    pool: Vec<FixedBitSet>,
     /// Reusable achiever lists (one per open choice point).
     lists: Vec<Vec<u32>>,
-    key_buf: FixedBitSet,
 }
 
 impl<'g> EblExtractor<'g> {
@@ -163,55 +156,28 @@ impl<'g> EblExtractor<'g> {
         EblExtractor {
             g,
             nogoods: Vec::new(),
-            is_true: Vec::new(),
-            used: Vec::new(),
-            chosen: Vec::new(),
-            steps: Vec::new(),
+            lv: Levels::new(g.n_facts),
             nodes: 0,
             memo_hits: 0,
             deadline,
             aborted: false,
-            pool: Vec::new(),
             lists: Vec::new(),
-            key_buf: FixedBitSet::with_capacity(g.n_facts),
         }
-    }
-
-    fn ensure_levels(&mut self, t: usize) {
-        let n = self.g.n_facts;
-        while self.nogoods.len() <= t {
-            self.nogoods.push(NogoodMemo::default());
-        }
-        while self.is_true.len() <= t {
-            self.is_true.push(vec![0; n]);
-            self.used.push(vec![0; n]);
-            self.chosen.push(Vec::new());
-            self.steps.push(Vec::new());
-        }
-    }
-
-    fn facts(&self, goals: &[u32]) -> FixedBitSet {
-        let mut k = FixedBitSet::with_capacity(self.g.n_facts);
-        for &f in goals {
-            k.insert(f as usize);
-        }
-        k
     }
 
     /// Stage `t`: extract a plan for `goals` from level `t`, or memoise the nogood that explains
     /// the failure at level `t`.
     pub fn extract(&mut self, t: usize, goals: &[u32]) -> Option<Vec<Vec<u32>>> {
-        self.ensure_levels(t);
+        while self.nogoods.len() <= t {
+            self.nogoods.push(NogoodMemo::default());
+        }
+        self.lv.ensure(t, self.g.n_facts);
         self.nodes = 0;
-        for &g in goals {
-            self.used[t][g as usize] += 1;
-        }
+        self.lv.mark_goals(t, goals, true);
         let r = self.solve_level(t, goals);
-        for &g in goals {
-            self.used[t][g as usize] -= 1;
-        }
+        self.lv.mark_goals(t, goals, false);
         match r {
-            Ok(()) => Some(self.steps[..t].to_vec()),
+            Ok(()) => Some(self.lv.steps[..t].to_vec()),
             Err(nogood) => {
                 if !self.aborted {
                     self.nogoods[t].insert(&nogood);
@@ -248,14 +214,14 @@ impl<'g> EblExtractor<'g> {
         ) {
             Ok(()) => Ok(()),
             // An empty explanation cannot arise from the rules above; fall back to all goals.
-            Err(n) if n.is_clear() => Err(self.facts(goals)),
+            Err(n) if n.is_clear() => Err(fact_set(self.g.n_facts, goals)),
             Err(n) => Err(n),
         }
     }
 
     /// The goal whose chosen operator at level `t` is mutex with `op` (in `A_{t-1}`).
     fn culprit(&self, t: usize, op: u32) -> Option<u32> {
-        self.chosen[t]
+        self.lv.chosen[t]
             .iter()
             .find(|&&(c, _)| self.g.op_mutex_row(t - 1, c as usize).contains(op as usize))
             .map(|&(_, goal)| goal)
@@ -270,7 +236,7 @@ impl<'g> EblExtractor<'g> {
         upto: usize,
         excluded: &FixedBitSet,
     ) -> Option<u32> {
-        let is_true = &self.is_true[t];
+        let is_true = &self.lv.is_true[t];
         goals[..upto].iter().copied().find(|&gk| {
             is_true[gk as usize] == 0
                 && self
@@ -293,7 +259,7 @@ impl<'g> EblExtractor<'g> {
         if self.aborted {
             return Err(FixedBitSet::with_capacity(n_facts));
         }
-        while cindex >= 0 && self.is_true[t][goals[cindex as usize] as usize] > 0 {
+        while cindex >= 0 && self.lv.is_true[t][goals[cindex as usize] as usize] > 0 {
             cindex -= 1;
         }
         if cindex < 0 {
@@ -312,11 +278,11 @@ impl<'g> EblExtractor<'g> {
         let start = usize::from(achievers.first().is_some_and(|&op| g.is_noop(op as usize)));
         achievers[start..].sort_by_key(|&op| g.op_level[op as usize]);
         // Pooled buffers: one achiever list and one exclusion set per open choice point.
-        let mut excl = self.pool.pop().unwrap_or_default();
+        let mut excl = self.lv.pool.pop().unwrap_or_default();
         let result = self.try_each(
             t, goals, cindex, excluded, subgoals, v, conflict, &mut excl, &achievers,
         );
-        self.pool.push(excl);
+        self.lv.pool.push(excl);
         self.lists.push(achievers);
         result
     }
@@ -360,36 +326,13 @@ impl<'g> EblExtractor<'g> {
                 }
                 continue;
             }
-            self.nodes += 1;
-            if self.nodes & 1023 == 0 {
-                if let Some(d) = self.deadline {
-                    if Instant::now() >= d {
-                        self.aborted = true;
-                        return Err(conflict);
-                    }
-                }
+            if tick(&mut self.nodes, self.deadline) {
+                self.aborted = true;
+                return Err(conflict);
             }
-            self.chosen[t].push((op, v));
-            for &f in &g.op_add[op as usize] {
-                self.is_true[t][f as usize] += 1;
-            }
-            let mark = subgoals.len();
-            for &f in &g.op_pre[op as usize] {
-                let u = &mut self.used[t - 1][f as usize];
-                if *u == 0 {
-                    subgoals.push(f);
-                }
-                *u += 1;
-            }
+            let mark = self.lv.commit(g, t, op as usize, (op, v), subgoals);
             let r = self.assign(t, goals, cindex - 1, excl, subgoals);
-            for &f in &g.op_pre[op as usize] {
-                self.used[t - 1][f as usize] -= 1;
-            }
-            subgoals.truncate(mark);
-            for &f in &g.op_add[op as usize] {
-                self.is_true[t][f as usize] -= 1;
-            }
-            self.chosen[t].pop();
+            self.lv.undo(g, t, op as usize, subgoals, mark);
             match r {
                 Ok(()) => return Ok(()),
                 Err(c) => {
@@ -412,7 +355,7 @@ impl<'g> EblExtractor<'g> {
     fn regress(&self, t: usize, n: impl IntoIterator<Item = u32>) -> FixedBitSet {
         let mut c = FixedBitSet::with_capacity(self.g.n_facts);
         for f in n {
-            if let Some(&(_, goal)) = self.chosen[t]
+            if let Some(&(_, goal)) = self.lv.chosen[t]
                 .iter()
                 .find(|&&(op, _)| self.g.op_pre[op as usize].contains(&f))
             {
@@ -424,11 +367,7 @@ impl<'g> EblExtractor<'g> {
 
     /// All goals of level `t` are covered: solve the precondition set at `t-1`.
     fn next_level(&mut self, t: usize, subgoals: &[u32]) -> Result<(), FixedBitSet> {
-        self.key_buf.clear();
-        for &f in subgoals {
-            self.key_buf.insert(f as usize);
-        }
-        if let Some(n) = self.nogoods[t - 1].subset_of(&self.key_buf) {
+        if let Some(n) = self.nogoods[t - 1].subset_of(self.lv.key(subgoals)) {
             self.memo_hits += 1;
             return Err(self.regress(t, n));
         }
@@ -436,7 +375,7 @@ impl<'g> EblExtractor<'g> {
         match self.solve_level(t - 1, &sub) {
             Ok(()) => {
                 let g = self.g;
-                self.steps[t - 1] = self.chosen[t]
+                self.lv.steps[t - 1] = self.lv.chosen[t]
                     .iter()
                     .map(|&(op, _)| op)
                     .filter(|&op| !g.is_noop(op as usize))

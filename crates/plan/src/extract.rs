@@ -22,6 +22,7 @@ use crate::diagnostics::{Extraction, LevelDiagnostics};
 use crate::ebl::{EblExtractor, NogoodMemo};
 use crate::graph::{ExpandError, PlanningGraph};
 use crate::ground::GroundTask;
+use crate::levels::{fact_set, tick, Levels};
 use crate::{GraphplanResult, GraphplanSummary, Limits, Outcome, Plan};
 
 /// Backward search state over a planning graph.
@@ -29,22 +30,13 @@ pub struct Extractor<'g> {
     g: &'g PlanningGraph,
     /// `memo[i]`: goal sets proven unachievable at level `i` (as fact bitsets).
     pub memo: Vec<HashSet<FixedBitSet>>,
-    /// `is_true[i][f]`: number of chosen operators in `A_{i-1}` adding `f`.
-    is_true: Vec<Vec<u32>>,
-    /// `used[i][f]`: `f` is a goal at level `i` (count of chosen operators needing it).
-    used: Vec<Vec<u32>>,
-    /// Chosen operators of `A_{i-1}` for level `i`.
-    chosen: Vec<Vec<u32>>,
-    /// Extracted steps (non-no-op operators), `steps[i]` = actions of `A_i`.
-    steps: Vec<Vec<u32>>,
+    /// Per-level counters, chosen operators and extracted steps.
+    lv: Levels<u32>,
     /// Operators tried (no-ops included) in the current stage.
     pub nodes: u64,
     pub memo_hits: u64,
     deadline: Option<Instant>,
     pub aborted: bool,
-    /// Reusable exclusion bitsets (one per open choice point).
-    pool: Vec<FixedBitSet>,
-    key_buf: FixedBitSet,
 }
 
 impl<'g> Extractor<'g> {
@@ -52,58 +44,30 @@ impl<'g> Extractor<'g> {
         Extractor {
             g,
             memo: Vec::new(),
-            is_true: Vec::new(),
-            used: Vec::new(),
-            chosen: Vec::new(),
-            steps: Vec::new(),
+            lv: Levels::new(g.n_facts),
             nodes: 0,
             memo_hits: 0,
             deadline,
             aborted: false,
-            pool: Vec::new(),
-            key_buf: FixedBitSet::with_capacity(g.n_facts),
         }
-    }
-
-    fn ensure_levels(&mut self, t: usize) {
-        let n = self.g.n_facts;
-        while self.memo.len() <= t {
-            self.memo.push(HashSet::default());
-        }
-        while self.is_true.len() <= t {
-            self.is_true.push(vec![0; n]);
-            self.used.push(vec![0; n]);
-            self.chosen.push(Vec::new());
-            self.steps.push(Vec::new());
-        }
-    }
-
-    fn key(&self, goals: &[u32]) -> FixedBitSet {
-        let mut k = FixedBitSet::with_capacity(self.g.n_facts);
-        for &g in goals {
-            k.insert(g as usize);
-        }
-        k
     }
 
     /// Stage `t`: try to extract a plan for `goals` from level `t`. On failure the goal set is
     /// memoised at level `t` (as `do_plan` does). Returns the steps on success.
     pub fn extract(&mut self, t: usize, goals: &[u32]) -> Option<Vec<Vec<u32>>> {
-        self.ensure_levels(t);
+        while self.memo.len() <= t {
+            self.memo.push(HashSet::default());
+        }
+        self.lv.ensure(t, self.g.n_facts);
         self.nodes = 0;
-        for &g in goals {
-            self.used[t][g as usize] += 1;
-        }
+        self.lv.mark_goals(t, goals, true);
         let ok = self.solve_level(t, goals);
-        for &g in goals {
-            self.used[t][g as usize] -= 1;
-        }
+        self.lv.mark_goals(t, goals, false);
         if ok {
-            return Some(self.steps[..t].to_vec());
+            return Some(self.lv.steps[..t].to_vec());
         }
         if !self.aborted {
-            let k = self.key(goals);
-            self.memo[t].insert(k);
+            self.memo[t].insert(fact_set(self.g.n_facts, goals));
         }
         None
     }
@@ -125,7 +89,7 @@ impl<'g> Extractor<'g> {
         upto: usize,
         excluded: &FixedBitSet,
     ) -> bool {
-        let is_true = &self.is_true[t];
+        let is_true = &self.lv.is_true[t];
         goals[..upto].iter().all(|&g| {
             // A goal already made true by a chosen operator keeps that (non-excluded) achiever.
             is_true[g as usize] > 0
@@ -149,7 +113,7 @@ impl<'g> Extractor<'g> {
             return false;
         }
         // Skip goals made true "by luck" by an operator already chosen at this step.
-        while cindex >= 0 && self.is_true[t][goals[cindex as usize] as usize] > 0 {
+        while cindex >= 0 && self.lv.is_true[t][goals[cindex as usize] as usize] > 0 {
             cindex -= 1;
         }
         if cindex < 0 {
@@ -158,7 +122,7 @@ impl<'g> Extractor<'g> {
         let v = goals[cindex as usize] as usize;
         let g = self.g;
         // Reuse a pooled bitset for the exclusion set of this choice point.
-        let mut excl = self.pool.pop().unwrap_or_default();
+        let mut excl = self.lv.pool.pop().unwrap_or_default();
         let result = 'choices: {
             for &op in g.achievers(t, v) {
                 let op = op as usize;
@@ -170,37 +134,14 @@ impl<'g> Extractor<'g> {
                 if !self.goals_still_possible(t, goals, cindex as usize, &excl) {
                     continue;
                 }
-                self.nodes += 1;
-                if self.nodes & 1023 == 0 {
-                    if let Some(d) = self.deadline {
-                        if Instant::now() >= d {
-                            self.aborted = true;
-                            break 'choices false;
-                        }
-                    }
+                if tick(&mut self.nodes, self.deadline) {
+                    self.aborted = true;
+                    break 'choices false;
                 }
                 // Commit: add effects become true at t, preconditions become goals at t-1.
-                self.chosen[t].push(op as u32);
-                for &f in &g.op_add[op] {
-                    self.is_true[t][f as usize] += 1;
-                }
-                let mark = subgoals.len();
-                for &f in &g.op_pre[op] {
-                    let u = &mut self.used[t - 1][f as usize];
-                    if *u == 0 {
-                        subgoals.push(f);
-                    }
-                    *u += 1;
-                }
+                let mark = self.lv.commit(g, t, op, op as u32, subgoals);
                 let ok = self.assign(t, goals, cindex - 1, &excl, subgoals);
-                for &f in &g.op_pre[op] {
-                    self.used[t - 1][f as usize] -= 1;
-                }
-                subgoals.truncate(mark);
-                for &f in &g.op_add[op] {
-                    self.is_true[t][f as usize] -= 1;
-                }
-                self.chosen[t].pop();
+                self.lv.undo(g, t, op, subgoals, mark);
                 if ok {
                     break 'choices true;
                 }
@@ -210,28 +151,24 @@ impl<'g> Extractor<'g> {
             }
             false
         };
-        self.pool.push(excl);
+        self.lv.pool.push(excl);
         result
     }
 
     /// All goals of level `t` are covered: recurse on the precondition set at `t-1`.
     fn next_level(&mut self, t: usize, subgoals: &[u32]) -> bool {
         // Memo lookup (`lookup_bad`) in a reused buffer; a key is allocated only on a miss.
-        self.key_buf.clear();
-        for &f in subgoals {
-            self.key_buf.insert(f as usize);
-        }
-        if self.memo[t - 1].contains(&self.key_buf) {
+        if self.memo[t - 1].contains(self.lv.key(subgoals)) {
             self.memo_hits += 1;
             return false;
         }
-        let key = self.key_buf.clone();
+        let key = self.lv.key(subgoals).clone();
         // Minimality: every chosen operator must be the only achiever of some goal at t.
         let g = self.g;
-        let minimal = self.chosen[t].iter().all(|&op| {
+        let minimal = self.lv.chosen[t].iter().all(|&op| {
             g.op_add[op as usize]
                 .iter()
-                .any(|&f| self.used[t][f as usize] > 0 && self.is_true[t][f as usize] == 1)
+                .any(|&f| self.lv.used[t][f as usize] > 0 && self.lv.is_true[t][f as usize] == 1)
         });
         if !minimal {
             return false;
@@ -239,12 +176,12 @@ impl<'g> Extractor<'g> {
         let sub: Vec<u32> = subgoals.to_vec();
         let ok = self.solve_level(t - 1, &sub);
         if ok {
-            let acts: Vec<u32> = self.chosen[t]
+            let acts: Vec<u32> = self.lv.chosen[t]
                 .iter()
                 .copied()
                 .filter(|&op| !g.is_noop(op as usize))
                 .collect();
-            self.steps[t - 1] = acts;
+            self.lv.steps[t - 1] = acts;
         } else if !self.aborted {
             self.memo[t - 1].insert(key);
         }

@@ -40,6 +40,7 @@ pub mod extract;
 pub mod fxhash;
 pub mod graph;
 pub mod ground;
+mod levels;
 pub mod pddl;
 pub mod search;
 pub mod validate;
