@@ -849,31 +849,29 @@ warmup_steps = 2
         assert!(state.last_loss.unwrap().is_finite());
     }
 
+    /// The first three training examples encoded at stage 2 (two thoughts), as one batch.
+    fn stage2_batch(cfg: &TrainConfig, vocab: &Vocab, seed: u64) -> crate::batch::HostBatch {
+        let (train_set, _) = datasets(cfg).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let cur = cfg.curriculum();
+        let seqs: Vec<Encoded> = train_set[..3]
+            .iter()
+            .map(|ex| {
+                let span = cfg.curriculum.loss_span;
+                encode(ex, vocab, cfg.run.mode, 2, &cur, span, &mut rng)
+            })
+            .collect();
+        let refs: Vec<&Encoded> = seqs.iter().collect();
+        collate(&refs, vocab.eos())
+    }
+
     #[test]
     fn gradient_flows_through_fed_back_thoughts() {
         let cfg = tiny_config("coconut");
         let vocab = Vocab::new(cfg.data.node_tokens);
         let device = Device::default().autodiff();
         let model = seeded_model(&model_config(&cfg, &vocab), 3, &device).unwrap();
-        let (train_set, _) = datasets(&cfg).unwrap();
-        let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let cur = cfg.curriculum();
-        let seqs: Vec<Encoded> = train_set[..3]
-            .iter()
-            .map(|ex| {
-                encode(
-                    ex,
-                    &vocab,
-                    cfg.run.mode,
-                    2,
-                    &cur,
-                    cfg.curriculum.loss_span,
-                    &mut rng,
-                )
-            })
-            .collect();
-        let refs: Vec<&Encoded> = seqs.iter().collect();
-        let hb = collate(&refs, vocab.eos());
+        let hb = stage2_batch(&cfg, &vocab, 0);
         let grads_for = |feed: ThoughtFeed| {
             let mp = multipass(&model, &hb, true, &feed, None, &device);
             let (loss, _, _) = lm_loss(mp.logits, &hb, &device);
@@ -912,25 +910,7 @@ warmup_steps = 2
         let vocab = Vocab::new(cfg.data.node_tokens);
         let device = Device::default();
         let model = seeded_model(&model_config(&cfg, &vocab), 5, &device).unwrap();
-        let (train_set, _) = datasets(&cfg).unwrap();
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let cur = cfg.curriculum();
-        let seqs: Vec<Encoded> = train_set[..3]
-            .iter()
-            .map(|ex| {
-                encode(
-                    ex,
-                    &vocab,
-                    cfg.run.mode,
-                    2,
-                    &cur,
-                    cfg.curriculum.loss_span,
-                    &mut rng,
-                )
-            })
-            .collect();
-        let refs: Vec<&Encoded> = seqs.iter().collect();
-        let hb = collate(&refs, vocab.eos());
+        let hb = stage2_batch(&cfg, &vocab, 1);
         let run = |feed: ThoughtFeed| multipass(&model, &hb, true, &feed, None, &device);
         let base = run(ThoughtFeed::Hidden);
         let max_diff = |a: &Tensor<3>, b: &Tensor<3>| -> f32 {
