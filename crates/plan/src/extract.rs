@@ -158,11 +158,12 @@ impl<'g> Extractor<'g> {
     /// All goals of level `t` are covered: recurse on the precondition set at `t-1`.
     fn next_level(&mut self, t: usize, subgoals: &[u32]) -> bool {
         // Memo lookup (`lookup_bad`) in a reused buffer; a key is allocated only on a miss.
-        if self.memo[t - 1].contains(self.lv.key(subgoals)) {
+        let key = self.lv.key(subgoals);
+        if self.memo[t - 1].contains(key) {
             self.memo_hits += 1;
             return false;
         }
-        let key = self.lv.key(subgoals).clone();
+        let key = key.clone();
         // Minimality: every chosen operator must be the only achiever of some goal at t.
         let g = self.g;
         let minimal = self.lv.chosen[t].iter().all(|&op| {
