@@ -31,7 +31,7 @@ use std::time::Instant;
 use fixedbitset::FixedBitSet;
 
 use crate::graph::PlanningGraph;
-use crate::levels::{fact_set, tick, Levels};
+use crate::levels::{fact_set, Levels, SearchStats};
 
 /// Nogoods of one level: goal sets proven unachievable there, kept in a set-trie (facts in
 /// increasing order along each path) so that "does `S` contain a stored nogood?" only walks the
@@ -141,12 +141,7 @@ pub struct EblExtractor<'g> {
     pub nogoods: Vec<NogoodMemo>,
     /// Per-level counters, chosen operators (with the goal each was chosen for) and steps.
     lv: Levels<(u32, u32)>,
-    /// Operators tried (no-ops included) in the current stage.
-    pub nodes: u64,
-    /// Precondition sets rejected by a stored nogood.
-    pub memo_hits: u64,
-    deadline: Option<Instant>,
-    pub aborted: bool,
+    pub stats: SearchStats,
     /// Reusable achiever lists (one per open choice point).
     lists: Vec<Vec<u32>>,
 }
@@ -157,10 +152,7 @@ impl<'g> EblExtractor<'g> {
             g,
             nogoods: Vec::new(),
             lv: Levels::new(g.n_facts),
-            nodes: 0,
-            memo_hits: 0,
-            deadline,
-            aborted: false,
+            stats: SearchStats::new(deadline),
             lists: Vec::new(),
         }
     }
@@ -172,14 +164,14 @@ impl<'g> EblExtractor<'g> {
             self.nogoods.push(NogoodMemo::default());
         }
         self.lv.ensure(t, self.g.n_facts);
-        self.nodes = 0;
+        self.stats.nodes = 0;
         self.lv.mark_goals(t, goals, true);
         let r = self.solve_level(t, goals);
         self.lv.mark_goals(t, goals, false);
         match r {
             Ok(()) => Some(self.lv.steps[..t].to_vec()),
             Err(nogood) => {
-                if !self.aborted {
+                if !self.stats.aborted {
                     self.nogoods[t].insert(&nogood);
                 }
                 None
@@ -256,7 +248,7 @@ impl<'g> EblExtractor<'g> {
         subgoals: &mut Vec<u32>,
     ) -> Result<(), FixedBitSet> {
         let n_facts = self.g.n_facts;
-        if self.aborted {
+        if self.stats.aborted {
             return Err(FixedBitSet::with_capacity(n_facts));
         }
         while cindex >= 0 && self.lv.is_true[t][goals[cindex as usize] as usize] > 0 {
@@ -326,8 +318,7 @@ impl<'g> EblExtractor<'g> {
                 }
                 continue;
             }
-            if tick(&mut self.nodes, self.deadline) {
-                self.aborted = true;
+            if self.stats.tick() {
                 return Err(conflict);
             }
             let mark = self.lv.commit(g, t, op as usize, (op, v), subgoals);
@@ -336,7 +327,7 @@ impl<'g> EblExtractor<'g> {
             match r {
                 Ok(()) => return Ok(()),
                 Err(c) => {
-                    if self.aborted {
+                    if self.stats.aborted {
                         return Err(c);
                     }
                     if !c.contains(v as usize) {
@@ -368,7 +359,7 @@ impl<'g> EblExtractor<'g> {
     /// All goals of level `t` are covered: solve the precondition set at `t-1`.
     fn next_level(&mut self, t: usize, subgoals: &[u32]) -> Result<(), FixedBitSet> {
         if let Some(n) = self.nogoods[t - 1].subset_of(self.lv.key(subgoals)) {
-            self.memo_hits += 1;
+            self.stats.memo_hits += 1;
             return Err(self.regress(t, n));
         }
         let sub = subgoals.to_vec();
@@ -384,7 +375,7 @@ impl<'g> EblExtractor<'g> {
             }
             Err(n) => {
                 let c = self.regress(t, n.ones().map(|f| f as u32));
-                if !self.aborted {
+                if !self.stats.aborted {
                     self.nogoods[t - 1].insert(&n);
                 }
                 Err(c)

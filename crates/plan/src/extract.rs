@@ -22,7 +22,7 @@ use crate::diagnostics::{Extraction, LevelDiagnostics};
 use crate::ebl::{EblExtractor, NogoodMemo};
 use crate::graph::{ExpandError, PlanningGraph};
 use crate::ground::GroundTask;
-use crate::levels::{fact_set, tick, Levels};
+use crate::levels::{fact_set, Levels, SearchStats};
 use crate::{GraphplanResult, GraphplanSummary, Limits, Outcome, Plan};
 
 /// Backward search state over a planning graph.
@@ -32,11 +32,7 @@ pub struct Extractor<'g> {
     pub memo: Vec<HashSet<FixedBitSet>>,
     /// Per-level counters, chosen operators and extracted steps.
     lv: Levels<u32>,
-    /// Operators tried (no-ops included) in the current stage.
-    pub nodes: u64,
-    pub memo_hits: u64,
-    deadline: Option<Instant>,
-    pub aborted: bool,
+    pub stats: SearchStats,
 }
 
 impl<'g> Extractor<'g> {
@@ -45,10 +41,7 @@ impl<'g> Extractor<'g> {
             g,
             memo: Vec::new(),
             lv: Levels::new(g.n_facts),
-            nodes: 0,
-            memo_hits: 0,
-            deadline,
-            aborted: false,
+            stats: SearchStats::new(deadline),
         }
     }
 
@@ -59,14 +52,14 @@ impl<'g> Extractor<'g> {
             self.memo.push(HashSet::default());
         }
         self.lv.ensure(t, self.g.n_facts);
-        self.nodes = 0;
+        self.stats.nodes = 0;
         self.lv.mark_goals(t, goals, true);
         let ok = self.solve_level(t, goals);
         self.lv.mark_goals(t, goals, false);
         if ok {
             return Some(self.lv.steps[..t].to_vec());
         }
-        if !self.aborted {
+        if !self.stats.aborted {
             self.memo[t].insert(fact_set(self.g.n_facts, goals));
         }
         None
@@ -109,7 +102,7 @@ impl<'g> Extractor<'g> {
         excluded: &FixedBitSet,
         subgoals: &mut Vec<u32>,
     ) -> bool {
-        if self.aborted {
+        if self.stats.aborted {
             return false;
         }
         // Skip goals made true "by luck" by an operator already chosen at this step.
@@ -134,8 +127,7 @@ impl<'g> Extractor<'g> {
                 if !self.goals_still_possible(t, goals, cindex as usize, &excl) {
                     continue;
                 }
-                if tick(&mut self.nodes, self.deadline) {
-                    self.aborted = true;
+                if self.stats.tick() {
                     break 'choices false;
                 }
                 // Commit: add effects become true at t, preconditions become goals at t-1.
@@ -145,7 +137,7 @@ impl<'g> Extractor<'g> {
                 if ok {
                     break 'choices true;
                 }
-                if self.aborted {
+                if self.stats.aborted {
                     break 'choices false;
                 }
             }
@@ -160,7 +152,7 @@ impl<'g> Extractor<'g> {
         // Memo lookup (`lookup_bad`) in a reused buffer; a key is allocated only on a miss.
         let key = self.lv.key(subgoals);
         if self.memo[t - 1].contains(key) {
-            self.memo_hits += 1;
+            self.stats.memo_hits += 1;
             return false;
         }
         let key = key.clone();
@@ -183,7 +175,7 @@ impl<'g> Extractor<'g> {
                 .filter(|&op| !g.is_noop(op as usize))
                 .collect();
             self.lv.steps[t - 1] = acts;
-        } else if !self.aborted {
+        } else if !self.stats.aborted {
             self.memo[t - 1].insert(key);
         }
         ok
@@ -213,6 +205,51 @@ fn graphplan_with(task: &GroundTask, limits: &Limits, ebl: bool) -> GraphplanRes
     r
 }
 
+/// The memo kept across stages. An extractor borrows the graph, which grows between stages, so
+/// each stage makes a new one and hands it the memo.
+enum StageMemo {
+    /// `planner.c`'s failed goal sets per level (exact match).
+    FailedSets(Vec<HashSet<FixedBitSet>>),
+    /// EBL/DDB nogoods per level (subset match).
+    Nogoods(Vec<NogoodMemo>),
+}
+
+impl StageMemo {
+    /// Extract a plan for `goals` from level `t` of `g` with this memo's search.
+    fn extract(
+        &mut self,
+        g: &PlanningGraph,
+        deadline: Option<Instant>,
+        t: usize,
+        goals: &[u32],
+    ) -> (Option<Vec<Vec<u32>>>, SearchStats) {
+        match self {
+            StageMemo::FailedSets(memo) => {
+                let mut ex = Extractor::new(g, deadline);
+                ex.memo = std::mem::take(memo);
+                let r = ex.extract(t, goals);
+                *memo = ex.memo;
+                (r, ex.stats)
+            }
+            StageMemo::Nogoods(nogoods) => {
+                let mut ex = EblExtractor::new(g, deadline);
+                ex.nogoods = std::mem::take(nogoods);
+                let r = ex.extract(t, goals);
+                *nogoods = ex.nogoods;
+                (r, ex.stats)
+            }
+        }
+    }
+
+    /// Number of goal sets (or nogoods) memoised at level `i`.
+    fn len_at(&self, i: usize) -> usize {
+        match self {
+            StageMemo::FailedSets(m) => m.get(i).map_or(0, |s| s.len()),
+            StageMemo::Nogoods(m) => m.get(i).map_or(0, |s| s.len()),
+        }
+    }
+}
+
 fn run_stages(task: &GroundTask, limits: &Limits, ebl: bool) -> GraphplanResult {
     let start = Instant::now();
     let deadline = limits.time_limit.map(|d| start + d);
@@ -240,9 +277,11 @@ fn run_stages(task: &GroundTask, limits: &Limits, ebl: bool) -> GraphplanResult 
         );
     }
     let mut g = PlanningGraph::new(task);
-    // The extractor borrows the graph, which grows; keep its memo across stages by moving it.
-    let mut memo: Vec<HashSet<FixedBitSet>> = Vec::new();
-    let mut nogoods: Vec<NogoodMemo> = Vec::new();
+    let mut memo = if ebl {
+        StageMemo::Nogoods(Vec::new())
+    } else {
+        StageMemo::FailedSets(Vec::new())
+    };
     let mut prev_memo_count: Option<usize> = None;
     let mut t = 0usize;
     loop {
@@ -284,29 +323,13 @@ fn run_stages(task: &GroundTask, limits: &Limits, ebl: bool) -> GraphplanResult 
                 summary.plan_level = Some(0);
                 return finish(Outcome::Solved(Plan { steps: Vec::new() }), levels, summary);
             }
-            let (result, aborted) = if ebl {
-                let mut ex = EblExtractor::new(&g, deadline);
-                ex.nogoods = std::mem::take(&mut nogoods);
-                let result = ex.extract(t, &goals);
-                levels[t].search_nodes = ex.nodes;
-                levels[t].memo_hits = ex.memo_hits;
-                nogoods = std::mem::take(&mut ex.nogoods);
-                for (l, m) in levels.iter_mut().zip(&nogoods) {
-                    l.memo_entries = m.len();
-                }
-                (result, ex.aborted)
-            } else {
-                let mut ex = Extractor::new(&g, deadline);
-                ex.memo = std::mem::take(&mut memo);
-                let result = ex.extract(t, &goals);
-                levels[t].search_nodes = ex.nodes;
-                levels[t].memo_hits = ex.memo_hits;
-                memo = std::mem::take(&mut ex.memo);
-                for (l, m) in levels.iter_mut().zip(&memo) {
-                    l.memo_entries = m.len();
-                }
-                (result, ex.aborted)
-            };
+            let (result, stats) = memo.extract(&g, deadline, t, &goals);
+            levels[t].search_nodes = stats.nodes;
+            levels[t].memo_hits = stats.memo_hits;
+            for (i, l) in levels.iter_mut().enumerate() {
+                l.memo_entries = memo.len_at(i);
+            }
+            let aborted = stats.aborted;
             if let Some(steps) = result {
                 levels[t].extraction = Extraction::Succeeded;
                 summary.plan_level = Some(t);
@@ -333,7 +356,7 @@ fn run_stages(task: &GroundTask, limits: &Limits, ebl: bool) -> GraphplanResult 
             // (Not for nogood memos: see `crate::ebl`.)
             if let Some(n) = g.leveled_off_at.filter(|_| !ebl) {
                 if t > n {
-                    let cur = memo.get(n).map_or(0, |m| m.len());
+                    let cur = memo.len_at(n);
                     if prev_memo_count == Some(cur) {
                         summary.unsolvable_at = Some(t);
                         return finish(

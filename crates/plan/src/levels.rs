@@ -113,10 +113,37 @@ impl<C> Levels<C> {
     }
 }
 
-/// Count a search node; every 1,024 nodes, check the deadline. True when it has passed.
-pub(crate) fn tick(nodes: &mut u64, deadline: Option<Instant>) -> bool {
-    *nodes += 1;
-    *nodes & 1023 == 0 && deadline.is_some_and(|d| Instant::now() >= d)
+/// Counters of one extraction stage and the time limit, shared by both backward searches.
+#[derive(Clone, Copy, Debug)]
+pub struct SearchStats {
+    /// Operators tried (no-ops included) in the current stage.
+    pub nodes: u64,
+    /// Precondition sets rejected by the memo.
+    pub memo_hits: u64,
+    /// The deadline passed during the search: a failure then proves nothing.
+    pub aborted: bool,
+    deadline: Option<Instant>,
+}
+
+impl SearchStats {
+    pub fn new(deadline: Option<Instant>) -> Self {
+        SearchStats {
+            nodes: 0,
+            memo_hits: 0,
+            aborted: false,
+            deadline,
+        }
+    }
+
+    /// Count a search node; every 1,024 nodes, check the deadline. True (and `aborted` set)
+    /// once it has passed.
+    pub fn tick(&mut self) -> bool {
+        self.nodes += 1;
+        if self.nodes & 1023 == 0 && self.deadline.is_some_and(|d| Instant::now() >= d) {
+            self.aborted = true;
+        }
+        self.aborted
+    }
 }
 
 /// The set of `facts` as a bitset over `n_facts` facts.
