@@ -8,6 +8,13 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(3);
-    let tps = train_tokens_per_s(&ModelConfig::reference(), &BenchShapes::default(), 1, steps);
+    let dev = superpose_model::default_device().expect("BURN_DEVICE names a compiled backend");
+    let tps = train_tokens_per_s(
+        &dev,
+        &ModelConfig::reference(),
+        &BenchShapes::default(),
+        1,
+        steps,
+    );
     println!("train_tokens_per_s {tps:.1}");
 }

@@ -63,20 +63,21 @@ fn tokens(rng_state: &mut u64, n: usize, vocab: usize) -> Vec<i64> {
 /// Training throughput: tokens/s of forward + backward + AdamW on random tokens (median of
 /// `steps` timed steps after `warmup`).
 pub fn train_tokens_per_s(
+    dev: &Device,
     config: &ModelConfig,
     shapes: &BenchShapes,
     warmup: usize,
     steps: usize,
 ) -> f64 {
-    let dev = Device::flex().autodiff();
-    let mut model = Model::new_seeded(config, 0, &dev);
+    let dev = &dev.clone().autodiff();
+    let mut model = Model::new_seeded(config, 0, dev);
     let mut optim = AdamWConfig::new().init();
     let (b, s, v) = (shapes.train_batch, shapes.train_seq, config.vocab_size);
     let mut st = 1u64;
     let mut times = Vec::new();
     for i in 0..warmup + steps {
         let ids = tokens(&mut st, b * (s + 1), v);
-        let all = Tensor::<2, Int>::from_data(TensorData::new(ids, [b, s + 1]), &dev);
+        let all = Tensor::<2, Int>::from_data(TensorData::new(ids, [b, s + 1]), dev);
         let t0 = Instant::now();
         let inp = all.clone().narrow(1, 0, s);
         let tgt = all.narrow(1, 1, s);
@@ -96,13 +97,14 @@ pub fn train_tokens_per_s(
 /// (each feeding the last hidden state back, KV-cached), answer pass with loss, backward
 /// through the whole chain, AdamW.
 pub fn coconut_step_ms(
+    dev: &Device,
     config: &ModelConfig,
     shapes: &BenchShapes,
     warmup: usize,
     steps: usize,
 ) -> f64 {
-    let dev = Device::flex().autodiff();
-    let mut model = Model::new_seeded(config, 0, &dev);
+    let dev = &dev.clone().autodiff();
+    let mut model = Model::new_seeded(config, 0, dev);
     let mut optim = AdamWConfig::new().init();
     let (b, p, k, a, v) = (
         shapes.coconut_batch,
@@ -115,10 +117,10 @@ pub fn coconut_step_ms(
     let mut times = Vec::new();
     for i in 0..warmup + steps {
         let prefix =
-            Tensor::<2, Int>::from_data(TensorData::new(tokens(&mut st, b * p, v), [b, p]), &dev);
+            Tensor::<2, Int>::from_data(TensorData::new(tokens(&mut st, b * p, v), [b, p]), dev);
         let answer = Tensor::<2, Int>::from_data(
             TensorData::new(tokens(&mut st, b * (a + 1), v), [b, a + 1]),
-            &dev,
+            dev,
         );
         let t0 = Instant::now();
         let mut cache = KvCache::new(config.n_layer);
@@ -153,13 +155,13 @@ pub fn coconut_step_ms(
 /// thoughts, `<eot>`, `gen_answer` greedy tokens; generated positions (thoughts + eot + answer)
 /// per second, prefill included.
 pub fn latent_generation_tokens_per_s(
+    dev: &Device,
     config: &ModelConfig,
     shapes: &BenchShapes,
     batch: usize,
     reps: usize,
 ) -> f64 {
-    let dev = Device::flex();
-    let model = Model::new_seeded(config, 0, &dev);
+    let model = Model::new_seeded(config, 0, dev);
     let v = config.vocab_size as u32;
     let mut st = 3u64;
     let prompts: Vec<Vec<Slot>> = (0..batch)

@@ -28,7 +28,8 @@ pub fn cpu_device() -> Device {
 }
 
 /// The backends this build can run on, as `BURN_DEVICE` names them: always `flex` (CPU), plus
-/// `wgpu` and `cuda` when built with those cargo features.
+/// `wgpu` and `cuda` when built with those cargo features, `tch` (LibTorch on the CPU) with
+/// `tch`, and `ndarray` (OpenBLAS gemm) with `blas`.
 pub fn compiled_backends() -> Vec<&'static str> {
     let mut names = vec!["flex"];
     if cfg!(feature = "wgpu") {
@@ -36,6 +37,12 @@ pub fn compiled_backends() -> Vec<&'static str> {
     }
     if cfg!(feature = "cuda") {
         names.push("cuda");
+    }
+    if cfg!(feature = "tch") {
+        names.push("tch");
+    }
+    if cfg!(feature = "blas") {
+        names.push("ndarray");
     }
     names
 }
@@ -50,12 +57,32 @@ pub fn default_device() -> Result<Device, ModelError> {
         if !compiled.contains(&name.to_lowercase().as_str()) {
             return Err(ModelError::Input(format!(
                 "BURN_DEVICE={name}: this build has {}; build with `--features wgpu` or \
-                 `--features cuda` for a GPU",
+                 `--features cuda` for a GPU, `--features tch` or `--features blas` for the other \
+                 CPU backends",
                 compiled.join(", ")
             )));
         }
     }
     Ok(Device::default())
+}
+
+/// A short name of the backend behind `device`, for reports ("burn flex (CPU)", ...).
+pub fn backend_name(device: &Device) -> String {
+    let d = format!("{device:?}").to_lowercase();
+    let name = if d.contains("libtorch") {
+        "burn tch (LibTorch CPU)"
+    } else if d.contains("ndarray") {
+        "burn ndarray + OpenBLAS (CPU)"
+    } else if d.contains("flex") {
+        "burn flex (CPU)"
+    } else if d.contains("cuda") {
+        "burn cuda"
+    } else if d.contains("wgpu") {
+        "burn wgpu"
+    } else {
+        return format!("burn {d}");
+    };
+    name.to_string()
 }
 
 /// The CPU device with autodiff enabled, for training and gradient checks.
@@ -76,4 +103,16 @@ pub enum ModelError {
     File { path: String, message: String },
     #[error("{path}: {error}")]
     Io { path: String, error: std::io::Error },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_names_see_through_autodiff() {
+        assert_eq!(backend_name(&cpu_device()), "burn flex (CPU)");
+        assert_eq!(backend_name(&cpu_autodiff_device()), "burn flex (CPU)");
+        assert!(compiled_backends().contains(&"flex"));
+    }
 }

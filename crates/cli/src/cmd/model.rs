@@ -409,15 +409,19 @@ pub fn bench(a: BenchModelArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    eprintln!("measuring training throughput ...");
-    let train = bench::train_tokens_per_s(&config, &shapes, 1, steps);
+    // burn's default device: flex (CPU) unless the build has another backend or BURN_DEVICE
+    // picks one of those compiled in.
+    let dev = superpose_model::default_device()?;
+    let backend = superpose_model::backend_name(&dev);
+    eprintln!("measuring training throughput on {backend} ...");
+    let train = bench::train_tokens_per_s(&dev, &config, &shapes, 1, steps);
     eprintln!("measuring the Coconut-style step ...");
-    let coconut = bench::coconut_step_ms(&config, &shapes, 1, steps);
+    let coconut = bench::coconut_step_ms(&dev, &config, &shapes, 1, steps);
     eprintln!("measuring latent generation ...");
-    let gen1 = bench::latent_generation_tokens_per_s(&config, &shapes, 1, steps);
-    let gen32 = bench::latent_generation_tokens_per_s(&config, &shapes, 32, steps.min(3));
+    let gen1 = bench::latent_generation_tokens_per_s(&dev, &config, &shapes, 1, steps);
+    let gen32 = bench::latent_generation_tokens_per_s(&dev, &config, &shapes, 32, steps.min(3));
     let mut out = json!({
-        "backend": "burn flex (CPU)",
+        "backend": backend,
         "threads": threads,
         "config": config,
         "shapes": shapes,
