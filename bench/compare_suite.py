@@ -40,6 +40,8 @@ def main():
     both_times = defaultdict(list)
     for d in domains + ["total"]:
         ps = [p for p in common if d == "total" or p[0] == d]
+        if not ps:
+            continue
         solved = {al: [p for p in ps if runs[al][p][0] == "solved"] for al in algos}
         allsolve = [p for p in ps if all(runs[al][p][0] == "solved" for al in algos)]
         med = {
