@@ -354,7 +354,10 @@ fn run_stages(task: &GroundTask, limits: &Limits, ebl: bool) -> GraphplanResult 
             summary.extraction_failed_at.push(t);
             // Blum–Furst termination: memo count at the levelled-off level unchanged over a stage.
             // (Not for nogood memos: see `crate::ebl`.)
-            if let Some(n) = g.leveled_off_at.filter(|_| !ebl) {
+            if let Some(n) = g
+                .leveled_off_at
+                .filter(|_| matches!(memo, StageMemo::FailedSets(_)))
+            {
                 if t > n {
                     let cur = memo.len_at(n);
                     if prev_memo_count == Some(cur) {
