@@ -44,6 +44,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    superpose_model::keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => cmd::lab::demo(args),

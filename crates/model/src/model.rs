@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 
 use burn::module::{Module, Param};
 use burn::tensor::activation;
-use burn::tensor::module::{attention, embedding, layer_norm, linear};
-use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::module::embedding;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::config::{Activation, ModelConfig, NormKind, NormPlacement, PositionKind};
+use crate::fused::{self, linear};
 use crate::ModelError;
 
 /// One input position: a token id (looked up in `wte`) or a latent vector (passed straight in).
@@ -630,7 +630,7 @@ impl Model {
     fn norm(&self, p: Option<&NormParams>, x: Tensor<3>) -> Tensor<3> {
         match self.config.norm {
             NormKind::LayerNorm { eps, .. } => match p {
-                Some(p) => layer_norm(x, p.weight.val(), Some(p.bias.val()), eps),
+                Some(p) => fused::layer_norm(x, p.weight.val(), p.bias.val(), eps),
                 None => {
                     let mean = x.clone().mean_dim(2);
                     let xc = x - mean;
@@ -750,29 +750,18 @@ impl Model {
                 })
             }
         };
-        // Attention mask `[b, 1, s, total]`, true = masked: causal (query i sits at absolute
-        // position past + i) and padding keys; the diagonal is always kept so that a padding
-        // query never has an empty softmax row.
-        let host_mask = new_mask.as_ref().map(|m| {
-            m.to_data()
-                .convert::<bool>()
-                .try_into_vec::<bool>()
-                .expect("bool mask")
-        });
-        let needs_mask = past > 0 || host_mask.as_ref().is_some_and(|m| m.iter().any(|v| !v));
-        let attn_mask = needs_mask.then(|| {
-            let mut v = vec![false; b * s * total];
-            for r in 0..b {
-                for i in 0..s {
-                    let qa = past + i;
-                    for j in 0..total {
-                        let pad_key = host_mask.as_ref().is_some_and(|m| !m[r * total + j]);
-                        v[(r * s + i) * total + j] = j > qa || (pad_key && j != qa);
-                    }
-                }
-            }
-            Tensor::<4, Bool>::from_data(TensorData::new(v, [b, 1, s, total]), &device)
-        });
+        // Which keys are real (`[b, total]`, None = all): padding keys are masked, except that
+        // a query always sees itself so that a padding query never has an empty softmax row;
+        // later positions are masked causally (query i sits at absolute position past + i).
+        let valid = new_mask
+            .as_ref()
+            .map(|m| {
+                m.to_data()
+                    .convert::<bool>()
+                    .try_into_vec::<bool>()
+                    .expect("bool mask")
+            })
+            .filter(|m| m.iter().any(|v| !v));
         if let Some(cache) = cache.as_mut() {
             cache.key_mask = new_mask;
         }
@@ -794,7 +783,8 @@ impl Model {
                 block,
                 attn_in,
                 layer_cache,
-                attn_mask.clone(),
+                past,
+                valid.as_deref(),
                 input.output_attentions,
             );
             if let Some(p) = probs {
@@ -837,7 +827,13 @@ impl Model {
     }
 
     fn mlp(&self, m: &Mlp, act: Activation, x: Tensor<3>) -> Tensor<3> {
-        let y = linear(x, m.c_fc_w.val(), m.c_fc_b.as_ref().map(|b| b.val()));
+        let bias = m.c_fc_b.as_ref().map(|b| b.val());
+        if act == Activation::Gelu {
+            // Bias and exact GELU in one fused pass on the CPU backend.
+            let y = fused::bias_gelu(linear(x, m.c_fc_w.val(), None), bias);
+            return linear(y, m.c_proj_w.val(), m.c_proj_b.as_ref().map(|b| b.val()));
+        }
+        let y = linear(x, m.c_fc_w.val(), bias);
         let y = match act {
             Activation::Gelu => activation::gelu(y),
             Activation::GeluTanh => activation::gelu_approximate(y),
@@ -850,12 +846,15 @@ impl Model {
     }
 
     /// Multi-head causal self-attention, appending this step's keys/values to the cache.
+    /// Runs `fused` kernels on the CPU backend (burn's composite ops elsewhere, and when the
+    /// attention probabilities are asked for).
     fn attention(
         &self,
         block: &Block,
         x: Tensor<3>,
         cache: Option<&mut Option<(Tensor<4>, Tensor<4>)>>,
-        mask: Option<Tensor<4, Bool>>,
+        past: usize,
+        valid: Option<&[bool]>,
         output_attentions: bool,
     ) -> (Tensor<3>, Option<Tensor<4>>) {
         let c = &self.config;
@@ -863,6 +862,12 @@ impl Model {
         let (nh, dh) = (c.n_head, c.d_head());
         let a = &block.attn;
         let qkv = linear(x, a.c_attn_w.val(), a.c_attn_b.as_ref().map(|b| b.val()));
+        let scale = c.attn_scale.map_or(1.0 / (dh as f64).sqrt(), |s| s as f64);
+        if cache.is_none() && !output_attentions {
+            let ctx = fused::self_attention(qkv, nh, scale, valid);
+            let y = linear(ctx, a.c_proj_w.val(), a.c_proj_b.as_ref().map(|b| b.val()));
+            return (y, None);
+        }
         let heads = |t: Tensor<3>| t.reshape([b, s, nh, dh]).swap_dims(1, 2);
         let q = heads(qkv.clone().narrow(2, 0, d));
         let mut k = heads(qkv.clone().narrow(2, d, d));
@@ -875,31 +880,23 @@ impl Model {
             *slot = Some((k.clone(), v.clone()));
         }
         let total = k.dims()[2];
-        let scale = c.attn_scale.map_or(1.0 / (dh as f64).sqrt(), |s| s as f64);
         let (ctx, probs) = if output_attentions {
             let mut scores = q.matmul(k.swap_dims(2, 3)) * scale;
-            scores = match &mask {
-                Some(m) => scores.mask_fill(m.clone().expand([b, nh, s, total]), f32::NEG_INFINITY),
-                None => {
-                    let causal = Tensor::<2, Bool>::triu_mask([s, total], 1, &scores.device());
-                    scores.mask_fill(
-                        causal.unsqueeze::<4>().expand([b, nh, s, total]),
-                        f32::NEG_INFINITY,
-                    )
-                }
-            };
+            if let Some(m) = fused::attention_mask(valid, b, nh, s, total, past, &scores.device()) {
+                scores = scores.mask_fill(m, f32::NEG_INFINITY);
+            } else {
+                let causal = Tensor::<2, Bool>::triu_mask([s, total], 1, &scores.device());
+                scores = scores.mask_fill(
+                    causal.unsqueeze::<4>().expand([b, nh, s, total]),
+                    f32::NEG_INFINITY,
+                );
+            }
             let p = activation::softmax(scores, 3);
-            (p.clone().matmul(v), Some(p))
+            let ctx = p.clone().matmul(v).swap_dims(1, 2).reshape([b, s, d]);
+            (ctx, Some(p))
         } else {
-            let options = AttentionModuleOptions {
-                scale: Some(scale),
-                softcap: None,
-                is_causal: mask.is_none(),
-            };
-            let mask = mask.map(|m| m.expand([b, nh, s, total]));
-            (attention(q, k, v, mask, None, options), None)
+            (fused::attention(q, k, v, past, scale, valid), None)
         };
-        let ctx = ctx.swap_dims(1, 2).reshape([b, s, d]);
         let y = linear(ctx, a.c_proj_w.val(), a.c_proj_b.as_ref().map(|b| b.val()));
         (y, probs)
     }

@@ -202,21 +202,20 @@ pub fn lm_loss(logits: Tensor<3>, b: &HostBatch, device: &Device) -> (Tensor<1>,
         return (logits.sum().mul_scalar(0.0), 0, 0);
     }
     let flat = logits.reshape([rows * cols, vocab]);
-    let sel = flat.select(
-        0,
-        Tensor::<1, Int>::from_data(TensorData::new(idx, [n]), device),
-    );
-    let pred: Vec<i64> = sel
+    let pred: Vec<i64> = flat
         .clone()
         .inner()
+        .select(
+            0,
+            Tensor::<1, Int>::from_data(TensorData::new(idx, [n]), device),
+        )
         .argmax(1)
         .into_data()
         .convert::<i64>()
         .try_to_vec::<i64>()
         .unwrap_or_default();
     let correct = pred.iter().zip(&tgt).filter(|(p, t)| p == t).count();
-    let logp = burn::tensor::activation::log_softmax(sel, 1);
-    let tgt = Tensor::<2, Int>::from_data(TensorData::new(tgt, [n, 1]), device);
-    let picked = logp.gather(1, tgt);
-    (picked.sum().neg(), n, correct)
+    // One fused log-softmax + pick on the CPU backend (burn's composite ops elsewhere).
+    let loss = superpose_model::fused::cross_entropy_sum(flat, &b.targets);
+    (loss, n, correct)
 }
