@@ -872,14 +872,22 @@ impl Model {
         let q = heads(qkv.clone().narrow(2, 0, d));
         let mut k = heads(qkv.clone().narrow(2, d, d));
         let mut v = heads(qkv.narrow(2, 2 * d, d));
+        let total = past + s;
         if let Some(slot) = cache {
-            if let Some((pk, pv)) = slot.take() {
-                k = Tensor::cat(vec![pk, k], 2);
-                v = Tensor::cat(vec![pv, v], 2);
-            }
-            *slot = Some((k.clone(), v.clone()));
+            // The cache holds slabs with room to grow; this pass reads the first `total`.
+            let (pk, pv) = slot.take().unzip();
+            let (ks, vs) = (fused::kv_append(pk, past, k), fused::kv_append(pv, past, v));
+            let first = |t: &Tensor<4>| {
+                if t.dims()[2] == total {
+                    t.clone()
+                } else {
+                    t.clone().narrow(2, 0, total)
+                }
+            };
+            k = first(&ks);
+            v = first(&vs);
+            *slot = Some((ks, vs));
         }
-        let total = k.dims()[2];
         let (ctx, probs) = if output_attentions {
             let mut scores = q.matmul(k.swap_dims(2, 3)) * scale;
             if let Some(m) = fused::attention_mask(valid, b, nh, s, total, past, &scores.device()) {
