@@ -835,20 +835,16 @@ fn mat_view(t: &FlexTensor) -> (*const f32, isize, isize) {
 fn linear_fwd(x: &[f32], k: usize, w: &FlexTensor, b: Option<&[f32]>) -> Vec<f32> {
     let rows = x.len() / k;
     let n = w.layout().shape()[1];
-    let mut y = vec![0f32; rows * n];
-    if let Some(b) = b {
-        y.chunks_mut(n).for_each(|r| r.copy_from_slice(b));
-    }
     let (wp, w_rs, w_cs) = mat_view(w);
     // SAFETY: x is [rows, k] contiguous, w a [k, n] view inside its storage, y fresh.
-    unsafe {
+    let product = |y: *mut f32, accumulate: bool| unsafe {
         gemm_on(
             rows,
             n,
             k,
-            y.as_mut_ptr(),
+            y,
             n,
-            b.is_some(),
+            accumulate,
             x.as_ptr(),
             k as isize,
             1,
@@ -858,7 +854,31 @@ fn linear_fwd(x: &[f32], k: usize, w: &FlexTensor, b: Option<&[f32]>) -> Vec<f32
             true,
         )
     };
-    y
+    match b {
+        Some(b) => {
+            let mut y = b.repeat(rows);
+            product(y.as_mut_ptr(), true);
+            y
+        }
+        None => written_by(rows * n, k, |y| product(y, false)),
+    }
+}
+
+/// A buffer of `n` floats that `fill` writes completely through the pointer before anything
+/// reads it (a product written by gemm with `accumulate = false`), so it is not zeroed first.
+/// `inner` is the product's inner dimension: gemm writes nothing when it is 0, so then the
+/// buffer is zeros.
+fn written_by(n: usize, inner: usize, fill: impl FnOnce(*mut f32)) -> Vec<f32> {
+    if inner == 0 || n == 0 {
+        return vec![0f32; n];
+    }
+    let mut v: Vec<std::mem::MaybeUninit<f32>> = Vec::with_capacity(n);
+    // SAFETY: MaybeUninit elements need no initialisation.
+    unsafe { v.set_len(n) };
+    fill(v.as_mut_ptr().cast::<f32>());
+    let mut v = std::mem::ManuallyDrop::new(v);
+    // SAFETY: `fill` initialised all n elements; the allocation is moved, not copied.
+    unsafe { Vec::from_raw_parts(v.as_mut_ptr().cast::<f32>(), n, v.capacity()) }
 }
 
 /// Column sums of `dy [rows, n]`: the bias gradient.
@@ -906,13 +926,12 @@ impl<const N: usize> Backward<Flex, N> for LinearBackward {
         let (wp, w_rs, w_cs) = mat_view(&w);
         if let Some(node) = px {
             // dX = dY · Wᵀ.
-            let mut dx = vec![0f32; rows * k];
-            unsafe {
+            let dx = written_by(rows * k, n, |dx| unsafe {
                 gemm_on(
                     rows,
                     k,
                     n,
-                    dx.as_mut_ptr(),
+                    dx,
                     k,
                     false,
                     dys.as_ptr(),
@@ -923,19 +942,18 @@ impl<const N: usize> Backward<Flex, N> for LinearBackward {
                     w_rs,
                     true,
                 )
-            };
+            });
             grads.register::<Flex>(node.id, flex(dx, shape_of(&x)));
         }
         if let Some(node) = pw {
             // dW = Xᵀ · dY.
             let xs = f32s(&x);
-            let mut dw = vec![0f32; k * n];
-            unsafe {
+            let dw = written_by(k * n, rows, |dw| unsafe {
                 gemm_on(
                     k,
                     n,
                     rows,
-                    dw.as_mut_ptr(),
+                    dw,
                     n,
                     false,
                     xs.as_ptr(),
@@ -946,7 +964,7 @@ impl<const N: usize> Backward<Flex, N> for LinearBackward {
                     1,
                     true,
                 )
-            };
+            });
             grads.register::<Flex>(node.id, flex(dw, vec![k, n]));
         }
         if let Some(node) = pb {
@@ -1187,45 +1205,47 @@ unsafe fn block_scores(
 /// Forward: `o [b, s, h·dh]` (heads merged) and the row log-sum-exp `[b, h, s]`.
 fn attention_fwd(sh: &AttnShape, q: HeadView, k: HeadView, v: HeadView) -> (Vec<f32>, Vec<f32>) {
     let (s, dh, d) = (sh.s, sh.dh, sh.nh * sh.dh);
-    let mut o = vec![0f32; sh.b * s * d];
     let mut lse = vec![0f32; sh.b * sh.nh * s];
-    let ov = HeadView::of(o.as_mut_ptr(), s * d, dh, d);
     let lo = SharedOut::new(&mut lse);
     let work = sh.b * sh.nh * s * sh.total * dh;
-    run_tasks(sh.b * sh.nh, work, |t| {
-        let (bi, hi) = (t / sh.nh, t % sh.nh);
-        // SAFETY: task t owns its (b, h): these lse entries and these output columns.
-        let lse = unsafe { lo.range(t * s, s) };
-        let (qp, kp, vp, op) = (q.at(bi, hi), k.at(bi, hi), v.at(bi, hi), ov.at(bi, hi));
-        let mut sbuf = vec![0f32; BLOCK * sh.total];
-        for i0 in (0..s).step_by(BLOCK) {
-            let m = BLOCK.min(s - i0);
-            let n = sh.past + i0 + m; // causal: later keys are all masked
-            let sb = &mut sbuf[..m * n];
-            // SAFETY: the views cover [b, h, rows, dh] inside their buffers (built below).
-            unsafe { block_scores(sh, bi, qp, q.row, kp, k.row, i0, m, n, sb) };
-            for r in 0..m {
-                let lim = sh.past + i0 + r + 1;
-                lse[i0 + r] = softmax_row(&mut sb[r * n..(r + 1) * n], lim);
+    // Every row of every head's output columns is written by one `O = P V` product below.
+    let o = written_by(sh.b * s * d, dh, |optr| {
+        let ov = HeadView::of(optr, s * d, dh, d);
+        run_tasks(sh.b * sh.nh, work, |t| {
+            let (bi, hi) = (t / sh.nh, t % sh.nh);
+            // SAFETY: task t owns its (b, h): these lse entries and these output columns.
+            let lse = unsafe { lo.range(t * s, s) };
+            let (qp, kp, vp, op) = (q.at(bi, hi), k.at(bi, hi), v.at(bi, hi), ov.at(bi, hi));
+            let mut sbuf = vec![0f32; BLOCK * sh.total];
+            for i0 in (0..s).step_by(BLOCK) {
+                let m = BLOCK.min(s - i0);
+                let n = sh.past + i0 + m; // causal: later keys are all masked
+                let sb = &mut sbuf[..m * n];
+                // SAFETY: the views cover [b, h, rows, dh] inside their buffers (built below).
+                unsafe { block_scores(sh, bi, qp, q.row, kp, k.row, i0, m, n, sb) };
+                for r in 0..m {
+                    let lim = sh.past + i0 + r + 1;
+                    lse[i0 + r] = softmax_row(&mut sb[r * n..(r + 1) * n], lim);
+                }
+                // O = P V.
+                unsafe {
+                    gemm(
+                        m,
+                        dh,
+                        n,
+                        op.add(i0 * ov.row),
+                        ov.row,
+                        false,
+                        sb.as_ptr(),
+                        n as isize,
+                        1,
+                        vp,
+                        v.row as isize,
+                        1,
+                    )
+                };
             }
-            // O = P V.
-            unsafe {
-                gemm(
-                    m,
-                    dh,
-                    n,
-                    op.add(i0 * ov.row),
-                    ov.row,
-                    false,
-                    sb.as_ptr(),
-                    n as isize,
-                    1,
-                    vp,
-                    v.row as isize,
-                    1,
-                )
-            };
-        }
+        });
     });
     (o, lse)
 }
