@@ -96,9 +96,47 @@ fn shape_of(t: &FlexTensor) -> Vec<usize> {
     t.layout().shape().to_vec()
 }
 
-/// The gradient flowing into an op's output, contiguous.
-fn grad_of<S, const N: usize>(grads: &mut Gradients, ops: &Ops<S, N>) -> FlexTensor {
-    contiguous(grads.consume::<Flex>(&ops.node))
+/// What a fused op keeps for its backward pass, and that pass: the gradients of its `N`
+/// inputs from the gradient `dy` of its output (`wanted[i]`: input `i` needs one).
+trait FusedGrad<const N: usize>: Clone + Send + std::fmt::Debug + 'static {
+    fn grads(self, dy: FlexTensor, wanted: [bool; N]) -> [Option<FlexTensor>; N];
+}
+
+/// burn's backward step for every fused op: it hands the output's gradient to the op's state.
+#[derive(Debug)]
+struct FusedBackward<S>(std::marker::PhantomData<S>);
+
+impl<S: FusedGrad<N>, const N: usize> Backward<Flex, N> for FusedBackward<S> {
+    type State = S;
+
+    fn backward(self, ops: Ops<S, N>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dy = contiguous(grads.consume::<Flex>(&ops.node));
+        let wanted = ops.parents.each_ref().map(Option::is_some);
+        let input_grads = ops.state.grads(dy, wanted);
+        for (parent, g) in ops.parents.into_iter().zip(input_grads) {
+            if let (Some(node), Some(g)) = (parent, g) {
+                grads.register::<Flex>(node.id, g);
+            }
+        }
+    }
+}
+
+/// Record `out` as the output of a fused op on autodiff `parents`; when any parent needs a
+/// gradient, the op's backward runs with `state()`.
+fn record<S: FusedGrad<N>, const D: usize, const N: usize>(
+    parents: [&AdTensor; N],
+    out: FlexTensor,
+    state: impl FnOnce() -> S,
+) -> Tensor<D> {
+    let prep = FusedBackward::<S>(std::marker::PhantomData)
+        .prepare::<NoCheckpointing>(parents.map(|p| p.node()))
+        .compute_bound()
+        .stateful();
+    let out = match prep {
+        OpsKind::Tracked(prep) => prep.finish(state(), out),
+        OpsKind::UnTracked(prep) => prep.finish(out),
+    };
+    Tensor::from_primitive::<Ad>(out)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -240,9 +278,6 @@ fn layer_norm_bwd(
     (dx, dw, db)
 }
 
-#[derive(Debug)]
-struct LayerNormBackward;
-
 #[derive(Clone, Debug)]
 struct LayerNormState {
     x: FlexTensor,
@@ -251,24 +286,21 @@ struct LayerNormState {
     rstd: Vec<f32>,
 }
 
-impl Backward<Flex, 3> for LayerNormBackward {
-    type State = LayerNormState;
-
-    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let dy = grad_of(grads, &ops);
-        let s = ops.state;
-        let (dx, dw, db) = layer_norm_bwd(f32s(&s.x), f32s(&s.w), &s.mean, &s.rstd, f32s(&dy));
-        let [px, pw, pb] = ops.parents;
+impl FusedGrad<3> for LayerNormState {
+    fn grads(self, dy: FlexTensor, _: [bool; 3]) -> [Option<FlexTensor>; 3] {
+        let (dx, dw, db) = layer_norm_bwd(
+            f32s(&self.x),
+            f32s(&self.w),
+            &self.mean,
+            &self.rstd,
+            f32s(&dy),
+        );
         let d = dw.len();
-        if let Some(node) = px {
-            grads.register::<Flex>(node.id, flex(dx, shape_of(&s.x)));
-        }
-        if let Some(node) = pw {
-            grads.register::<Flex>(node.id, flex(dw, vec![d]));
-        }
-        if let Some(node) = pb {
-            grads.register::<Flex>(node.id, flex(db, vec![d]));
-        }
+        [
+            Some(flex(dx, shape_of(&self.x))),
+            Some(flex(dw, vec![d])),
+            Some(flex(db, vec![d])),
+        ]
     }
 }
 
@@ -276,10 +308,6 @@ impl Backward<Flex, 3> for LayerNormBackward {
 pub fn layer_norm<const D: usize>(x: Tensor<D>, w: Tensor<1>, b: Tensor<1>, eps: f64) -> Tensor<D> {
     if enabled() {
         if let (Some(xa), Some(wa), Some(ba)) = (as_ad(&x), as_ad(&w), as_ad(&b)) {
-            let prep = LayerNormBackward
-                .prepare::<NoCheckpointing>([xa.node(), wa.node(), ba.node()])
-                .compute_bound()
-                .stateful();
             let (xp, wp, bp) = (
                 contiguous(xa.primitive().clone()),
                 contiguous(wa.primitive().clone()),
@@ -287,19 +315,12 @@ pub fn layer_norm<const D: usize>(x: Tensor<D>, w: Tensor<1>, b: Tensor<1>, eps:
             );
             let (y, mean, rstd) = layer_norm_fwd(f32s(&xp), f32s(&wp), f32s(&bp), eps as f32);
             let y = flex(y, shape_of(&xp));
-            let out = match prep {
-                OpsKind::Tracked(prep) => prep.finish(
-                    LayerNormState {
-                        x: xp,
-                        w: wp,
-                        mean,
-                        rstd,
-                    },
-                    y,
-                ),
-                OpsKind::UnTracked(prep) => prep.finish(y),
-            };
-            return Tensor::from_primitive::<Ad>(out);
+            return record([&xa, &wa, &ba], y, || LayerNormState {
+                x: xp,
+                w: wp,
+                mean,
+                rstd,
+            });
         }
         if let (Some(xp), Some(wp), Some(bp)) = (as_flex(&x), as_flex(&w), as_flex(&b)) {
             let (xp, wp, bp) = (contiguous(xp), contiguous(wp), contiguous(bp));
@@ -575,47 +596,29 @@ fn bias_gelu_bwd(z: &[f32], dy: &[f32], d: usize, bias: bool) -> (Vec<f32>, Vec<
     (dz, db)
 }
 
-#[derive(Debug)]
-struct GeluBackward;
-
-#[derive(Debug)]
-struct BiasGeluBackward;
-
 #[derive(Clone, Debug)]
 struct GeluState {
     z: FlexTensor,
 }
 
-impl Backward<Flex, 1> for GeluBackward {
-    type State = GeluState;
-
-    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let dy = grad_of(grads, &ops);
-        let z = ops.state.z;
-        let [ph] = ops.parents;
-        if let Some(node) = ph {
-            let d = *shape_of(&z).last().expect("rank ≥ 1");
-            let (dz, _) = bias_gelu_bwd(f32s(&z), f32s(&dy), d, false);
-            grads.register::<Flex>(node.id, flex(dz, shape_of(&z)));
-        }
+impl GeluState {
+    fn dz_db(&self, dy: &FlexTensor, bias: bool) -> (FlexTensor, Option<FlexTensor>) {
+        let d = *shape_of(&self.z).last().expect("rank ≥ 1");
+        let (dz, db) = bias_gelu_bwd(f32s(&self.z), f32s(dy), d, bias);
+        (flex(dz, shape_of(&self.z)), bias.then(|| flex(db, vec![d])))
     }
 }
 
-impl Backward<Flex, 2> for BiasGeluBackward {
-    type State = GeluState;
+impl FusedGrad<1> for GeluState {
+    fn grads(self, dy: FlexTensor, _: [bool; 1]) -> [Option<FlexTensor>; 1] {
+        [Some(self.dz_db(&dy, false).0)]
+    }
+}
 
-    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let dy = grad_of(grads, &ops);
-        let z = ops.state.z;
-        let [ph, pb] = ops.parents;
-        let d = *shape_of(&z).last().expect("rank ≥ 1");
-        let (dz, db) = bias_gelu_bwd(f32s(&z), f32s(&dy), d, pb.is_some());
-        if let Some(node) = pb {
-            grads.register::<Flex>(node.id, flex(db, vec![d]));
-        }
-        if let Some(node) = ph {
-            grads.register::<Flex>(node.id, flex(dz, shape_of(&z)));
-        }
+impl FusedGrad<2> for GeluState {
+    fn grads(self, dy: FlexTensor, wanted: [bool; 2]) -> [Option<FlexTensor>; 2] {
+        let (dz, db) = self.dz_db(&dy, wanted[1]);
+        [Some(dz), db]
     }
 }
 
@@ -627,37 +630,21 @@ pub fn bias_gelu<const D: usize>(h: Tensor<D>, bias: Option<Tensor<1>>) -> Tenso
         match &bias {
             None => {
                 if let Some(ha) = as_ad(&h) {
-                    let prep = GeluBackward
-                        .prepare::<NoCheckpointing>([ha.node()])
-                        .compute_bound()
-                        .stateful();
                     let hp = contiguous(ha.primitive().clone());
                     let (z, y) = bias_gelu_fwd(f32s(&hp), &[], d);
                     let shape = shape_of(&hp);
                     let y = flex(y, shape.clone());
-                    let out = match prep {
-                        OpsKind::Tracked(prep) => prep.finish(GeluState { z: flex(z, shape) }, y),
-                        OpsKind::UnTracked(prep) => prep.finish(y),
-                    };
-                    return Tensor::from_primitive::<Ad>(out);
+                    return record([&ha], y, || GeluState { z: flex(z, shape) });
                 }
             }
             Some(b) => {
                 if let (Some(ha), Some(ba)) = (as_ad(&h), as_ad(b)) {
-                    let prep = BiasGeluBackward
-                        .prepare::<NoCheckpointing>([ha.node(), ba.node()])
-                        .compute_bound()
-                        .stateful();
                     let hp = contiguous(ha.primitive().clone());
                     let bp = contiguous(ba.primitive().clone());
                     let (z, y) = bias_gelu_fwd(f32s(&hp), f32s(&bp), d);
                     let shape = shape_of(&hp);
                     let y = flex(y, shape.clone());
-                    let out = match prep {
-                        OpsKind::Tracked(prep) => prep.finish(GeluState { z: flex(z, shape) }, y),
-                        OpsKind::UnTracked(prep) => prep.finish(y),
-                    };
-                    return Tensor::from_primitive::<Ad>(out);
+                    return record([&ha, &ba], y, || GeluState { z: flex(z, shape) });
                 }
             }
         }
@@ -731,9 +718,6 @@ fn cross_entropy_bwd(logits: &[f32], v: usize, targets: &[i64], lse: &[f32], g: 
     dl
 }
 
-#[derive(Debug)]
-struct CrossEntropyBackward;
-
 #[derive(Clone, Debug)]
 struct CrossEntropyState {
     logits: FlexTensor,
@@ -741,20 +725,12 @@ struct CrossEntropyState {
     lse: Vec<f32>,
 }
 
-impl Backward<Flex, 1> for CrossEntropyBackward {
-    type State = CrossEntropyState;
-
-    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let g = grad_of(grads, &ops);
-        let g = f32s(&g)[0];
-        let s = ops.state;
-        let [p] = ops.parents;
-        if let Some(node) = p {
-            let shape = shape_of(&s.logits);
-            let v = shape[1];
-            let dl = cross_entropy_bwd(f32s(&s.logits), v, &s.targets, &s.lse, g);
-            grads.register::<Flex>(node.id, flex(dl, shape));
-        }
+impl FusedGrad<1> for CrossEntropyState {
+    fn grads(self, dy: FlexTensor, _: [bool; 1]) -> [Option<FlexTensor>; 1] {
+        let shape = shape_of(&self.logits);
+        let g = f32s(&dy)[0];
+        let dl = cross_entropy_bwd(f32s(&self.logits), shape[1], &self.targets, &self.lse, g);
+        [Some(flex(dl, shape))]
     }
 }
 
@@ -773,25 +749,14 @@ pub fn cross_entropy_sum(logits: Tensor<2>, targets: &[i64]) -> Tensor<1> {
     );
     if enabled() {
         if let Some(la) = as_ad(&logits) {
-            let prep = CrossEntropyBackward
-                .prepare::<NoCheckpointing>([la.node()])
-                .compute_bound()
-                .stateful();
             let lp = contiguous(la.primitive().clone());
             let (loss, lse) = cross_entropy_fwd(f32s(&lp), v, targets);
             let out = flex(vec![loss as f32], vec![1]);
-            let out = match prep {
-                OpsKind::Tracked(prep) => prep.finish(
-                    CrossEntropyState {
-                        logits: lp,
-                        targets: targets.to_vec(),
-                        lse,
-                    },
-                    out,
-                ),
-                OpsKind::UnTracked(prep) => prep.finish(out),
-            };
-            return Tensor::from_primitive::<Ad>(out);
+            return record([&la], out, || CrossEntropyState {
+                logits: lp,
+                targets: targets.to_vec(),
+                lse,
+            });
         }
         if let Some(lp) = as_flex(&logits) {
             let lp = contiguous(lp);
@@ -899,32 +864,22 @@ fn column_sums(dy: &[f32], n: usize) -> Vec<f32> {
     db
 }
 
-#[derive(Debug)]
-struct LinearBackward;
-
 #[derive(Clone, Debug)]
 struct LinearState {
     x: FlexTensor,
     w: FlexTensor,
 }
 
-impl<const N: usize> Backward<Flex, N> for LinearBackward {
-    type State = LinearState;
-
-    fn backward(self, ops: Ops<Self::State, N>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let dy = grad_of(grads, &ops);
-        let LinearState { x, w } = ops.state;
-        let mut parents = ops.parents.into_iter();
-        let (px, pw, pb) = (
-            parents.next().flatten(),
-            parents.next().flatten(),
-            parents.next().flatten(),
-        );
+/// Inputs x, W and (when N = 3) b.
+impl<const N: usize> FusedGrad<N> for LinearState {
+    fn grads(self, dy: FlexTensor, wanted: [bool; N]) -> [Option<FlexTensor>; N] {
+        let LinearState { x, w } = self;
+        let mut out: [Option<FlexTensor>; N] = std::array::from_fn(|_| None);
         let [k, n] = [w.layout().shape()[0], w.layout().shape()[1]];
         let dys = f32s(&dy);
         let rows = dys.len() / n;
         let (wp, w_rs, w_cs) = mat_view(&w);
-        if let Some(node) = px {
+        if wanted[0] {
             // dX = dY · Wᵀ.
             let dx = written_by(rows * k, n, |dx| unsafe {
                 gemm_on(
@@ -943,9 +898,9 @@ impl<const N: usize> Backward<Flex, N> for LinearBackward {
                     true,
                 )
             });
-            grads.register::<Flex>(node.id, flex(dx, shape_of(&x)));
+            out[0] = Some(flex(dx, shape_of(&x)));
         }
-        if let Some(node) = pw {
+        if wanted[1] {
             // dW = Xᵀ · dY.
             let xs = f32s(&x);
             let dw = written_by(k * n, rows, |dw| unsafe {
@@ -965,11 +920,12 @@ impl<const N: usize> Backward<Flex, N> for LinearBackward {
                     true,
                 )
             });
-            grads.register::<Flex>(node.id, flex(dw, vec![k, n]));
+            out[1] = Some(flex(dw, vec![k, n]));
         }
-        if let Some(node) = pb {
-            grads.register::<Flex>(node.id, flex(column_sums(dys, n), vec![n]));
+        if N == 3 && wanted[N - 1] {
+            out[N - 1] = Some(flex(column_sums(dys, n), vec![n]));
         }
+        out
     }
 }
 
@@ -993,30 +949,11 @@ pub fn linear<const D: usize>(x: Tensor<D>, w: Tensor<2>, b: Option<Tensor<1>>) 
             let mut shape = shape_of(&xp);
             *shape.last_mut().expect("rank ≥ 1") = wp.layout().shape()[1];
             let y = flex(y, shape);
-            let state = LinearState { x: xp, w: wp };
-            let out = match ba {
-                Some(ba) => {
-                    match LinearBackward
-                        .prepare::<NoCheckpointing>([xa.node(), wa.node(), ba.node()])
-                        .compute_bound()
-                        .stateful()
-                    {
-                        OpsKind::Tracked(prep) => prep.finish(state, y),
-                        OpsKind::UnTracked(prep) => prep.finish(y),
-                    }
-                }
-                None => {
-                    match LinearBackward
-                        .prepare::<NoCheckpointing>([xa.node(), wa.node()])
-                        .compute_bound()
-                        .stateful()
-                    {
-                        OpsKind::Tracked(prep) => prep.finish(state, y),
-                        OpsKind::UnTracked(prep) => prep.finish(y),
-                    }
-                }
+            let state = || LinearState { x: xp, w: wp };
+            return match &ba {
+                Some(ba) => record([&xa, &wa, ba], y, state),
+                None => record([&xa, &wa], y, state),
             };
-            return Tensor::from_primitive::<Ad>(out);
         }
         let bp = match &b {
             None => Some(None),
@@ -1082,31 +1019,9 @@ struct AttnShape {
     valid: Option<Vec<bool>>,
 }
 
-/// `C[m×n] (+)= A·B` for strided row-major views (`*_rs` row strides, `*_cs` column strides),
-/// on this thread.
-#[allow(clippy::too_many_arguments)]
-unsafe fn gemm(
-    m: usize,
-    n: usize,
-    k: usize,
-    c: *mut f32,
-    c_rs: usize,
-    accumulate: bool,
-    a: *const f32,
-    a_rs: isize,
-    a_cs: isize,
-    b: *const f32,
-    b_rs: isize,
-    b_cs: isize,
-) {
-    unsafe {
-        gemm_on(
-            m, n, k, c, c_rs, accumulate, a, a_rs, a_cs, b, b_rs, b_cs, false,
-        )
-    }
-}
-
-/// [`gemm`], on rayon's threads when `parallel` and the product is big enough to pay for it.
+/// `C[m×n] (+)= A·B` for strided row-major views (`*_rs` row strides, `*_cs` column strides):
+/// on rayon's threads when `parallel` and the product is big enough to pay for it, else on this
+/// thread (the per-head attention products, already spread over heads).
 #[allow(clippy::too_many_arguments)]
 unsafe fn gemm_on(
     m: usize,
@@ -1171,7 +1086,7 @@ unsafe fn block_scores(
 ) {
     // S = Q Kᵀ: Kᵀ as a [dh × n] view of K (row stride 1, column stride k_rs).
     unsafe {
-        gemm(
+        gemm_on(
             m,
             n,
             sh.dh,
@@ -1184,6 +1099,7 @@ unsafe fn block_scores(
             k,
             1,
             k_rs as isize,
+            false,
         );
     }
     for r in 0..m {
@@ -1229,7 +1145,7 @@ fn attention_fwd(sh: &AttnShape, q: HeadView, k: HeadView, v: HeadView) -> (Vec<
                 }
                 // O = P V.
                 unsafe {
-                    gemm(
+                    gemm_on(
                         m,
                         dh,
                         n,
@@ -1242,6 +1158,7 @@ fn attention_fwd(sh: &AttnShape, q: HeadView, k: HeadView, v: HeadView) -> (Vec<
                         vp,
                         v.row as isize,
                         1,
+                        false,
                     )
                 };
             }
@@ -1300,7 +1217,7 @@ fn attention_bwd(
             let ds = &mut dsbuf[..m * n];
             unsafe {
                 // dV[0..n] += Pᵀ dO_blk.
-                gemm(
+                gemm_on(
                     n,
                     dh,
                     m,
@@ -1313,9 +1230,10 @@ fn attention_bwd(
                     gp.add(i0 * gv.row),
                     gv.row as isize,
                     1,
+                    false,
                 );
                 // dP = dO_blk Vᵀ.
-                gemm(
+                gemm_on(
                     m,
                     n,
                     dh,
@@ -1328,6 +1246,7 @@ fn attention_bwd(
                     vp,
                     1,
                     v.row as isize,
+                    false,
                 );
             }
             for r in 0..m {
@@ -1336,7 +1255,7 @@ fn attention_bwd(
             }
             unsafe {
                 // dQ_blk = dS K.
-                gemm(
+                gemm_on(
                     m,
                     dh,
                     n,
@@ -1349,9 +1268,10 @@ fn attention_bwd(
                     kp,
                     k.row as isize,
                     1,
+                    false,
                 );
                 // dK[0..n] += dSᵀ Q_blk.
-                gemm(
+                gemm_on(
                     n,
                     dh,
                     m,
@@ -1364,6 +1284,7 @@ fn attention_bwd(
                     qp.add(i0 * q.row),
                     q.row as isize,
                     1,
+                    false,
                 );
             }
         }
@@ -1398,9 +1319,6 @@ fn unit_inner(t: FlexTensor) -> FlexTensor {
     }
 }
 
-#[derive(Debug)]
-struct PackedAttentionBackward;
-
 #[derive(Clone, Debug)]
 struct PackedState {
     qkv: FlexTensor,
@@ -1416,29 +1334,30 @@ fn packed_views(qkv: &FlexTensor, sh: &AttnShape) -> (HeadView, HeadView, HeadVi
     (view(0), view(d), view(2 * d))
 }
 
-impl Backward<Flex, 1> for PackedAttentionBackward {
-    type State = PackedState;
-
-    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let dout = grad_of(grads, &ops);
-        let st = ops.state;
-        let [p] = ops.parents;
-        if let Some(node) = p {
-            let sh = &st.shape;
-            let (s, d, dh) = (sh.s, sh.nh * sh.dh, sh.dh);
-            let (q, k, v) = packed_views(&st.qkv, sh);
-            let mut dqkv = vec![0f32; sh.b * s * 3 * d];
-            let base = dqkv.as_mut_ptr();
-            let view = |off: usize| HeadView::of(base.wrapping_add(off), s * 3 * d, dh, 3 * d);
-            let (dq, dk, dv) = (view(0), view(d), view(2 * d));
-            attention_bwd(sh, q, k, v, f32s(&st.out), &st.lse, f32s(&dout), dq, dk, dv);
-            grads.register::<Flex>(node.id, flex(dqkv, vec![sh.b, s, 3 * d]));
-        }
+impl FusedGrad<1> for PackedState {
+    fn grads(self, dy: FlexTensor, _: [bool; 1]) -> [Option<FlexTensor>; 1] {
+        let sh = &self.shape;
+        let (s, d, dh) = (sh.s, sh.nh * sh.dh, sh.dh);
+        let (q, k, v) = packed_views(&self.qkv, sh);
+        let mut dqkv = vec![0f32; sh.b * s * 3 * d];
+        let base = dqkv.as_mut_ptr();
+        let view = |off: usize| HeadView::of(base.wrapping_add(off), s * 3 * d, dh, 3 * d);
+        let (dq, dk, dv) = (view(0), view(d), view(2 * d));
+        attention_bwd(
+            sh,
+            q,
+            k,
+            v,
+            f32s(&self.out),
+            &self.lse,
+            f32s(&dy),
+            dq,
+            dk,
+            dv,
+        );
+        [Some(flex(dqkv, vec![sh.b, s, 3 * d]))]
     }
 }
-
-#[derive(Debug)]
-struct SplitAttentionBackward;
 
 #[derive(Clone, Debug)]
 struct SplitState {
@@ -1450,12 +1369,9 @@ struct SplitState {
     shape: AttnShape,
 }
 
-impl Backward<Flex, 3> for SplitAttentionBackward {
-    type State = SplitState;
-
-    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let dout = grad_of(grads, &ops);
-        let st = ops.state;
+impl FusedGrad<3> for SplitState {
+    fn grads(self, dout: FlexTensor, _: [bool; 3]) -> [Option<FlexTensor>; 3] {
+        let st = self;
         let sh = &st.shape;
         let (b, nh, s, total, dh) = (sh.b, sh.nh, sh.s, sh.total, sh.dh);
         let (q, k, v) = (
@@ -1481,16 +1397,11 @@ impl Backward<Flex, 3> for SplitAttentionBackward {
             dkv,
             dvv,
         );
-        let [pq, pk, pv] = ops.parents;
-        if let Some(node) = pq {
-            grads.register::<Flex>(node.id, flex(dq, vec![b, nh, s, dh]));
-        }
-        if let Some(node) = pk {
-            grads.register::<Flex>(node.id, flex(dk, vec![b, nh, total, dh]));
-        }
-        if let Some(node) = pv {
-            grads.register::<Flex>(node.id, flex(dv, vec![b, nh, total, dh]));
-        }
+        [
+            Some(flex(dq, vec![b, nh, s, dh])),
+            Some(flex(dk, vec![b, nh, total, dh])),
+            Some(flex(dv, vec![b, nh, total, dh])),
+        ]
     }
 }
 
@@ -1525,19 +1436,21 @@ pub fn attention_mask(
     )
 }
 
-fn composite_attention(
-    q: Tensor<4>,
-    k: Tensor<4>,
-    v: Tensor<4>,
-    past: usize,
-    scale: f64,
-    valid: Option<&[bool]>,
-) -> Tensor<3> {
-    let [b, nh, s, dh] = q.dims();
-    let total = k.dims()[2];
-    let mask = attention_mask(valid, b, nh, s, total, past, &q.device());
+/// burn's attention with the mask of `sh`, heads merged.
+fn composite_attention(qkv: [Tensor<4>; 3], sh: &AttnShape) -> Tensor<3> {
+    let [q, k, v] = qkv;
+    let (b, nh, s, dh) = (sh.b, sh.nh, sh.s, sh.dh);
+    let mask = attention_mask(
+        sh.valid.as_deref(),
+        b,
+        nh,
+        s,
+        sh.total,
+        sh.past,
+        &q.device(),
+    );
     let options = AttentionModuleOptions {
-        scale: Some(scale),
+        scale: Some(sh.scale as f64),
         softcap: None,
         is_causal: mask.is_none(),
     };
@@ -1637,27 +1550,17 @@ pub fn self_attention(
     };
     if enabled() {
         if let Some(qa) = as_ad(&qkv) {
-            let prep = PackedAttentionBackward
-                .prepare::<NoCheckpointing>([qa.node()])
-                .compute_bound()
-                .stateful();
             let qp = contiguous(qa.primitive().clone());
             let (q, k, v) = packed_views(&qp, &shape);
             let (o, lse) = attention_fwd(&shape, q, k, v);
             let out = flex(o, vec![b, s, d]);
-            let out = match prep {
-                OpsKind::Tracked(prep) => prep.finish(
-                    PackedState {
-                        qkv: qp,
-                        out: out.clone(),
-                        lse,
-                        shape,
-                    },
-                    out,
-                ),
-                OpsKind::UnTracked(prep) => prep.finish(out),
-            };
-            return Tensor::from_primitive::<Ad>(out);
+            let saved = out.clone();
+            return record([&qa], out, || PackedState {
+                qkv: qp,
+                out: saved,
+                lse,
+                shape,
+            });
         }
         if let Some(qp) = as_flex(&qkv) {
             let qp = contiguous(qp);
@@ -1670,7 +1573,7 @@ pub fn self_attention(
     let q = heads(qkv.clone().narrow(2, 0, d));
     let k = heads(qkv.clone().narrow(2, d, d));
     let v = heads(qkv.narrow(2, 2 * d, d));
-    composite_attention(q, k, v, 0, scale, valid)
+    composite_attention([q, k, v], &shape)
 }
 
 /// Causal multi-head attention of queries `q [b, h, s, dh]` at absolute positions
@@ -1699,10 +1602,6 @@ pub fn attention(
     };
     if enabled() {
         if let (Some(qa), Some(ka), Some(va)) = (as_ad(&q), as_ad(&k), as_ad(&v)) {
-            let prep = SplitAttentionBackward
-                .prepare::<NoCheckpointing>([qa.node(), ka.node(), va.node()])
-                .compute_bound()
-                .stateful();
             let (qp, kp, vp) = (
                 unit_inner(qa.primitive().clone()),
                 unit_inner(ka.primitive().clone()),
@@ -1715,21 +1614,15 @@ pub fn attention(
                 head_view_4d(&vp),
             );
             let out = flex(o, vec![b, s, nh * dh]);
-            let out = match prep {
-                OpsKind::Tracked(prep) => prep.finish(
-                    SplitState {
-                        q: qp,
-                        k: kp,
-                        v: vp,
-                        out: out.clone(),
-                        lse,
-                        shape,
-                    },
-                    out,
-                ),
-                OpsKind::UnTracked(prep) => prep.finish(out),
-            };
-            return Tensor::from_primitive::<Ad>(out);
+            let saved = out.clone();
+            return record([&qa, &ka, &va], out, || SplitState {
+                q: qp,
+                k: kp,
+                v: vp,
+                out: saved,
+                lse,
+                shape,
+            });
         }
         if let (Some(qp), Some(kp), Some(vp)) = (as_flex(&q), as_flex(&k), as_flex(&v)) {
             let (qp, kp, vp) = (unit_inner(qp), unit_inner(kp), unit_inner(vp));
@@ -1742,7 +1635,7 @@ pub fn attention(
             return Tensor::from_primitive::<Flex>(flex(o, vec![b, s, nh * dh]));
         }
     }
-    composite_attention(q, k, v, past, scale, valid)
+    composite_attention([q, k, v], &shape)
 }
 
 #[cfg(test)]
