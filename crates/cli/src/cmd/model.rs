@@ -413,7 +413,13 @@ pub fn bench(a: BenchModelArgs) -> anyhow::Result<ExitCode> {
     // picks one of those compiled in.
     let dev = superpose_model::default_device()?;
     let backend = superpose_model::backend_name(&dev);
-    eprintln!("measuring training throughput on {backend} ...");
+    // Fused CPU kernels run on flex unless SUPERPOSE_FUSED=0 (burn's composite ops then).
+    let kernels = if superpose_model::fused::enabled() && backend.contains("flex") {
+        "fused"
+    } else {
+        "composite"
+    };
+    eprintln!("measuring training throughput on {backend} ({kernels} kernels) ...");
     let train = bench::train_tokens_per_s(&dev, &config, &shapes, 1, steps);
     eprintln!("measuring the Coconut-style step ...");
     let coconut = bench::coconut_step_ms(&dev, &config, &shapes, 1, steps);
@@ -422,6 +428,7 @@ pub fn bench(a: BenchModelArgs) -> anyhow::Result<ExitCode> {
     let gen32 = bench::latent_generation_tokens_per_s(&dev, &config, &shapes, 32, steps.min(3));
     let mut out = json!({
         "backend": backend,
+        "kernels": kernels,
         "threads": threads,
         "config": config,
         "shapes": shapes,
@@ -490,7 +497,10 @@ pub fn bench(a: BenchModelArgs) -> anyhow::Result<ExitCode> {
             }
             println!("{s}");
         };
-        println!("superpose bench model (burn flex CPU, {threads} threads)");
+        println!(
+            "superpose bench model ({}, {kernels} kernels, {threads} threads)",
+            out["backend"].as_str().unwrap_or("?")
+        );
         row(
             "training (fwd+bwd+AdamW)",
             "train_tokens_per_s",
