@@ -1137,7 +1137,8 @@ fn attention_fwd(sh: &AttnShape, q: HeadView, k: HeadView, v: HeadView) -> (Vec<
                 let m = BLOCK.min(s - i0);
                 let n = sh.past + i0 + m; // causal: later keys are all masked
                 let sb = &mut sbuf[..m * n];
-                // SAFETY: the views cover [b, h, rows, dh] inside their buffers (built below).
+                // SAFETY: the views cover [b, h, rows, dh] inside their buffers (the callers build
+                // them from the tensors they read: `packed_views`, `head_view_4d`).
                 unsafe { block_scores(sh, bi, qp, q.row, kp, k.row, i0, m, n, sb) };
                 for r in 0..m {
                     let lim = sh.past + i0 + r + 1;
