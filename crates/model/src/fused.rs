@@ -1,10 +1,11 @@
 //! Fused CPU kernels for burn's `flex` backend, each with a hand-written backward pass.
 //!
-//! Burn's autodiff builds attention, LayerNorm and the cross-entropy out of chains of small
-//! tensor ops (burn 0.22's `attention` falls back to matmul → mask → softmax → matmul under
-//! autodiff, and the softmax alone records five ops), each allocating a full-size temporary
-//! and recording a node whose backward allocates more. On the CPU that bookkeeping costs as
-//! much as the matrix products. Here each of the three is one op with one backward:
+//! Burn's autodiff builds attention, LayerNorm, GELU and the cross-entropy out of chains of
+//! small tensor ops (burn 0.22's `attention` falls back to matmul → mask → softmax → matmul
+//! under autodiff, and the softmax alone records five ops), each allocating a full-size
+//! temporary and recording a node whose backward allocates more; `linear` on a 3-D input
+//! becomes a broadcast batched matmul plus an add. On the CPU that bookkeeping cost as much as
+//! the matrix products. Here each is one op with one backward:
 //!
 //! - [`self_attention`] / [`attention`]: causal multi-head attention computed per
 //!   (row, head) in blocks of query rows, FlashAttention-style (Dao et al. 2022): the scores of
@@ -13,10 +14,13 @@
 //!   probabilities from it. Key blocks above the diagonal are skipped. Matrix products go
 //!   through `gemm` (the crate flex itself uses), single-threaded per head; heads run in
 //!   parallel on rayon.
+//! - [`linear`]: one gemm forward, two backward, the weight read through its strides.
 //! - [`layer_norm`]: the row mean and reciprocal standard deviation are kept for the backward.
+//! - [`bias_gelu`]: the MLP's bias and exact GELU in one pass.
 //! - [`cross_entropy_sum`]: log-sum-exp per row; the backward is `softmax − onehot`.
+//! - [`kv_append`]: a KV cache that grows in place during decoding.
 //!
-//! They run when every input lives on the flex device (plain or autodiff without gradient
+//! They run when every input lives on the flex device (plain, or autodiff without gradient
 //! checkpointing) as f32; otherwise, or when switched off ([`set_enabled`], or
 //! `SUPERPOSE_FUSED=0` in the environment), the same functions fall back to burn's composite
 //! ops, so every backend computes the same thing. The tests check both paths against each
@@ -60,20 +64,48 @@ pub fn set_enabled(on: bool) {
     ENABLED.with(|e| e.set(Some(on)));
 }
 
-/// A tensor on flex with autodiff, as its autodiff primitive.
-fn as_ad<const D: usize>(t: &Tensor<D>) -> Option<AdTensor> {
-    if t.dtype() != DType::F32 {
-        return None;
-    }
-    t.clone().try_into_primitive::<Ad>().ok()
+/// One input of a fused op: its flex primitive, and its autodiff handle when the tensor lives
+/// on flex with autodiff (the op then records a backward step).
+struct Input {
+    p: FlexTensor,
+    ad: Option<AdTensor>,
 }
 
-/// A tensor on plain flex, as its primitive.
-fn as_flex<const D: usize>(t: &Tensor<D>) -> Option<FlexTensor> {
-    if t.dtype() != DType::F32 {
+/// `t` as a fused op's input: None when the fused kernels are off or `t` is not an f32 tensor
+/// on flex (the caller then uses burn's ops).
+fn input<const D: usize>(t: &Tensor<D>) -> Option<Input> {
+    if !enabled() || t.dtype() != DType::F32 {
         return None;
     }
-    t.clone().try_into_primitive::<Flex>().ok()
+    if t.device().is_autodiff() {
+        let ad = t.clone().try_into_primitive::<Ad>().ok()?;
+        Some(Input {
+            p: ad.primitive().clone(),
+            ad: Some(ad),
+        })
+    } else {
+        let p = t.clone().try_into_primitive::<Flex>().ok()?;
+        Some(Input { p, ad: None })
+    }
+}
+
+/// The primitives of a fused op's inputs, and their autodiff handles when all are tracked;
+/// None when one input cannot take the fused path or only some inputs are on autodiff.
+fn inputs<const N: usize>(
+    ins: [Option<Input>; N],
+) -> Option<([FlexTensor; N], Option<[AdTensor; N]>)> {
+    let ins = ins.into_iter().collect::<Option<Vec<Input>>>()?;
+    let tracked = ins.iter().filter(|i| i.ad.is_some()).count();
+    if tracked != 0 && tracked != N {
+        return None;
+    }
+    let (mut ps, mut ads) = (Vec::with_capacity(N), Vec::with_capacity(N));
+    for i in ins {
+        ps.push(i.p);
+        ads.extend(i.ad);
+    }
+    // `ads` holds all N handles or none.
+    Some((ps.try_into().ok()?, ads.try_into().ok()))
 }
 
 fn contiguous(t: FlexTensor) -> FlexTensor {
@@ -121,15 +153,18 @@ impl<S: FusedGrad<N>, const N: usize> Backward<Flex, N> for FusedBackward<S> {
     }
 }
 
-/// Record `out` as the output of a fused op on autodiff `parents`; when any parent needs a
-/// gradient, the op's backward runs with `state()`.
-fn record<S: FusedGrad<N>, const D: usize, const N: usize>(
-    parents: [&AdTensor; N],
+/// The output `out` of a fused op as a tensor. With autodiff `parents` it is recorded in
+/// burn's graph, and when any parent needs a gradient the op's backward runs with `state()`.
+fn finish<S: FusedGrad<N>, const D: usize, const N: usize>(
+    parents: Option<[AdTensor; N]>,
     out: FlexTensor,
     state: impl FnOnce() -> S,
 ) -> Tensor<D> {
+    let Some(parents) = parents else {
+        return Tensor::from_primitive::<Flex>(out);
+    };
     let prep = FusedBackward::<S>(std::marker::PhantomData)
-        .prepare::<NoCheckpointing>(parents.map(|p| p.node()))
+        .prepare::<NoCheckpointing>(parents.each_ref().map(|p| p.node()))
         .compute_bound()
         .stateful();
     let out = match prep {
@@ -182,6 +217,16 @@ impl SharedOut {
         assert!(start + len <= self.len);
         unsafe { std::slice::from_raw_parts_mut((self.addr as *mut f32).add(start), len) }
     }
+}
+
+/// The element-wise sum of per-task partial vectors of length `d` (column sums gathered by
+/// [`run_tasks`]).
+fn add_partials(parts: impl IntoIterator<Item = Vec<f32>>, d: usize) -> Vec<f32> {
+    let mut total = vec![0f32; d];
+    for p in parts {
+        total.iter_mut().zip(&p).for_each(|(t, v)| *t += v);
+    }
+    total
 }
 
 /// Row range `[r0, r1)` of task `t` over `n` rows.
@@ -267,15 +312,8 @@ fn layer_norm_bwd(
         }
         (dw, db)
     });
-    let mut dw = vec![0f32; d];
-    let mut db = vec![0f32; d];
-    for (pw, pb) in partial {
-        for i in 0..d {
-            dw[i] += pw[i];
-            db[i] += pb[i];
-        }
-    }
-    (dx, dw, db)
+    let (pw, pb): (Vec<_>, Vec<_>) = partial.into_iter().unzip();
+    (dx, add_partials(pw, d), add_partials(pb, d))
 }
 
 #[derive(Clone, Debug)]
@@ -306,27 +344,16 @@ impl FusedGrad<3> for LayerNormState {
 
 /// LayerNorm with affine weight and bias over the last axis of `x`.
 pub fn layer_norm<const D: usize>(x: Tensor<D>, w: Tensor<1>, b: Tensor<1>, eps: f64) -> Tensor<D> {
-    if enabled() {
-        if let (Some(xa), Some(wa), Some(ba)) = (as_ad(&x), as_ad(&w), as_ad(&b)) {
-            let (xp, wp, bp) = (
-                contiguous(xa.primitive().clone()),
-                contiguous(wa.primitive().clone()),
-                contiguous(ba.primitive().clone()),
-            );
-            let (y, mean, rstd) = layer_norm_fwd(f32s(&xp), f32s(&wp), f32s(&bp), eps as f32);
-            let y = flex(y, shape_of(&xp));
-            return record([&xa, &wa, &ba], y, || LayerNormState {
-                x: xp,
-                w: wp,
-                mean,
-                rstd,
-            });
-        }
-        if let (Some(xp), Some(wp), Some(bp)) = (as_flex(&x), as_flex(&w), as_flex(&b)) {
-            let (xp, wp, bp) = (contiguous(xp), contiguous(wp), contiguous(bp));
-            let (y, _, _) = layer_norm_fwd(f32s(&xp), f32s(&wp), f32s(&bp), eps as f32);
-            return Tensor::from_primitive::<Flex>(flex(y, shape_of(&xp)));
-        }
+    if let Some(([xp, wp, bp], ad)) = inputs([input(&x), input(&w), input(&b)]) {
+        let (xp, wp, bp) = (contiguous(xp), contiguous(wp), contiguous(bp));
+        let (y, mean, rstd) = layer_norm_fwd(f32s(&xp), f32s(&wp), f32s(&bp), eps as f32);
+        let y = flex(y, shape_of(&xp));
+        return finish(ad, y, || LayerNormState {
+            x: xp,
+            w: wp,
+            mean,
+            rstd,
+        });
     }
     burn_layer_norm(x, w, Some(b), eps)
 }
@@ -589,11 +616,7 @@ fn bias_gelu_bwd(z: &[f32], dy: &[f32], d: usize, bias: bool) -> (Vec<f32>, Vec<
         }
         db
     });
-    let mut db = vec![0f32; if bias { d } else { 0 }];
-    for p in partial {
-        db.iter_mut().zip(&p).for_each(|(s, v)| *s += v);
-    }
-    (dz, db)
+    (dz, add_partials(partial, if bias { d } else { 0 }))
 }
 
 #[derive(Clone, Debug)]
@@ -625,38 +648,27 @@ impl FusedGrad<2> for GeluState {
 /// Exact GELU of `h + bias` (bias over the last axis): the MLP's `c_fc` bias and activation in
 /// one pass.
 pub fn bias_gelu<const D: usize>(h: Tensor<D>, bias: Option<Tensor<1>>) -> Tensor<D> {
-    if enabled() {
-        let d = h.dims()[D - 1];
-        match &bias {
-            None => {
-                if let Some(ha) = as_ad(&h) {
-                    let hp = contiguous(ha.primitive().clone());
-                    let (z, y) = bias_gelu_fwd(f32s(&hp), &[], d);
-                    let shape = shape_of(&hp);
-                    let y = flex(y, shape.clone());
-                    return record([&ha], y, || GeluState { z: flex(z, shape) });
-                }
-            }
-            Some(b) => {
-                if let (Some(ha), Some(ba)) = (as_ad(&h), as_ad(b)) {
-                    let hp = contiguous(ha.primitive().clone());
-                    let bp = contiguous(ba.primitive().clone());
-                    let (z, y) = bias_gelu_fwd(f32s(&hp), f32s(&bp), d);
-                    let shape = shape_of(&hp);
-                    let y = flex(y, shape.clone());
-                    return record([&ha, &ba], y, || GeluState { z: flex(z, shape) });
-                }
+    let d = h.dims()[D - 1];
+    // y, and the pre-activation z the backward needs.
+    let fwd = |hp: FlexTensor, bp: Option<FlexTensor>| {
+        let hp = contiguous(hp);
+        let bp = bp.map(contiguous);
+        let (z, y) = bias_gelu_fwd(f32s(&hp), bp.as_ref().map_or(&[], f32s), d);
+        let shape = shape_of(&hp);
+        (flex(y, shape.clone()), GeluState { z: flex(z, shape) })
+    };
+    match &bias {
+        None => {
+            if let Some(([hp], ad)) = inputs([input(&h)]) {
+                let (y, state) = fwd(hp, None);
+                return finish(ad, y, || state);
             }
         }
-        let bp = match &bias {
-            None => Some(None),
-            Some(b) => as_flex(b).map(|b| Some(contiguous(b))),
-        };
-        if let (Some(hp), Some(bp)) = (as_flex(&h), bp) {
-            let hp = contiguous(hp);
-            let bs: &[f32] = bp.as_ref().map_or(&[], |b| f32s(b));
-            let (_, y) = bias_gelu_fwd(f32s(&hp), bs, d);
-            return Tensor::from_primitive::<Flex>(flex(y, shape_of(&hp)));
+        Some(b) => {
+            if let Some(([hp, bp], ad)) = inputs([input(&h), input(b)]) {
+                let (y, state) = fwd(hp, Some(bp));
+                return finish(ad, y, || state);
+            }
         }
     }
     let z = match bias {
@@ -747,22 +759,15 @@ pub fn cross_entropy_sum(logits: Tensor<2>, targets: &[i64]) -> Tensor<1> {
         targets.iter().all(|&t| t < v as i64),
         "cross_entropy_sum: a target is outside the vocabulary ({v})"
     );
-    if enabled() {
-        if let Some(la) = as_ad(&logits) {
-            let lp = contiguous(la.primitive().clone());
-            let (loss, lse) = cross_entropy_fwd(f32s(&lp), v, targets);
-            let out = flex(vec![loss as f32], vec![1]);
-            return record([&la], out, || CrossEntropyState {
-                logits: lp,
-                targets: targets.to_vec(),
-                lse,
-            });
-        }
-        if let Some(lp) = as_flex(&logits) {
-            let lp = contiguous(lp);
-            let (loss, _) = cross_entropy_fwd(f32s(&lp), v, targets);
-            return Tensor::from_primitive::<Flex>(flex(vec![loss as f32], vec![1]));
-        }
+    if let Some(([lp], ad)) = inputs([input(&logits)]) {
+        let lp = contiguous(lp);
+        let (loss, lse) = cross_entropy_fwd(f32s(&lp), v, targets);
+        let out = flex(vec![loss as f32], vec![1]);
+        return finish(ad, out, || CrossEntropyState {
+            logits: lp,
+            targets: targets.to_vec(),
+            lse,
+        });
     }
     // Composite: gather the rows that have a target.
     let device = logits.device();
@@ -857,11 +862,7 @@ fn column_sums(dy: &[f32], n: usize) -> Vec<f32> {
         }
         acc
     });
-    let mut db = vec![0f32; n];
-    for p in partial {
-        db.iter_mut().zip(&p).for_each(|(a, v)| *a += v);
-    }
-    db
+    add_partials(partial, n)
 }
 
 #[derive(Clone, Debug)]
@@ -932,39 +933,27 @@ impl<const N: usize> FusedGrad<N> for LinearState {
 /// `x · W + b` over the last axis of `x`, with `W [d_in, d_out]` (Hugging Face's Conv1D
 /// layout; a transposed view such as a tied embedding `wteᵀ` is read in place).
 pub fn linear<const D: usize>(x: Tensor<D>, w: Tensor<2>, b: Option<Tensor<1>>) -> Tensor<D> {
-    if enabled() {
-        let k = w.dims()[0];
-        let ad = match &b {
-            None => as_ad(&x).zip(as_ad(&w)).map(|(x, w)| (x, w, None)),
-            Some(b) => match (as_ad(&x), as_ad(&w), as_ad(b)) {
-                (Some(x), Some(w), Some(b)) => Some((x, w, Some(b))),
-                _ => None,
-            },
-        };
-        if let Some((xa, wa, ba)) = ad {
-            let xp = contiguous(xa.primitive().clone());
-            let wp = wa.primitive().clone();
-            let bp = ba.as_ref().map(|b| contiguous(b.primitive().clone()));
-            let y = linear_fwd(f32s(&xp), k, &wp, bp.as_ref().map(f32s));
-            let mut shape = shape_of(&xp);
-            *shape.last_mut().expect("rank ≥ 1") = wp.layout().shape()[1];
-            let y = flex(y, shape);
-            let state = || LinearState { x: xp, w: wp };
-            return match &ba {
-                Some(ba) => record([&xa, &wa, ba], y, state),
-                None => record([&xa, &wa], y, state),
-            };
+    let k = w.dims()[0];
+    let fwd = |xp: FlexTensor, wp: FlexTensor, bp: Option<FlexTensor>| {
+        let xp = contiguous(xp);
+        let bp = bp.map(contiguous);
+        let y = linear_fwd(f32s(&xp), k, &wp, bp.as_ref().map(f32s));
+        let mut shape = shape_of(&xp);
+        *shape.last_mut().expect("rank ≥ 1") = wp.layout().shape()[1];
+        (flex(y, shape), LinearState { x: xp, w: wp })
+    };
+    match &b {
+        None => {
+            if let Some(([xp, wp], ad)) = inputs([input(&x), input(&w)]) {
+                let (y, state) = fwd(xp, wp, None);
+                return finish(ad, y, || state);
+            }
         }
-        let bp = match &b {
-            None => Some(None),
-            Some(b) => as_flex(b).map(|b| Some(contiguous(b))),
-        };
-        if let (Some(xp), Some(wp), Some(bp)) = (as_flex(&x), as_flex(&w), bp) {
-            let xp = contiguous(xp);
-            let y = linear_fwd(f32s(&xp), k, &wp, bp.as_ref().map(f32s));
-            let mut shape = shape_of(&xp);
-            *shape.last_mut().expect("rank ≥ 1") = wp.layout().shape()[1];
-            return Tensor::from_primitive::<Flex>(flex(y, shape));
+        Some(bt) => {
+            if let Some(([xp, wp, bp], ad)) = inputs([input(&x), input(&w), input(bt)]) {
+                let (y, state) = fwd(xp, wp, Some(bp));
+                return finish(ad, y, || state);
+            }
         }
     }
     burn::tensor::module::linear(x, w, b)
@@ -1468,51 +1457,50 @@ fn composite_attention(qkv: [Tensor<4>; 3], sh: &AttnShape) -> Tensor<3> {
 pub fn kv_append(slab: Option<Tensor<4>>, len: usize, new: Tensor<4>) -> Tensor<4> {
     let [b, nh, s, dh] = new.dims();
     let need = len + s;
-    let slab = match slab {
-        None if len == 0 => None,
-        None => panic!("kv_append: {len} cached positions but no slab"),
-        Some(t) => Some(t),
+    assert!(
+        slab.is_some() || len == 0,
+        "kv_append: {len} cached positions but no slab"
+    );
+    // In place only on plain flex: under autodiff the cache must stay a graph of concatenations.
+    let plain = |t: &Tensor<4>| input(t).filter(|i| i.ad.is_none()).map(|i| i.p);
+    let slab_p = match &slab {
+        None => Some(None),
+        Some(t) => plain(t).filter(|p| p.is_contiguous()).map(Some),
     };
-    if enabled() {
-        let slab_p = match &slab {
-            None => Some(None),
-            Some(t) => as_flex(t).filter(|p| p.is_contiguous()).map(Some),
-        };
-        if let (Some(newp), Some(slab_p)) = (as_flex(&new), slab_p) {
-            let newp = unit_inner(newp);
-            let nv = head_view_4d(&newp);
-            let cap_of = |p: &FlexTensor| p.layout().shape()[2];
-            drop(slab); // the primitive (if any) is now the only reference the cache had
-            let mut out = match slab_p {
-                Some(p) if cap_of(&p) >= need && p.is_unique() => p,
-                old => {
-                    let cap = (2 * need).max(16);
-                    let mut buf = vec![0f32; b * nh * cap * dh];
-                    if let Some(old) = old {
-                        let (oc, src) = (cap_of(&old), f32s(&old));
-                        for bh in 0..b * nh {
-                            buf[bh * cap * dh..bh * cap * dh + len * dh]
-                                .copy_from_slice(&src[bh * oc * dh..bh * oc * dh + len * dh]);
-                        }
+    if let (Some(newp), Some(slab_p)) = (plain(&new), slab_p) {
+        let newp = unit_inner(newp);
+        let nv = head_view_4d(&newp);
+        let cap_of = |p: &FlexTensor| p.layout().shape()[2];
+        drop(slab); // the primitive (if any) is now the only reference the cache had
+        let mut out = match slab_p {
+            Some(p) if cap_of(&p) >= need && p.is_unique() => p,
+            old => {
+                let cap = (2 * need).max(16);
+                let mut buf = vec![0f32; b * nh * cap * dh];
+                if let Some(old) = old {
+                    let (oc, src) = (cap_of(&old), f32s(&old));
+                    for bh in 0..b * nh {
+                        buf[bh * cap * dh..bh * cap * dh + len * dh]
+                            .copy_from_slice(&src[bh * oc * dh..bh * oc * dh + len * dh]);
                     }
-                    flex(buf, vec![b, nh, cap, dh])
                 }
-            };
-            let cap = cap_of(&out);
-            let dst = out.try_storage_mut::<f32>().expect("a slab this call owns");
-            for bi in 0..b {
-                for hi in 0..nh {
-                    let src = nv.at(bi, hi);
-                    for r in 0..s {
-                        let o = ((bi * nh + hi) * cap + len + r) * dh;
-                        // SAFETY: the view covers [b, h, s, dh] inside `newp`.
-                        let row = unsafe { std::slice::from_raw_parts(src.add(r * nv.row), dh) };
-                        dst[o..o + dh].copy_from_slice(row);
-                    }
+                flex(buf, vec![b, nh, cap, dh])
+            }
+        };
+        let cap = cap_of(&out);
+        let dst = out.try_storage_mut::<f32>().expect("a slab this call owns");
+        for bi in 0..b {
+            for hi in 0..nh {
+                let src = nv.at(bi, hi);
+                for r in 0..s {
+                    let o = ((bi * nh + hi) * cap + len + r) * dh;
+                    // SAFETY: the view covers [b, h, s, dh] inside `newp`.
+                    let row = unsafe { std::slice::from_raw_parts(src.add(r * nv.row), dh) };
+                    dst[o..o + dh].copy_from_slice(row);
                 }
             }
-            return Tensor::from_primitive::<Flex>(out);
         }
+        return Tensor::from_primitive::<Flex>(out);
     }
     match slab {
         None => new,
@@ -1549,26 +1537,18 @@ pub fn self_attention(
         scale: scale as f32,
         valid: valid.map(<[bool]>::to_vec),
     };
-    if enabled() {
-        if let Some(qa) = as_ad(&qkv) {
-            let qp = contiguous(qa.primitive().clone());
-            let (q, k, v) = packed_views(&qp, &shape);
-            let (o, lse) = attention_fwd(&shape, q, k, v);
-            let out = flex(o, vec![b, s, d]);
-            let saved = out.clone();
-            return record([&qa], out, || PackedState {
-                qkv: qp,
-                out: saved,
-                lse,
-                shape,
-            });
-        }
-        if let Some(qp) = as_flex(&qkv) {
-            let qp = contiguous(qp);
-            let (q, k, v) = packed_views(&qp, &shape);
-            let (o, _) = attention_fwd(&shape, q, k, v);
-            return Tensor::from_primitive::<Flex>(flex(o, vec![b, s, d]));
-        }
+    if let Some(([qp], ad)) = inputs([input(&qkv)]) {
+        let qp = contiguous(qp);
+        let (q, k, v) = packed_views(&qp, &shape);
+        let (o, lse) = attention_fwd(&shape, q, k, v);
+        let out = flex(o, vec![b, s, d]);
+        let saved = out.clone();
+        return finish(ad, out, || PackedState {
+            qkv: qp,
+            out: saved,
+            lse,
+            shape,
+        });
     }
     let heads = |t: Tensor<3>| t.reshape([b, s, n_head, dh]).swap_dims(1, 2);
     let q = heads(qkv.clone().narrow(2, 0, d));
@@ -1601,40 +1581,24 @@ pub fn attention(
         scale: scale as f32,
         valid: valid.map(<[bool]>::to_vec),
     };
-    if enabled() {
-        if let (Some(qa), Some(ka), Some(va)) = (as_ad(&q), as_ad(&k), as_ad(&v)) {
-            let (qp, kp, vp) = (
-                unit_inner(qa.primitive().clone()),
-                unit_inner(ka.primitive().clone()),
-                unit_inner(va.primitive().clone()),
-            );
-            let (o, lse) = attention_fwd(
-                &shape,
-                head_view_4d(&qp),
-                head_view_4d(&kp),
-                head_view_4d(&vp),
-            );
-            let out = flex(o, vec![b, s, nh * dh]);
-            let saved = out.clone();
-            return record([&qa, &ka, &va], out, || SplitState {
-                q: qp,
-                k: kp,
-                v: vp,
-                out: saved,
-                lse,
-                shape,
-            });
-        }
-        if let (Some(qp), Some(kp), Some(vp)) = (as_flex(&q), as_flex(&k), as_flex(&v)) {
-            let (qp, kp, vp) = (unit_inner(qp), unit_inner(kp), unit_inner(vp));
-            let (o, _) = attention_fwd(
-                &shape,
-                head_view_4d(&qp),
-                head_view_4d(&kp),
-                head_view_4d(&vp),
-            );
-            return Tensor::from_primitive::<Flex>(flex(o, vec![b, s, nh * dh]));
-        }
+    if let Some(([qp, kp, vp], ad)) = inputs([input(&q), input(&k), input(&v)]) {
+        let (qp, kp, vp) = (unit_inner(qp), unit_inner(kp), unit_inner(vp));
+        let (o, lse) = attention_fwd(
+            &shape,
+            head_view_4d(&qp),
+            head_view_4d(&kp),
+            head_view_4d(&vp),
+        );
+        let out = flex(o, vec![b, s, nh * dh]);
+        let saved = out.clone();
+        return finish(ad, out, || SplitState {
+            q: qp,
+            k: kp,
+            v: vp,
+            out: saved,
+            lse,
+            shape,
+        });
     }
     composite_attention([q, k, v], &shape)
 }
@@ -1867,9 +1831,13 @@ mod tests {
         // The fused path needs the primitives; if burn's dispatch changed shape these would
         // silently fall back to the composite ops, so check the downcasts themselves.
         let ad = randn([2, 3], 1, &cpu_autodiff_device()).require_grad();
-        assert!(as_ad(&ad).is_some() && as_flex(&ad).is_none());
+        assert!(input(&ad).is_some_and(|i| i.ad.is_some()));
         let plain = randn([2, 3], 1, &cpu_device());
-        assert!(as_flex(&plain).is_some() && as_ad(&plain).is_none());
+        assert!(input(&plain).is_some_and(|i| i.ad.is_none()));
+        // All inputs tracked: handles for the backward; none tracked: plain; a mix: burn's ops.
+        assert!(inputs([input(&ad), input(&ad)]).is_some_and(|(_, h)| h.is_some()));
+        assert!(inputs([input(&plain), input(&plain)]).is_some_and(|(_, h)| h.is_none()));
+        assert!(inputs([input(&ad), input(&plain)]).is_none());
     }
 
     #[test]
@@ -1881,7 +1849,7 @@ mod tests {
         let c = randn([2, 1, 3, 4], 23, &dev).swap_dims(1, 2);
         let want = vals(Tensor::cat(vec![a.clone(), b.clone(), c.clone()], 2));
         // Where a slab's data lives.
-        let addr = |t: &Tensor<4>| as_flex(t).expect("flex").storage::<f32>().as_ptr() as usize;
+        let addr = |t: &Tensor<4>| input(t).expect("flex").p.storage::<f32>().as_ptr() as usize;
         let slab = kv_append(None, 0, a.clone());
         let (cap, at) = (slab.dims()[2], addr(&slab));
         assert_eq!(cap, 16, "room to grow");

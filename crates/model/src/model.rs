@@ -828,14 +828,14 @@ impl Model {
 
     fn mlp(&self, m: &Mlp, act: Activation, x: Tensor<3>) -> Tensor<3> {
         let bias = m.c_fc_b.as_ref().map(|b| b.val());
-        if act == Activation::Gelu {
-            // Bias and exact GELU in one fused pass on the CPU backend.
-            let y = fused::bias_gelu(linear(x, m.c_fc_w.val(), None), bias);
-            return linear(y, m.c_proj_w.val(), m.c_proj_b.as_ref().map(|b| b.val()));
-        }
-        let y = linear(x, m.c_fc_w.val(), bias);
+        // With exact GELU the bias is added by the fused activation, in the same pass.
+        let (in_linear, in_gelu) = match act {
+            Activation::Gelu => (None, bias),
+            _ => (bias, None),
+        };
+        let y = linear(x, m.c_fc_w.val(), in_linear);
         let y = match act {
-            Activation::Gelu => activation::gelu(y),
+            Activation::Gelu => fused::bias_gelu(y, in_gelu),
             Activation::GeluTanh => activation::gelu_approximate(y),
             Activation::Relu => activation::relu(y),
             // 1{x >= eps}: the hard threshold of the construction (zero gradient).
