@@ -1,4 +1,5 @@
-//! Seeded task generators: ProsQA (Coconut's Algorithm 1) and stress families.
+//! Seeded task generators: ProsQA (Coconut's Algorithm 1), the shortcut-free twin family
+//! ([`crate::twin`]) and stress families.
 //!
 //! Every generator draws from one `ChaCha8Rng` seeded with the given seed, so the same
 //! (family, count, seed, hop filter) always yields the same tasks. Each task carries names,
@@ -13,6 +14,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::prosqa::{coconut_text, random_names};
 use crate::solve::bfs;
+use crate::twin::twin;
+pub use crate::twin::TwinParams;
 use crate::{Digraph, ReachTask};
 
 /// Parameters of the ProsQA generator (Coconut, Hao et al. 2024, App. A.2, Algorithm 1).
@@ -70,16 +73,21 @@ pub enum Family {
     /// distractor reachable at the same hop count as the target). Plus random edges among
     /// `n` nodes with probability `p` that neither connect the distractor nor shorten a chain.
     NearMiss { n: usize, hops: usize, p: f64 },
+    /// Twin trees (issue 15): the root and a decoy root grow mirror-image layered DAGs with
+    /// mirrored cross edges; target and distractor are mirror images, so every rule that
+    /// ignores the root ties. The hop count is drawn uniformly from the hop range.
+    Twin(TwinParams),
 }
 
 /// Family names accepted by [`Family::with_defaults`].
-pub const FAMILY_NAMES: [&str; 6] = [
+pub const FAMILY_NAMES: [&str; 7] = [
     "prosqa",
     "chain",
     "layered",
     "erdos-renyi",
     "grid",
     "near-miss",
+    "twin",
 ];
 
 impl Family {
@@ -100,6 +108,7 @@ impl Family {
                 hops: 4,
                 p: 0.05,
             },
+            "twin" => Family::Twin(TwinParams::default()),
             _ => return None,
         })
     }
@@ -113,6 +122,7 @@ impl Family {
             Family::ErdosRenyi { .. } => "erdos-renyi",
             Family::Grid { .. } => "grid",
             Family::NearMiss { .. } => "near-miss",
+            Family::Twin(_) => "twin",
         }
     }
 }
@@ -174,7 +184,8 @@ pub enum GenerateError {
 }
 
 /// Generates `count` tasks of `family` from `seed`, keeping those whose gold path length is
-/// in `hops` (when given).
+/// in `hops` (when given). The twin family draws the hop count uniformly from `hops` (default:
+/// its parameters' range) instead of filtering.
 pub fn generate(
     family: &Family,
     count: usize,
@@ -192,7 +203,7 @@ pub fn generate_with_progress(
     hops: Option<HopRange>,
     mut progress: impl FnMut(usize),
 ) -> Result<Vec<ReachTask>, GenerateError> {
-    validate(family)?;
+    validate(family, hops)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut tasks = Vec::with_capacity(count);
     let max_attempts = 1000 + count.saturating_mul(200);
@@ -208,7 +219,7 @@ pub fn generate_with_progress(
             });
         }
         attempts += 1;
-        if let Some(task) = generate_one(family, &mut rng) {
+        if let Some(task) = generate_one_in(family, hops, &mut rng) {
             if hops.is_none_or(|h| h.contains(task.hops())) {
                 tasks.push(task);
                 progress(tasks.len());
@@ -218,7 +229,7 @@ pub fn generate_with_progress(
     Ok(tasks)
 }
 
-fn validate(family: &Family) -> Result<(), GenerateError> {
+fn validate(family: &Family, hops: Option<HopRange>) -> Result<(), GenerateError> {
     let prob = |p: f64| (0.0..=1.0).contains(&p);
     let problem = match family {
         Family::Prosqa(p) => {
@@ -243,6 +254,15 @@ fn validate(family: &Family) -> Result<(), GenerateError> {
         }
         Family::NearMiss { n, hops, p } => (*hops < 2 || *n < 2 * hops + 1 || !prob(*p))
             .then_some("need hops >= 2, n >= 2*hops + 1, 0 <= p <= 1"),
+        Family::Twin(p) => {
+            return match p.problem(hops) {
+                Some(message) => Err(GenerateError::BadParams {
+                    family: "twin",
+                    message,
+                }),
+                None => Ok(()),
+            }
+        }
     };
     match problem {
         Some(message) => Err(GenerateError::BadParams {
@@ -254,7 +274,18 @@ fn validate(family: &Family) -> Result<(), GenerateError> {
 }
 
 /// One task (or `None` when this draw has no valid question, e.g. no unreachable node).
+/// Twin tasks draw their hop count from the parameters' default range.
 pub fn generate_one(family: &Family, rng: &mut ChaCha8Rng) -> Option<ReachTask> {
+    generate_one_in(family, None, rng)
+}
+
+/// [`generate_one`] with a hop range for the twin family (other families ignore it; the
+/// caller filters them).
+fn generate_one_in(
+    family: &Family,
+    hops: Option<HopRange>,
+    rng: &mut ChaCha8Rng,
+) -> Option<ReachTask> {
     let (graph, root, target, distractor) = match family {
         Family::Prosqa(p) => return prosqa_task(p, rng),
         Family::Chain { n } => chain(*n, rng),
@@ -262,6 +293,12 @@ pub fn generate_one(family: &Family, rng: &mut ChaCha8Rng) -> Option<ReachTask> 
         Family::ErdosRenyi { n, p } => erdos_renyi(*n, *p, rng)?,
         Family::Grid { rows, cols } => grid(*rows, *cols, rng)?,
         Family::NearMiss { n, hops, p } => near_miss(*n, *hops, *p, rng)?,
+        Family::Twin(p) => {
+            if p.problem(hops).is_some() {
+                return None;
+            }
+            twin(p, p.hop_range(hops), rng)?
+        }
     };
     // Relabel nodes at random so node ids carry no information about the answer.
     let mut perm: Vec<usize> = (0..graph.n()).collect();

@@ -26,24 +26,30 @@
 //! prosqa::read_tasks(path) -> Result<Vec<ReachTask>, ProsqaError>  (Coconut or symbolic file)
 //! prosqa::write_tasks(path, &tasks)   (symbolic form = Coconut record + neighbor_k)
 //! prosqa::{read_records, parse_records, write_records, records_to_json, CoconutRecord}
-//! generate::{Family, ProsqaParams, HopRange, FAMILY_NAMES}
+//! generate::{Family, ProsqaParams, TwinParams, HopRange, FAMILY_NAMES}
 //! generate::generate(&family, count, seed, Option<HopRange>) -> Result<Vec<ReachTask>, _>
 //!   Family::Prosqa(ProsqaParams::default()) | Chain{n} | Layered{width,depth,p}
-//!   | ErdosRenyi{n,p} | Grid{rows,cols} | NearMiss{n,hops,p};  Family::with_defaults("grid")
+//!   | ErdosRenyi{n,p} | Grid{rows,cols} | NearMiss{n,hops,p} | Twin(TwinParams::default())
+//!   Family::with_defaults("grid"); twin: mirror-image trees of the root and a decoy root,
+//!   hop count drawn uniformly from the HopRange (no root-agnostic shortcut, issue 15).
 //!   every generated task has names, Coconut text (task.coconut) and neighbor_k.
 //!   "3-4".parse::<HopRange>() filters by gold-path length (Zhu et al.'s 3–4-hop subset).
+//! audit::audit(&tasks, band) -> AuditReport { rows: [RuleRow { rule, root_aware, accuracy,
+//!   ties }], best_root_agnostic, verdict }  (shortcut rules that never read the root)
 //! stats::{TaskStats, table2_stats(&tasks)}  (Coconut Table 2: nodes, edges, path len, #paths)
 //! ```
 //!
 //! Conventions: node ids are `usize`; all randomness is `rand_chacha::ChaCha8Rng` seeded by
 //! the caller's seed; every solver reports an operation count for complexity comparisons.
 
+pub mod audit;
 pub mod digraph;
 pub mod generate;
 pub mod prosqa;
 pub mod solve;
 pub mod stats;
 pub mod task;
+pub mod twin;
 
 pub use digraph::Digraph;
 pub use task::{CoconutText, ReachTask};
