@@ -1,24 +1,38 @@
 //! `trained-thoughts`: without a checkpoint it says so; with a tiny trained checkpoint its
 //! accuracy-by-hops rows equal what the train crate's evaluator reports.
 
-use superpose_lab::experiments::trained::{checkpoint_meta, eval_tasks, COLUMNS};
+use superpose_lab::experiments::trained::{
+    checkpoint_meta, eval_tasks, shipped_checkpoints, CAUSAL_COLUMNS, COLUMNS,
+};
 use superpose_lab::{run_experiment, ExperimentId, RunOptions, Status};
 use superpose_train::eval::EvalOptions;
 use superpose_train::trainer::{evaluate, train, TrainOptions};
 use superpose_train::TrainConfig;
 
 #[test]
-fn without_checkpoint_it_is_not_available() {
+fn without_checkpoint_it_runs_the_shipped_ones_or_says_so() {
     let opts = RunOptions {
         progress: false,
         ..RunOptions::default()
     };
     let r = run_experiment(ExperimentId::TrainedThoughts, &opts).unwrap();
+    let shipped = shipped_checkpoints();
     match r.status {
-        Status::NotAvailable(reason) => assert!(reason.contains("--checkpoint")),
-        Status::Ok => panic!("ran without a checkpoint"),
+        Status::NotAvailable(reason) => {
+            assert!(shipped.is_empty(), "shipped checkpoints were not run");
+            assert!(reason.contains("--checkpoint"));
+            assert!(r.table.rows.is_empty());
+        }
+        Status::Ok => {
+            assert!(!shipped.is_empty());
+            let ckpts = r.to_json()["params"]["checkpoints"]
+                .as_array()
+                .unwrap()
+                .len();
+            assert_eq!(ckpts, shipped.len());
+            assert!(!r.table.rows.is_empty());
+        }
     }
-    assert!(r.table.rows.is_empty());
 }
 
 const TINY: &str = r#"
@@ -87,7 +101,7 @@ fn trained_checkpoint_rows_match_the_train_crate() {
     assert_eq!(names, COLUMNS.iter().map(|c| c.0).collect::<Vec<_>>());
     // the same evaluation through the train crate directly
     let meta = checkpoint_meta(&out).unwrap();
-    let tasks = eval_tasks(&meta, 8, 3, opts.seed);
+    let tasks = eval_tasks(&meta, 1..=4 + 3, 24, opts.seed);
     let rep = evaluate(
         &out,
         &tasks,
@@ -111,8 +125,34 @@ fn trained_checkpoint_rows_match_the_train_crate() {
         beyond |= h > 4;
     }
     assert!(beyond, "evaluation goes beyond the training range");
+    let (causal, probes) = (&r.extra_tables[0], &r.extra_tables[1]);
     assert_eq!(
-        r.extra_tables[0].rows.len(),
+        probes.rows.len(),
         rep.thought_node_inner.len() + rep.edge_attention.len()
     );
+    // Causal tests inside the training range: intact, zeroed, shuffled, mean, truncated to 0
+    // and 1 of the 2 thoughts, transplanted.
+    let names: Vec<&str> = causal.columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        CAUSAL_COLUMNS.iter().map(|c| c.0).collect::<Vec<_>>()
+    );
+    let tests: Vec<String> = causal
+        .rows
+        .iter()
+        .map(|row| row[2].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        tests,
+        [
+            "intact",
+            "zeroed",
+            "shuffled",
+            "mean",
+            "truncated-0",
+            "truncated-1",
+            "transplant-edge-removed"
+        ]
+    );
+    assert_eq!(r.plots.len(), 2);
 }

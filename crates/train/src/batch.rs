@@ -3,7 +3,7 @@
 //! row, which lets all rows share the thought passes and the KV cache; pads get position 0 and
 //! are masked out of attention; rows are then right-padded to the batch length.
 
-use crate::curriculum::Encoded;
+use crate::curriculum::{Encoded, QUESTION_TOKENS};
 
 /// A padded batch in host memory.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,6 +24,11 @@ pub struct HostBatch {
     pub n_thoughts: Vec<usize>,
     /// Left padding per row.
     pub left_pad: Vec<usize>,
+    /// Per row and thought, the nodes the thought should hold (the frontier-loss targets).
+    pub thought_sets: Vec<Vec<Vec<u32>>>,
+    /// Key mask for the columns after the thoughts when the readout bottleneck is on: the
+    /// edge list is masked out (see [`HostBatch::with_readout_bottleneck`]).
+    pub readout_mask: Option<Vec<bool>>,
 }
 
 impl HostBatch {
@@ -34,6 +39,21 @@ impl HostBatch {
     /// Number of cells with a target.
     pub fn n_targets(&self) -> usize {
         self.targets.iter().filter(|&&t| t >= 0).count()
+    }
+
+    /// Turn on the readout bottleneck: the columns after the thoughts may attend to `<eos>`,
+    /// the question (`[Q] c1 c2 [R] root`), `<bot>`, the thoughts and what follows, but not to
+    /// the edge list, which sits between the first token and the question.
+    pub fn with_readout_bottleneck(mut self) -> Self {
+        let question = self.bot_col - QUESTION_TOKENS;
+        let mut mask = self.key_mask.clone();
+        for r in 0..self.rows {
+            for c in self.left_pad[r] + 1..question {
+                mask[r * self.cols + c] = false;
+            }
+        }
+        self.readout_mask = Some(mask);
+        self
     }
 }
 
@@ -56,6 +76,8 @@ pub fn collate(seqs: &[&Encoded], pad: u32) -> HostBatch {
         bot_col,
         n_thoughts: seqs.iter().map(|s| s.n_thoughts).collect(),
         left_pad: Vec::with_capacity(rows),
+        thought_sets: seqs.iter().map(|s| s.thought_sets.clone()).collect(),
+        readout_mask: None,
     };
     for (r, s) in seqs.iter().enumerate() {
         let off = bot_col - s.bot;
@@ -94,6 +116,7 @@ mod tests {
             targets,
             n_thoughts: thoughts,
             stage: thoughts,
+            thought_sets: vec![Vec::new(); thoughts],
         }
     }
 
@@ -113,5 +136,29 @@ mod tests {
         assert_eq!(&batch.positions[0..4], &[0, 0, 0, 1]);
         assert_eq!(batch.max_thoughts(), 2);
         assert_eq!(batch.n_targets(), 2 + 4);
+    }
+
+    #[test]
+    fn readout_bottleneck_masks_only_the_edge_list() {
+        // Row 0: `<eos>` + 2 edges (6 tokens) + the 5 question tokens, then `<bot>`.
+        let a = enc(12, 2, 2);
+        let b = enc(9, 2, 2); // one edge fewer
+        let batch = collate(&[&a, &b], 9).with_readout_bottleneck();
+        let m = batch.readout_mask.as_ref().unwrap();
+        let cols = batch.cols;
+        assert_eq!(batch.bot_col, 12);
+        // row 0: column 0 is `<eos>`, 1..7 the edges, 7..12 the question, 12 `<bot>`
+        let row0: Vec<bool> = m[..cols].to_vec();
+        assert!(row0[0]);
+        assert!(row0[1..7].iter().all(|&x| !x));
+        assert!(row0[7..]
+            .iter()
+            .zip(&batch.key_mask[7..cols])
+            .all(|(a, b)| a == b));
+        // row 1: three pads, `<eos>` at 3, edges 4..7, question 7..12
+        let row1 = &m[cols..2 * cols];
+        assert_eq!(&row1[..4], &[false, false, false, true]);
+        assert!(row1[4..7].iter().all(|&x| !x));
+        assert!(row1[7..12].iter().all(|&x| x));
     }
 }

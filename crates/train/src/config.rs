@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::curriculum::{Curriculum, LossSpan, Mode};
+pub use crate::data::DataFamily;
+use crate::data::GraphSpec;
 use crate::TrainError;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -50,6 +52,9 @@ pub struct RunConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
+    /// prosqa | twin
+    #[serde(default)]
+    pub family: DataFamily,
     /// Number of generated training graphs.
     pub train_graphs: usize,
     /// Number of generated validation graphs (distinct seed).
@@ -104,9 +109,54 @@ pub struct CurriculumConfig {
     /// Reset the AdamW moments at every stage switch (Coconut, following iCoT).
     #[serde(default)]
     pub reset_optimizer: bool,
-    /// rest (Coconut) | next (Zhu et al.: only the next gold node)
+    /// rest (Coconut) | next (only the next gold node) | zhu (Zhu et al. §5.1: one node at
+    /// exact distance stage+1 on a shortest path, no answer loss before the final stage)
     #[serde(default = "default_span")]
     pub loss_span: LossSpan,
+    /// Stage of the first epoch (0 = Coconut's schedule; max_stage = all thoughts from step 1).
+    #[serde(default)]
+    pub first_stage: usize,
+    /// Weight of the auxiliary frontier loss before the final stage (0 = off): at thought i
+    /// the cross-entropy between the LM head's distribution and the uniform distribution over
+    /// the nodes within i hops of the root.
+    #[serde(default)]
+    pub frontier_weight: f64,
+    /// Weight of the frontier loss at the final stage (default: `frontier_weight`).
+    #[serde(default)]
+    pub frontier_weight_final: Option<f64>,
+    /// Teacher forcing of the thoughts (CoT2-style): the probability, at the first step, that a
+    /// training example's thought slots receive the exact superposition of the nodes within
+    /// i hops instead of the fed-back hidden state; it falls linearly to 0 at
+    /// `teacher_forcing_steps` (scheduled sampling). 0 = off.
+    #[serde(default)]
+    pub teacher_forcing: f64,
+    /// Optimizer steps over which the teacher-forcing probability falls to 0.
+    #[serde(default)]
+    pub teacher_forcing_steps: usize,
+    /// Readout bottleneck (a control): the positions after the thoughts cannot attend to the
+    /// edge list, so the answer can only come from the thoughts. Continuous modes only.
+    #[serde(default)]
+    pub readout_bottleneck: bool,
+}
+
+impl CurriculumConfig {
+    /// Teacher-forcing probability at optimizer step `step` (0-based).
+    pub fn teacher_forcing_at(&self, step: usize) -> f64 {
+        if self.teacher_forcing_steps == 0 {
+            return 0.0;
+        }
+        let left = 1.0 - step as f64 / self.teacher_forcing_steps as f64;
+        self.teacher_forcing * left.max(0.0)
+    }
+
+    /// Frontier-loss weight at `stage`.
+    pub fn frontier_weight_at(&self, stage: usize) -> f64 {
+        if stage >= self.max_stage {
+            self.frontier_weight_final.unwrap_or(self.frontier_weight)
+        } else {
+            self.frontier_weight
+        }
+    }
 }
 
 impl Default for CurriculumConfig {
@@ -118,6 +168,12 @@ impl Default for CurriculumConfig {
             p_mix: 0.0,
             reset_optimizer: false,
             loss_span: LossSpan::Rest,
+            first_stage: 0,
+            frontier_weight: 0.0,
+            frontier_weight_final: None,
+            teacher_forcing: 0.0,
+            teacher_forcing_steps: 0,
+            readout_bottleneck: false,
         }
     }
 }
@@ -304,6 +360,39 @@ impl TrainConfig {
         if !(0.0..=1.0).contains(&c.p_mix) {
             return Err(format!("curriculum.p_mix = {} must be in [0, 1]", c.p_mix));
         }
+        let weights = [Some(c.frontier_weight), c.frontier_weight_final];
+        if weights
+            .iter()
+            .flatten()
+            .any(|w| !(w.is_finite() && *w >= 0.0))
+        {
+            return Err(
+                "curriculum.frontier_weight and frontier_weight_final must be finite and >= 0"
+                    .into(),
+            );
+        }
+        if !(0.0..=1.0).contains(&c.teacher_forcing) {
+            return Err(format!(
+                "curriculum.teacher_forcing = {} must be in [0, 1]",
+                c.teacher_forcing
+            ));
+        }
+        if c.teacher_forcing > 0.0 && (c.teacher_forcing_steps == 0 || !self.run.mode.continuous())
+        {
+            return Err("curriculum.teacher_forcing needs curriculum.teacher_forcing_steps > 0 and a continuous-thought mode".into());
+        }
+        if c.readout_bottleneck && !self.run.mode.continuous() {
+            return Err(format!(
+                "curriculum.readout_bottleneck needs a continuous-thought mode (coconut, coconut-bfs), not {}",
+                self.run.mode.name()
+            ));
+        }
+        if c.first_stage > c.max_stage {
+            return Err(format!(
+                "curriculum.first_stage = {} exceeds curriculum.max_stage = {}",
+                c.first_stage, c.max_stage
+            ));
+        }
         if c.thoughts_per_step == 0 || c.epochs_per_stage == 0 {
             return Err(
                 "curriculum.thoughts_per_step and curriculum.epochs_per_stage must be positive"
@@ -316,9 +405,22 @@ impl TrainConfig {
         Ok(())
     }
 
+    /// The generated graphs of this run: family, node range and hop range.
+    pub fn graph_spec(&self) -> GraphSpec {
+        let d = &self.data;
+        GraphSpec {
+            family: d.family,
+            min_nodes: d.min_nodes as usize,
+            max_nodes: d.max_nodes as usize,
+            min_hops: d.min_hops,
+            max_hops: d.max_hops,
+        }
+    }
+
     pub fn curriculum(&self) -> Curriculum {
         Curriculum {
             max_stage: self.curriculum.max_stage,
+            first_stage: self.curriculum.first_stage,
             thoughts_per_step: self.curriculum.thoughts_per_step,
             epochs_per_stage: self.curriculum.epochs_per_stage,
             p_mix: self.curriculum.p_mix,

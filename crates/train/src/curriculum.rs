@@ -57,15 +57,27 @@ impl Mode {
 pub enum LossSpan {
     /// Every remaining step, `[A]`, the answer and `<eos>` (Coconut).
     Rest,
-    /// Only the next gold node, or `[A] answer <eos>` past the path length (Zhu et al. §5.1).
+    /// Only the next gold node, or `[A] answer <eos>` past the path length.
     Next,
+    /// Zhu et al. 2025 §5.1 (`reasoning-by-superposition`): at stage `k` below the path length
+    /// the loss is on ONE node drawn uniformly from the nodes at exact distance `k + 1` on a
+    /// shortest root→target path (`neighbor_k[k+1]`), with no `[A]` and no answer; from stage
+    /// ≥ the path length, `[A] answer <eos>`.
+    Zhu,
 }
 
 /// The curriculum schedule: which stage an epoch trains.
+///
+/// The number of thoughts depends only on the stage (`stage × thoughts_per_step`), never on
+/// the example's hop count: at the final stage and at evaluation every example gets
+/// `max_stage × thoughts_per_step` thoughts, so the count leaks nothing about the depth of the
+/// answer (Zhu et al.'s code uses as many thoughts as the true hop count).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Curriculum {
     /// Largest latent stage (Coconut's `max_latent_stage`).
     pub max_stage: usize,
+    /// Stage of epoch 0 (0 = Coconut's schedule; `max_stage` = every thought from the start).
+    pub first_stage: usize,
     /// Thoughts per replaced step (`c`).
     pub thoughts_per_step: usize,
     /// Epochs per stage; stage `min(epoch / epochs_per_stage, max_stage)`.
@@ -77,7 +89,7 @@ pub struct Curriculum {
 impl Curriculum {
     /// Stage trained in `epoch` (0-based) by a curriculum method.
     pub fn stage(&self, epoch: usize) -> usize {
-        (epoch / self.epochs_per_stage.max(1)).min(self.max_stage)
+        (self.first_stage + epoch / self.epochs_per_stage.max(1)).min(self.max_stage)
     }
     /// Number of thoughts used at evaluation: the final stage (Hao et al. §4.2).
     pub fn eval_thoughts(&self) -> usize {
@@ -98,6 +110,25 @@ pub struct Encoded {
     pub n_thoughts: usize,
     /// Stage this sample was built for.
     pub stage: usize,
+    /// Per thought `i` (0-based), the nodes within `i + 1` hops of the root: the set the
+    /// thought should hold as a superposition (Zhu et al. 2025, Theorem 1); the target of the
+    /// auxiliary frontier loss. Empty for methods without thoughts.
+    pub thought_sets: Vec<Vec<u32>>,
+}
+
+/// Tokens between the edge list and `<bot>`: `[Q] c1 c2 [R] root` (see [`encode_prompt`]).
+pub const QUESTION_TOKENS: usize = 5;
+
+/// Nodes within `1..=k` hops of the root, one set per thought (the targets of the frontier
+/// loss and of the probes).
+pub fn thought_sets(ex: &ReachExample, k: usize) -> Vec<Vec<u32>> {
+    (1..=k as u32)
+        .map(|hops| {
+            (0..ex.n_nodes)
+                .filter(|&v| ex.dist_from_root[v as usize].is_some_and(|d| d <= hops))
+                .collect()
+        })
+        .collect()
 }
 
 /// The question prefix `<eos> s t | … [Q] c1 c2 [R] root <bot>` with shuffled edges and
@@ -133,6 +164,12 @@ pub fn encode_prompt<R: Rng>(
     (tokens, edge_pos)
 }
 
+/// Length of the prompt of [`encode_prompt`] (through `<bot>`): `<eos>`, three tokens per edge,
+/// the question and `<bot>`. Every fit check counts with it.
+pub fn prompt_len(ex: &ReachExample) -> usize {
+    1 + 3 * ex.edges.len() + QUESTION_TOKENS + 1
+}
+
 /// Encode `ex` for training `mode` at `stage` (ignored by no-CoT and CoT).
 pub fn encode<R: Rng>(
     ex: &ReachExample,
@@ -154,6 +191,7 @@ pub fn encode<R: Rng>(
             let rest = match span {
                 LossSpan::Rest => steps[k..].to_vec(),
                 LossSpan::Next => steps.get(k).map(|&v| vec![v]).unwrap_or_default(),
+                LossSpan::Zhu => zhu_target(ex, k, rng).into_iter().collect(),
             };
             (stage * curriculum.thoughts_per_step, rest, stage)
         }
@@ -179,7 +217,9 @@ pub fn encode<R: Rng>(
     tokens.push(vocab.eot());
     let eot = tokens.len() - 1;
     // Past the remaining steps (or when they are not all supervised): `[A] answer <eos>`.
-    let reaches_answer = rest.last() == Some(&ex.target) || rest.is_empty();
+    // Zhu et al.'s stage loss has no answer before the final stage.
+    let zhu_stage = mode.curriculum() && span == LossSpan::Zhu && stage < steps.len();
+    let reaches_answer = !zhu_stage && (rest.last() == Some(&ex.target) || rest.is_empty());
     if reaches_answer {
         rest.extend([vocab.a(), ex.target, vocab.eos()]);
     }
@@ -194,7 +234,21 @@ pub fn encode<R: Rng>(
         bot,
         n_thoughts,
         stage,
+        thought_sets: thought_sets(ex, n_thoughts),
     }
+}
+
+/// Zhu et al.'s stage-`k` target: a node drawn uniformly from those at exact distance `k + 1`
+/// on a shortest root→target path (None past the path length).
+fn zhu_target<R: Rng>(ex: &ReachExample, k: usize, rng: &mut R) -> Option<u32> {
+    if k >= ex.hops() {
+        return None;
+    }
+    let depth = k as u32 + 1;
+    let optimal: Vec<u32> = (0..ex.n_nodes)
+        .filter(|&v| ex.optimal_at(v, depth))
+        .collect();
+    optimal.choose(rng).copied()
 }
 
 /// Stage for one sample in an epoch whose scheduled stage is `scheduled`: with probability
@@ -224,6 +278,7 @@ mod tests {
             thoughts_per_step: 1,
             epochs_per_stage: 2,
             p_mix: 0.0,
+            first_stage: 0,
         }
     }
 
@@ -311,6 +366,67 @@ mod tests {
         }
         // hop-2 frontier of the diamond is {3, 7}
         assert_eq!(seen.into_iter().collect::<Vec<_>>(), vec![3, 7]);
+    }
+
+    #[test]
+    fn zhu_stage_loss_has_one_optimal_node_and_no_answer_before_the_final_stage() {
+        let v = Vocab::new(8);
+        let e = ex(); // 0 -> {1, 2} -> 3 -> 4: both 1 and 2 are on a shortest path
+        let c = cur();
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let mut firsts = std::collections::BTreeSet::new();
+        for _ in 0..40 {
+            let s0 = encode(&e, &v, Mode::Coconut, 0, &c, LossSpan::Zhu, &mut rng);
+            let tail = &s0.tokens[s0.bot..];
+            assert_eq!(tail.len(), 3, "<bot> <eot> node");
+            firsts.insert(tail[2]);
+            assert_eq!(s0.targets.iter().flatten().count(), 1);
+        }
+        assert_eq!(firsts.into_iter().collect::<Vec<_>>(), vec![1, 2]);
+        let s2 = encode(&e, &v, Mode::Coconut, 2, &c, LossSpan::Zhu, &mut rng);
+        assert_eq!(
+            v.render(&s2.tokens[s2.bot..]),
+            "<bot> <latent> <latent> <eot> 4"
+        );
+        let s3 = encode(&e, &v, Mode::Coconut, 3, &c, LossSpan::Zhu, &mut rng);
+        assert_eq!(
+            v.render(&s3.tokens[s3.bot..]),
+            "<bot> <latent> <latent> <latent> <eot> [A] 4 <eos>"
+        );
+    }
+
+    #[test]
+    fn thought_count_ignores_the_hop_count_and_sets_grow_by_hop() {
+        let v = Vocab::new(8);
+        let c = Curriculum {
+            first_stage: 4,
+            ..cur()
+        };
+        let long = ex(); // 3 hops
+        let short = ReachExample::new(8, vec![(0, 1), (1, 2), (5, 6)], 0, 2, 6, None).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        assert_eq!(c.stage(0), 4);
+        for e in [&long, &short] {
+            let enc = encode(
+                e,
+                &v,
+                Mode::Coconut,
+                c.stage(0),
+                &c,
+                LossSpan::Rest,
+                &mut rng,
+            );
+            assert_eq!(enc.n_thoughts, 4);
+            assert_eq!(enc.thought_sets.len(), 4);
+        }
+        let enc = encode(&long, &v, Mode::Coconut, 4, &c, LossSpan::Rest, &mut rng);
+        assert_eq!(enc.thought_sets[0], vec![0, 1, 2]);
+        assert_eq!(enc.thought_sets[1], vec![0, 1, 2, 3, 7]);
+        assert_eq!(enc.thought_sets[3], vec![0, 1, 2, 3, 4, 7]);
+        assert_eq!(
+            prompt_len(&long),
+            encode_prompt(&long, &v, &mut rng).0.len()
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use superpose_graph::generate::{generate, Family, HopRange, ProsqaParams, TwinParams};
 
 use crate::TrainError;
 
@@ -174,28 +175,57 @@ impl ReachExample {
     }
 }
 
-/// Generate `count` ProsQA-family examples (Coconut Algorithm 1, the `graph` crate) from
-/// `seed`, keeping those whose shortest path has `min_hops..=max_hops` hops.
+/// Generator family of the training and validation graphs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DataFamily {
+    /// ProsQA DAGs (Coconut Algorithm 1); carries root-agnostic shortcuts.
+    #[default]
+    Prosqa,
+    /// Balanced twin-root graphs (`graph generate --family twin`): no root-agnostic shortcut.
+    Twin,
+}
+
+/// The graphs to generate: family, node range, hop range.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GraphSpec {
+    pub family: DataFamily,
+    pub min_nodes: usize,
+    pub max_nodes: usize,
+    pub min_hops: usize,
+    pub max_hops: usize,
+}
+
+impl GraphSpec {
+    /// The `graph` crate's generator family for this spec.
+    pub fn family(&self) -> Family {
+        match self.family {
+            DataFamily::Prosqa => Family::Prosqa(ProsqaParams {
+                min_nodes: self.min_nodes,
+                max_nodes: self.max_nodes,
+                min_hops: self.min_hops,
+                ..ProsqaParams::default()
+            }),
+            DataFamily::Twin => Family::Twin(TwinParams {
+                max_nodes: self.max_nodes,
+                ..TwinParams::default()
+            }),
+        }
+    }
+}
+
+/// Generate `count` examples of `spec` from `seed` (the `graph` crate's generators), keeping
+/// those whose shortest path has `min_hops..=max_hops` hops.
 pub fn generate_examples(
+    spec: &GraphSpec,
     count: usize,
     seed: u64,
-    min_nodes: usize,
-    max_nodes: usize,
-    min_hops: usize,
-    max_hops: usize,
 ) -> Result<Vec<ReachExample>, TrainError> {
-    use superpose_graph::generate::{generate, Family, HopRange, ProsqaParams};
-    let family = Family::Prosqa(ProsqaParams {
-        min_nodes,
-        max_nodes,
-        min_hops,
-        ..ProsqaParams::default()
-    });
     let hops = HopRange {
-        min: min_hops,
-        max: max_hops,
+        min: spec.min_hops,
+        max: spec.max_hops,
     };
-    let tasks = generate(&family, count, seed, Some(hops))
+    let tasks = generate(&spec.family(), count, seed, Some(hops))
         .map_err(|e| TrainError::Invalid(format!("generating graphs (seed {seed}): {e}")))?;
     tasks
         .iter()
@@ -207,67 +237,24 @@ pub fn generate_examples(
         .collect()
 }
 
-#[derive(Deserialize)]
-struct ProsqaRecord {
-    edges: Vec<(u32, u32)>,
-    root: u32,
-    target: u32,
-    neg_target: u32,
-    #[serde(default)]
-    idx_to_symbol: Vec<String>,
-    /// Zhu et al.'s files: for hop k, the depth-k nodes on a shortest path.
-    #[serde(default)]
-    neighbor_k: Option<std::collections::BTreeMap<String, Vec<u32>>>,
-}
-
-/// Read a ProsQA JSON file (Coconut's `prosqa_*.json` or Zhu et al.'s
-/// `prosqa_*_graph_4_coconut.json`) into examples. Errors name the file and the record index
-/// (or the line and column of a JSON syntax error).
+/// Read a ProsQA JSON file (Coconut's `prosqa_*.json` or Zhu et al.'s symbolic
+/// `prosqa_*_graph_4_coconut.json`) with the `graph` crate's reader. Errors name the file and
+/// the record (or the line and column of a JSON syntax error).
 pub fn read_prosqa(path: &Path) -> Result<Vec<ReachExample>, TrainError> {
-    let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
-    let records: Vec<serde_json::Value> =
-        serde_json::from_str(&text).map_err(|e| TrainError::Data {
-            file: path.display().to_string(),
-            msg: format!("line {}, column {}: {e}", e.line(), e.column()),
-        })?;
-    let mut out = Vec::with_capacity(records.len());
-    for (i, value) in records.into_iter().enumerate() {
-        let bad = |msg: String| TrainError::Data {
-            file: path.display().to_string(),
-            msg: format!("record {i}: {msg}"),
-        };
-        let rec: ProsqaRecord = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
-        let max_id = rec
-            .edges
-            .iter()
-            .flat_map(|&(s, t)| [s, t])
-            .chain([rec.root, rec.target, rec.neg_target])
-            .max()
-            .unwrap_or(0);
-        let n_nodes = (rec.idx_to_symbol.len() as u32).max(max_id + 1);
-        // Zhu et al.'s `neighbor_k` gives the gold path node per hop (keys "0", "1", ...).
-        let gold = rec.neighbor_k.as_ref().and_then(|nk| {
-            let mut p = vec![rec.root];
-            for k in 1..=nk.len() {
-                p.push(*nk.get(&k.to_string())?.first()?);
-            }
-            if p.last() != Some(&rec.target) {
-                p.push(rec.target);
-            }
-            Some(p)
-        });
-        let ex = ReachExample::new(
-            n_nodes,
-            rec.edges,
-            rec.root,
-            rec.target,
-            rec.neg_target,
-            gold,
-        )
-        .map_err(bad)?;
-        out.push(ex);
-    }
-    Ok(out)
+    let tasks = superpose_graph::prosqa::read_tasks(path).map_err(|e| TrainError::Data {
+        file: path.display().to_string(),
+        msg: e.to_string(),
+    })?;
+    tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            ReachExample::from_task(t).map_err(|msg| TrainError::Data {
+                file: path.display().to_string(),
+                msg: format!("record {i}: {msg}"),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -294,14 +281,21 @@ mod tests {
 
     #[test]
     fn generated_examples_respect_filters_and_seeds() {
-        let a = generate_examples(20, 1, 12, 20, 3, 4).unwrap();
-        let b = generate_examples(20, 2, 12, 20, 3, 4).unwrap();
+        let spec = GraphSpec {
+            family: DataFamily::Prosqa,
+            min_nodes: 12,
+            max_nodes: 20,
+            min_hops: 3,
+            max_hops: 4,
+        };
+        let a = generate_examples(&spec, 20, 1).unwrap();
+        let b = generate_examples(&spec, 20, 2).unwrap();
         assert_eq!(a.len(), 20);
         assert!(a
             .iter()
             .all(|e| (3..=4).contains(&e.hops()) && e.n_nodes <= 20));
         assert_ne!(a, b);
-        assert_eq!(a, generate_examples(20, 1, 12, 20, 3, 4).unwrap());
+        assert_eq!(a, generate_examples(&spec, 20, 1).unwrap());
     }
 
     #[test]

@@ -27,7 +27,8 @@ use serde::{Deserialize, Serialize};
 use superpose_model::{ForwardInput, Model};
 
 use crate::batch::collate;
-use crate::curriculum::{encode_prompt, Encoded, Mode};
+use crate::causal::{self, CausalTest};
+use crate::curriculum::{encode_prompt, prompt_len, thought_sets, Encoded, Mode};
 use crate::data::ReachExample;
 use crate::multipass::{bool2, int2, multipass, ThoughtFeed};
 use crate::tokenizer::Vocab;
@@ -109,6 +110,11 @@ pub struct EvalReport {
     pub zeroed_thoughts: Option<Accuracy>,
     /// Accuracy with each example's thoughts replaced by another example's (continuous modes).
     pub shuffled_thoughts: Option<Accuracy>,
+    /// Causal tests of the thoughts (see [`crate::causal`]): zeroed, shuffled across examples,
+    /// the mean thought, truncated to 0…T−1 thoughts, transplanted from the same graph with an
+    /// edge of the answer path removed.
+    #[serde(default)]
+    pub causal: Vec<CausalTest>,
     /// Zhu et al. Table 5: mean ⟨thought_i, node embedding⟩ per node group.
     pub thought_node_inner: Vec<ProbeRow>,
     /// Zhu et al. Table 1: attention mass of layer `attention_layer` (1-based) per edge group.
@@ -130,6 +136,9 @@ pub struct EvalOptions {
     pub attention_layer: usize,
     /// Greedy decoding budget after `<eot>`.
     pub max_new_tokens: usize,
+    /// Thought slots at inference (None = the checkpoint's: its final stage). More than the
+    /// model was trained with tests whether the thought step generalises to longer paths.
+    pub thoughts: Option<usize>,
 }
 
 impl Default for EvalOptions {
@@ -141,6 +150,7 @@ impl Default for EvalOptions {
             ablations: true,
             attention_layer: 1,
             max_new_tokens: 12,
+            thoughts: None,
         }
     }
 }
@@ -152,18 +162,47 @@ pub struct ModelMeta {
     pub mode: Mode,
     /// Thoughts at inference (final stage × thoughts per step; 0 for no-CoT and CoT).
     pub thoughts: usize,
+    /// Trained with the readout bottleneck (the answer cannot attend to the edge list).
+    #[serde(default)]
+    pub readout_bottleneck: bool,
 }
 
-struct BatchResult {
-    answers: Vec<Option<u32>>,
+impl ModelMeta {
+    /// Positions an evaluation prompt of `ex` takes: the prompt through `<bot>`, the thoughts
+    /// and `<eot>` (decoding needs room after it).
+    pub fn eval_len(&self, ex: &ReachExample) -> usize {
+        prompt_len(ex) + self.thoughts + 1
+    }
+
+    /// This meta with `thoughts` slots at inference when given (methods with thoughts only).
+    pub fn with_thoughts(&self, thoughts: Option<usize>) -> ModelMeta {
+        let mut m = self.clone();
+        if let Some(t) = thoughts.filter(|_| self.mode.curriculum()) {
+            m.thoughts = t;
+        }
+        m
+    }
+}
+
+pub(crate) struct BatchResult {
+    pub(crate) answers: Vec<Option<u32>>,
     /// At the answer position, is the target's logit above the distractor's?
-    choices: Vec<Option<bool>>,
+    pub(crate) choices: Vec<Option<bool>>,
+    /// The vectors fed into the thought slots (continuous modes), `[rows, d]` each.
+    pub(crate) thoughts: Vec<Tensor<2>>,
+}
+
+/// How one evaluation batch is run: the thoughts fed and how many slots there are.
+pub(crate) struct RunSpec<'a> {
+    pub(crate) feed: &'a ThoughtFeed,
+    pub(crate) thoughts: usize,
 }
 
 /// Encode eval prompts: question, `<bot>`, `k` thought slots, `<eot>` (no targets).
 fn eval_rows(
     exs: &[&ReachExample],
     meta: &ModelMeta,
+    thoughts: usize,
     rng: &mut ChaCha8Rng,
 ) -> (Vec<Encoded>, Vec<Vec<usize>>) {
     let v = &meta.vocab;
@@ -177,15 +216,16 @@ fn eval_rows(
     for ex in exs {
         let (mut tokens, pos) = encode_prompt(ex, v, rng);
         let bot = tokens.len() - 1;
-        tokens.extend(std::iter::repeat_n(slot, meta.thoughts));
+        tokens.extend(std::iter::repeat_n(slot, thoughts));
         tokens.push(v.eot());
         let n = tokens.len();
         rows.push(Encoded {
             tokens,
             targets: vec![None; n],
             bot,
-            n_thoughts: meta.thoughts,
+            n_thoughts: thoughts,
             stage: 0,
+            thought_sets: thought_sets(ex, thoughts),
         });
         edge_pos.push(pos);
     }
@@ -224,23 +264,26 @@ fn to_f32(t: Tensor<2>) -> (Vec<f32>, usize) {
 
 /// Decode answers for one batch; optionally fill the probe tables.
 #[allow(clippy::too_many_arguments)]
-fn run_batch(
+pub(crate) fn run_batch(
     model: &Model,
     exs: &[&ReachExample],
     meta: &ModelMeta,
-    feed: &ThoughtFeed,
+    spec: RunSpec,
     opts: &EvalOptions,
     rng: &mut ChaCha8Rng,
     probes: Option<(&mut Vec<ProbeRow>, &mut Vec<ProbeRow>)>,
     device: &Device,
 ) -> BatchResult {
     let v = &meta.vocab;
-    let (rows, edge_pos) = eval_rows(exs, meta, rng);
+    let (rows, edge_pos) = eval_rows(exs, meta, spec.thoughts, rng);
     let refs: Vec<&Encoded> = rows.iter().collect();
-    let b = collate(&refs, v.eos());
+    let mut b = collate(&refs, v.eos());
+    if meta.readout_bottleneck {
+        b = b.with_readout_bottleneck();
+    }
     let continuous = meta.mode.continuous();
     let attn_layer = (probes.is_some() && continuous).then_some(opts.attention_layer);
-    let mp = multipass(model, &b, continuous, feed, attn_layer, device);
+    let mp = multipass(model, &b, continuous, spec.feed, attn_layer, device);
 
     if let Some((node_rows, edge_rows)) = probes {
         if continuous {
@@ -256,7 +299,8 @@ fn run_batch(
     let mut choices: Vec<Option<bool>> = vec![None; n];
     let mut generated: Vec<Vec<u32>> = vec![Vec::new(); n];
     let mut done = vec![false; n];
-    let mut mask = b.key_mask.clone();
+    // Decoded columns see what the answer saw (no edge list under the readout bottleneck).
+    let mut mask = b.readout_mask.clone().unwrap_or_else(|| b.key_mask.clone());
     let mut cols = b.cols;
     let mut pos: Vec<i64> = (0..n)
         .map(|r| b.positions[r * b.cols + b.cols - 1])
@@ -322,7 +366,11 @@ fn run_batch(
                 .and_then(|i| g.get(i + 1).copied())
         })
         .collect();
-    BatchResult { answers, choices }
+    BatchResult {
+        answers,
+        choices,
+        thoughts: mp.thoughts,
+    }
 }
 
 fn ensure_rows(rows: &mut Vec<ProbeRow>, k: usize) {
@@ -423,39 +471,29 @@ pub fn evaluate_model(
     opts: &EvalOptions,
     device: &Device,
 ) -> EvalReport {
+    let meta = &meta.with_thoughts(opts.thoughts);
     let mut report = EvalReport {
         mode: meta.mode.name().to_string(),
         thoughts: meta.thoughts,
         attention_layer: opts.attention_layer + 1,
         ..Default::default()
     };
-    let continuous = meta.mode.continuous();
-    let mut zeroed = Accuracy::default();
-    let mut shuffled = Accuracy::default();
     let mut node_rows = Vec::new();
     let mut edge_rows = Vec::new();
     let bs = opts.batch_size.max(1);
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let mut choice_ok = 0usize;
-    let bounds: Vec<(usize, usize)> = (0..examples.len())
-        .step_by(bs)
-        .map(|lo| (lo, (lo + bs).min(examples.len())))
-        .collect();
-    for (lo, hi) in bounds {
-        let exs: Vec<&ReachExample> = examples[lo..hi].iter().collect();
-        // The same prompts (edge order, candidate order) for the plain run and the ablations.
+    let mut tests = causal::Tests::new(meta, opts.ablations);
+    for lo in (0..examples.len()).step_by(bs) {
+        let exs: Vec<&ReachExample> = examples[lo..(lo + bs).min(examples.len())].iter().collect();
+        // The same prompts (edge order, candidate order) for the plain run and the tests.
         let rng_state = rng.clone();
         let probes = opts.probes.then_some((&mut node_rows, &mut edge_rows));
-        let res = run_batch(
-            model,
-            &exs,
-            meta,
-            &ThoughtFeed::Hidden,
-            opts,
-            &mut rng,
-            probes,
-            device,
-        );
+        let spec = RunSpec {
+            feed: &ThoughtFeed::Hidden,
+            thoughts: meta.thoughts,
+        };
+        let res = run_batch(model, &exs, meta, spec, opts, &mut rng, probes, device);
         for ((ex, ans), choice) in exs.iter().zip(&res.answers).zip(&res.choices) {
             let ok = *ans == Some(ex.target);
             choice_ok += (*choice == Some(true)) as usize;
@@ -468,30 +506,15 @@ pub fn evaluate_model(
                 .or_default()
                 .add(ok);
         }
-        if continuous && opts.ablations && meta.thoughts > 0 {
-            for (feed, acc) in [
-                (ThoughtFeed::Zero, &mut zeroed),
-                (
-                    ThoughtFeed::Shuffle((0..exs.len()).map(|r| (r + 1) % exs.len()).collect()),
-                    &mut shuffled,
-                ),
-            ] {
-                let mut r2 = rng_state.clone();
-                let res = run_batch(model, &exs, meta, &feed, opts, &mut r2, None, device);
-                for (ex, ans) in exs.iter().zip(&res.answers) {
-                    acc.add(*ans == Some(ex.target));
-                }
-            }
-        }
+        tests.run_batch(model, &exs, meta, opts, &rng_state, device);
     }
     if report.tasks > 0 {
         report.accuracy = report.correct as f64 / report.tasks as f64;
         report.choice_accuracy = choice_ok as f64 / report.tasks as f64;
     }
-    if continuous && opts.ablations && meta.thoughts > 0 {
-        report.zeroed_thoughts = Some(zeroed);
-        report.shuffled_thoughts = Some(shuffled);
-    }
+    report.causal = tests.finish();
+    report.zeroed_thoughts = causal::find(&report.causal, "zeroed");
+    report.shuffled_thoughts = causal::find(&report.causal, "shuffled");
     report.thought_node_inner = node_rows;
     report.edge_attention = edge_rows;
     report
@@ -521,13 +544,19 @@ pub fn render_report(r: &EvalReport) -> String {
             100.0 * a.accuracy
         );
     }
-    if let (Some(z), Some(sh)) = (&r.zeroed_thoughts, &r.shuffled_thoughts) {
-        let _ = writeln!(
-            s,
-            "  thoughts zeroed: {:.1}%   thoughts shuffled across examples: {:.1}%",
-            100.0 * z.accuracy,
-            100.0 * sh.accuracy
-        );
+    if !r.causal.is_empty() {
+        let _ = writeln!(s, "causal tests of the thoughts (exact / two-way):");
+        for t in &r.causal {
+            let _ = writeln!(
+                s,
+                "  {:<24} {:>5.1}% / {:>5.1}%  ({} thoughts; {})",
+                t.test,
+                100.0 * t.accuracy,
+                100.0 * t.choice_accuracy,
+                t.thoughts,
+                t.description
+            );
+        }
     }
     let table = |s: &mut String, title: &str, rows: &[ProbeRow]| {
         if rows.is_empty() {

@@ -34,6 +34,7 @@
 //! multipass::multipass(&model, &HostBatch, continuous, &ThoughtFeed, attn_layer, &device)
 //! ```
 pub mod batch;
+pub mod causal;
 pub mod checkpoint;
 pub mod config;
 pub mod curriculum;

@@ -10,7 +10,7 @@ use superpose_model::{ForwardInput, KvCache, Model};
 use crate::batch::HostBatch;
 
 /// What is written into a thought slot.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub enum ThoughtFeed {
     /// The last hidden state of the previous position (Coconut).
     Hidden,
@@ -21,6 +21,50 @@ pub enum ThoughtFeed {
     /// The hidden state with its gradient cut (same forward values as `Hidden`; no
     /// backpropagation through the thought chain).
     Detached,
+    /// The mean over the batch's rows of the hidden state at this step (causal test: what is
+    /// left of the answer when the thought carries no example-specific content).
+    Mean,
+    /// Given vectors: slot `i` of row `r` receives row `r` of `thoughts[i]` `[rows, d]` (causal
+    /// test: thoughts transplanted from another run, e.g. the same graph with an edge removed).
+    Given(Vec<Tensor<2>>),
+    /// Teacher forcing of the superposition (training): in the rows where `rows[r]` is true,
+    /// slot `i` receives the normalised sum of the embeddings of the nodes within `i + 1` hops
+    /// ([`teacher_thoughts`]); the other rows feed back their hidden state.
+    Teacher {
+        thoughts: Vec<Tensor<2>>,
+        rows: Vec<bool>,
+    },
+}
+
+/// The exact superpositions for the thought slots of `b` (Zhu et al. 2025, Theorem 1: thought
+/// `i` is the normalised sum of the embeddings of the nodes reached within `i` hops), scaled to
+/// the norm `sqrt(d)` of a LayerNorm output, computed from the model's (detached) token
+/// embeddings: one `[rows, d]` tensor per slot.
+pub fn teacher_thoughts(model: &Model, b: &HostBatch, device: &Device) -> Vec<Tensor<2>> {
+    let emb = model.token_embedding().detach(); // [vocab, d]
+    let [vocab, d] = emb.dims();
+    let k = b.max_thoughts();
+    (0..k)
+        .map(|i| {
+            let mut q = vec![0f32; b.rows * vocab];
+            for r in 0..b.rows {
+                if let Some(set) = b.thought_sets[r].get(i) {
+                    for &v in set {
+                        q[r * vocab + v as usize] = 1.0;
+                    }
+                }
+            }
+            let q = Tensor::<2>::from_data(TensorData::new(q, [b.rows, vocab]), device);
+            let sum = q.matmul(emb.clone());
+            let norm = sum
+                .clone()
+                .powi_scalar(2)
+                .sum_dim(1)
+                .sqrt()
+                .add_scalar(1e-6);
+            sum.div(norm).mul_scalar((d as f64).sqrt())
+        })
+        .collect()
 }
 
 /// Outputs of [`multipass`].
@@ -77,7 +121,7 @@ pub fn multipass(
         let [bb, h, _, kk] = a.dims();
         Some(a.slice([0..bb, 0..h, q..q + 1, 0..kk]).reshape([bb, h, kk]))
     };
-    if k == 0 {
+    if k == 0 && b.readout_mask.is_none() {
         let out = model.forward(
             ForwardInput {
                 embeds,
@@ -126,6 +170,24 @@ pub fn multipass(
             ThoughtFeed::Hidden => last.clone(),
             ThoughtFeed::Zero => last.zeros_like(),
             ThoughtFeed::Detached => last.clone().detach(),
+            ThoughtFeed::Mean => last.clone().mean_dim(0).repeat_dim(0, rows),
+            ThoughtFeed::Given(given) => match given.get(i) {
+                Some(t) => t.clone().reshape([rows, 1, d]),
+                None => last.clone(),
+            },
+            ThoughtFeed::Teacher {
+                thoughts,
+                rows: forced,
+            } => match thoughts.get(i) {
+                Some(t) => {
+                    let m: Vec<f32> = forced.iter().map(|&f| f as u8 as f32).collect();
+                    let m = Tensor::<3>::from_data(TensorData::new(m, [rows, 1, 1]), device);
+                    let t = t.clone().reshape([rows, 1, d]);
+                    t.mul(m.clone())
+                        .add(last.clone().mul(m.neg().add_scalar(1.0)))
+                }
+                None => last.clone(),
+            },
             ThoughtFeed::Shuffle(perm) => {
                 let idx = Tensor::<1, Int>::from_data(
                     TensorData::new(perm.iter().map(|&p| p as i64).collect::<Vec<_>>(), [rows]),
@@ -160,9 +222,14 @@ pub fn multipass(
         logits.push(out.logits);
         last = out.hidden;
     }
-    // Final pass over the rest of the sequence.
+    // Final pass over the rest of the sequence (without the edge list under the readout
+    // bottleneck).
     let c = first + k;
     if c < cols {
+        let mask = match &b.readout_mask {
+            Some(m) => bool2(m.clone(), rows, cols, device),
+            None => mask,
+        };
         let out = model.forward(
             ForwardInput {
                 embeds: embeds.slice([0..rows, c..cols, 0..d]),
@@ -183,6 +250,42 @@ pub fn multipass(
         cache,
         last_hidden: last,
     }
+}
+
+/// Auxiliary frontier loss (the per-thought set supervision of the CPU recipe; the targets are
+/// the superpositions of Zhu et al. 2025, Theorem 1): for each row and each of its thoughts `i`
+/// (produced at column `bot_col + i`), the cross-entropy between the LM head's distribution
+/// there and the uniform distribution over the nodes within `i + 1` hops of the root. Returns
+/// the sum over (row, thought) pairs and their number.
+pub fn frontier_loss(logits: &Tensor<3>, b: &HostBatch, device: &Device) -> (Tensor<1>, usize) {
+    let [rows, _, vocab] = logits.dims();
+    let k = b.max_thoughts();
+    let mut q = vec![0f32; rows * k * vocab];
+    let mut pairs = 0;
+    for r in 0..rows {
+        for (i, set) in b.thought_sets[r]
+            .iter()
+            .enumerate()
+            .take(b.n_thoughts[r].min(k))
+        {
+            if set.is_empty() {
+                continue;
+            }
+            pairs += 1;
+            let w = 1.0 / set.len() as f32;
+            for &v in set {
+                q[(r * k + i) * vocab + v as usize] = w;
+            }
+        }
+    }
+    if pairs == 0 {
+        return (logits.clone().sum().mul_scalar(0.0), 0);
+    }
+    let cols = b.bot_col..b.bot_col + k;
+    let logp =
+        burn::tensor::activation::log_softmax(logits.clone().slice([0..rows, cols, 0..vocab]), 2);
+    let q = Tensor::<3>::from_data(TensorData::new(q, [rows, k, vocab]), device);
+    (logp.mul(q).sum().neg(), pairs)
 }
 
 /// Summed cross-entropy over the cells of `b` that have a target, their number, and how many

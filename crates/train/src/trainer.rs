@@ -26,10 +26,10 @@ use superpose_model::{Model, ModelConfig};
 use crate::batch::collate;
 use crate::checkpoint::{sync_dir, write_atomic};
 use crate::config::TrainConfig;
-use crate::curriculum::{encode, sample_stage, Encoded};
+use crate::curriculum::{encode, prompt_len, sample_stage, Encoded};
 use crate::data::{generate_examples, read_prosqa, ReachExample};
 use crate::eval::{evaluate_model, EvalOptions, EvalReport, ModelMeta};
-use crate::multipass::{lm_loss, multipass, ThoughtFeed};
+use crate::multipass::{frontier_loss, lm_loss, multipass, teacher_thoughts, ThoughtFeed};
 use crate::optim::{clip_scale, global_grad_norm, AdamW, AdamWConfig};
 use crate::schedule::learning_rate;
 use crate::tokenizer::Vocab;
@@ -109,6 +109,7 @@ pub fn run_meta(cfg: &TrainConfig) -> RunMeta {
             vocab: Vocab::new(cfg.data.node_tokens),
             mode: cfg.run.mode,
             thoughts: cfg.eval_thoughts(),
+            readout_bottleneck: cfg.curriculum.readout_bottleneck,
         },
         config: cfg.clone(),
     }
@@ -117,19 +118,10 @@ pub fn run_meta(cfg: &TrainConfig) -> RunMeta {
 /// Training and validation examples of a config (generated from distinct seeds).
 pub fn datasets(cfg: &TrainConfig) -> Result<(Vec<ReachExample>, Vec<ReachExample>), TrainError> {
     let d = &cfg.data;
-    let gen = |n, seed| {
-        generate_examples(
-            n,
-            seed,
-            d.min_nodes as usize,
-            d.max_nodes as usize,
-            d.min_hops,
-            d.max_hops,
-        )
-    };
-    let train = gen(d.train_graphs, d.train_seed)?;
+    let spec = cfg.graph_spec();
+    let train = generate_examples(&spec, d.train_graphs, d.train_seed)?;
     let val = if d.val_graphs > 0 {
-        gen(d.val_graphs, d.val_seed)?
+        generate_examples(&spec, d.val_graphs, d.val_seed)?
     } else {
         Vec::new()
     };
@@ -139,7 +131,7 @@ pub fn datasets(cfg: &TrainConfig) -> Result<(Vec<ReachExample>, Vec<ReachExampl
 /// Longest sequence an example can produce under `cfg` (prompt, thoughts, steps, answer).
 fn max_len(ex: &ReachExample, cfg: &TrainConfig) -> usize {
     let thoughts = cfg.curriculum.max_stage * cfg.curriculum.thoughts_per_step;
-    1 + 3 * ex.edges.len() + 6 + thoughts + 1 + ex.hops() + 3
+    prompt_len(ex) + thoughts + 1 + ex.hops() + 3
 }
 
 fn check_fits(exs: &[ReachExample], cfg: &TrainConfig, what: &str) -> Result<(), TrainError> {
@@ -309,10 +301,17 @@ fn save_checkpoint(
     Ok(dst)
 }
 
+/// A checkpoint's metadata (vocabulary, mode, thoughts, training config), from a checkpoint
+/// or run directory.
+pub fn read_run_meta(path: &Path) -> Result<RunMeta, TrainError> {
+    let dir = resolve_checkpoint(path)?;
+    read_json(&dir.join("meta.json"))
+}
+
 /// Load a model for evaluation from a checkpoint (or run) directory.
 pub fn load_for_eval(path: &Path, device: &Device) -> Result<(Model, RunMeta), TrainError> {
     let dir = resolve_checkpoint(path)?;
-    let meta: RunMeta = read_json(&dir.join("meta.json"))?;
+    let meta = read_run_meta(&dir)?;
     let model = superpose_model::load_checkpoint(&dir.join("model"), device).map_err(|e| {
         TrainError::Checkpoint {
             path: dir.display().to_string(),
@@ -336,7 +335,8 @@ pub fn evaluate(
     opts: &EvalOptions,
 ) -> Result<EvalReport, TrainError> {
     let device = run_device()?;
-    let (model, meta) = load_for_eval(checkpoint, &device)?;
+    let (model, mut meta) = load_for_eval(checkpoint, &device)?;
+    meta.meta = meta.meta.with_thoughts(opts.thoughts);
     for (i, ex) in tasks.iter().enumerate() {
         if ex.n_nodes > meta.meta.vocab.n_nodes {
             return Err(TrainError::Invalid(format!(
@@ -346,7 +346,7 @@ pub fn evaluate(
         }
         // <eos>, 3 tokens per edge, [Q] c1 c2 [R] root <bot>, the thoughts, <eot>, and room
         // for at least `[A]` to be fed back.
-        let needed = 1 + 3 * ex.edges.len() + 6 + meta.meta.thoughts + 1 + 1;
+        let needed = meta.meta.eval_len(ex) + 1;
         let context = model.config().n_positions;
         if needed > context {
             return Err(TrainError::Invalid(format!(
@@ -394,6 +394,28 @@ impl MetricsLog {
     }
     fn log(&mut self, v: serde_json::Value) {
         let _ = writeln!(self.file, "{v}");
+    }
+}
+
+/// The thought feed of a training step: the fed-back hidden state, with teacher-forced
+/// superpositions in a random share `p_teacher` of the rows (scheduled sampling).
+fn thought_feed(
+    model: &Model,
+    hb: &crate::batch::HostBatch,
+    p_teacher: f64,
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> ThoughtFeed {
+    if p_teacher <= 0.0 {
+        return ThoughtFeed::Hidden;
+    }
+    use rand::Rng;
+    let rows = (0..hb.rows)
+        .map(|_| rng.gen_bool(p_teacher.min(1.0)))
+        .collect();
+    ThoughtFeed::Teacher {
+        thoughts: teacher_thoughts(model, hb, device),
+        rows,
     }
 }
 
@@ -521,18 +543,40 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<TrainSummary, Tra
                 .iter()
                 .map(|s| s.targets.iter().flatten().count())
                 .sum();
+            let lambda = cfg.curriculum.frontier_weight_at(stage);
+            let p_teacher = cfg.curriculum.teacher_forcing_at(state.global_step);
+            let mut teacher_rng = ChaCha8Rng::seed_from_u64(
+                cfg.run.seed ^ (state.global_step as u64).wrapping_mul(0xA24B_AED4_963E_E407),
+            );
+            let total_pairs: usize = batch
+                .iter()
+                .map(|s| s.thought_sets.iter().filter(|t| !t.is_empty()).count())
+                .sum();
             let mut accum = GradientsAccumulator::<Model>::new();
             let mut loss_val = 0.0f64;
+            let mut frontier_val = 0.0f64;
             let mut hits = 0usize;
             let mut tokens = 0usize;
             for mb in batch.chunks(micro) {
-                let hb = collate(mb, vocab.eos());
+                let mut hb = collate(mb, vocab.eos());
+                if cfg.curriculum.readout_bottleneck {
+                    hb = hb.with_readout_bottleneck();
+                }
                 tokens += hb.key_mask.iter().filter(|&&m| m).count();
-                let mp = multipass(&model, &hb, continuous, &ThoughtFeed::Hidden, None, &device);
+                let feed = thought_feed(&model, &hb, p_teacher, &mut teacher_rng, &device);
+                let mp = multipass(&model, &hb, continuous, &feed, None, &device);
+                let aux = (lambda > 0.0).then(|| frontier_loss(&mp.logits, &hb, &device).0);
                 let (loss_sum, _, correct) = lm_loss(mp.logits, &hb, &device);
                 hits += correct;
-                // Mean over the target tokens of the whole (accumulated) batch.
-                let loss = loss_sum.div_scalar(total_targets.max(1) as f64);
+                // Mean over the target tokens of the whole (accumulated) batch, plus λ times
+                // the mean frontier loss over its (row, thought) pairs.
+                let mut loss = loss_sum.div_scalar(total_targets.max(1) as f64);
+                if let Some(f) = aux {
+                    let f = f.div_scalar(total_pairs.max(1) as f64);
+                    let fv: f32 = f.clone().inner().into_scalar();
+                    frontier_val += fv as f64;
+                    loss = loss.add(f.mul_scalar(lambda));
+                }
                 let lv: f32 = loss.clone().inner().into_scalar();
                 loss_val += lv as f64;
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
@@ -577,7 +621,9 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<TrainSummary, Tra
             state.elapsed_s = elapsed_before + started.elapsed().as_secs_f64();
             metrics.log(serde_json::json!({
                 "kind": "step", "step": state.global_step, "epoch": epoch, "stage": stage,
-                "loss": loss_val, "token_accuracy": acc, "lr": lr, "grad_norm": norm,
+                "loss": loss_val, "frontier_loss": frontier_val, "teacher_forcing": p_teacher,
+                "token_accuracy": acc, "lr": lr,
+                "grad_norm": norm,
                 "tokens_per_s": tokens as f64 / dt.max(1e-9), "elapsed_s": state.elapsed_s,
             }));
             bar.set_position(state.global_step as u64);
@@ -683,6 +729,7 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<TrainSummary, Tra
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::tensor::TensorData;
 
     /// A run small enough for a unit test (seconds on one core).
     pub(crate) fn tiny_config(mode: &str) -> TrainConfig {
@@ -934,5 +981,87 @@ warmup_steps = 2
             .max()
             .into_scalar();
         assert!(t0 < 1e-6);
+    }
+
+    #[test]
+    fn given_thoughts_reproduce_the_run_and_the_mean_is_shared() {
+        let cfg = tiny_config("coconut");
+        let vocab = Vocab::new(cfg.data.node_tokens);
+        let device = Device::default();
+        let model = seeded_model(&model_config(&cfg, &vocab), 5, &device).unwrap();
+        let hb = stage2_batch(&cfg, &vocab, 1);
+        let run = |feed: ThoughtFeed| multipass(&model, &hb, true, &feed, None, &device);
+        let max_diff = |a: Tensor<3>, b: Tensor<3>| -> f32 { a.sub(b).abs().max().into_scalar() };
+        let base = run(ThoughtFeed::Hidden);
+        // Feeding the run's own thoughts back as given vectors is the same run.
+        let given = run(ThoughtFeed::Given(base.thoughts.clone()));
+        assert!(max_diff(base.logits.clone(), given.logits) < 1e-5);
+        // The mean feed gives every row the same vector in the first thought slot: row
+        // outputs there differ only through the rows' own prompts, and the result differs
+        // from the plain run.
+        let mean = run(ThoughtFeed::Mean);
+        assert!(max_diff(base.logits, mean.logits) > 1e-4);
+    }
+
+    #[test]
+    fn frontier_loss_of_uniform_logits_is_log_vocab_per_thought() {
+        let cfg = tiny_config("coconut");
+        let vocab = Vocab::new(cfg.data.node_tokens);
+        let device = Device::default();
+        let hb = stage2_batch(&cfg, &vocab, 2);
+        let v = vocab.size();
+        let logits = Tensor::<3>::zeros([hb.rows, hb.cols, v], &device);
+        let (loss, pairs) = frontier_loss(&logits, &hb, &device);
+        // Three rows at stage 2: two thoughts each, every set non-empty.
+        assert_eq!(pairs, 6);
+        let got: f32 = loss.into_scalar();
+        let want = pairs as f32 * (v as f32).ln();
+        assert!((got - want).abs() < 1e-3 * want, "{got} vs {want}");
+        // Logits that put all mass on one node of the set: the loss is ln|set| there.
+        let r0 = &hb.thought_sets[0][0];
+        let mut data = vec![0f32; hb.rows * hb.cols * v];
+        for c in 0..hb.cols {
+            for &node in r0 {
+                data[c * v + node as usize] = 30.0;
+            }
+        }
+        let logits = Tensor::<3>::from_data(TensorData::new(data, [hb.rows, hb.cols, v]), &device);
+        let (loss, _) = frontier_loss(&logits, &hb, &device);
+        let got: f32 = loss.into_scalar();
+        // Row 0, thought 0 contributes ln|set| (uniform over exactly its set); the rest stay
+        // near ln(vocab) or above, so the sum is at least that term.
+        assert!(got >= (r0.len() as f32).ln() - 1e-3);
+    }
+
+    #[test]
+    fn readout_bottleneck_hides_the_edge_list_from_the_answer_pass() {
+        let cfg = tiny_config("coconut");
+        let vocab = Vocab::new(cfg.data.node_tokens);
+        let device = Device::default();
+        let model = seeded_model(&model_config(&cfg, &vocab), 5, &device).unwrap();
+        let hb = stage2_batch(&cfg, &vocab, 1);
+        let run = |b: &crate::batch::HostBatch| {
+            multipass(&model, b, true, &ThoughtFeed::Zero, None, &device).logits
+        };
+        let open = run(&hb);
+        let closed = run(&hb.clone().with_readout_bottleneck());
+        let [rows, cols, v] = open.dims();
+        let first_answer_col = hb.bot_col + 1 + hb.max_thoughts();
+        let slice = |t: Tensor<3>, lo: usize, hi: usize| t.slice([0..rows, lo..hi, 0..v]);
+        let d_before: f32 = slice(open.clone(), 0, first_answer_col)
+            .sub(slice(closed.clone(), 0, first_answer_col))
+            .abs()
+            .max()
+            .into_scalar();
+        let d_after: f32 = slice(open, first_answer_col, cols)
+            .sub(slice(closed, first_answer_col, cols))
+            .abs()
+            .max()
+            .into_scalar();
+        assert!(
+            d_before < 1e-6,
+            "the prompt and thought passes are unchanged"
+        );
+        assert!(d_after > 1e-4, "the answer pass no longer sees the edges");
     }
 }

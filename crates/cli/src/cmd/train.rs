@@ -55,9 +55,13 @@ pub struct EvalArgs {
     /// Skip the probe tables (thought · node inner products, edge attention).
     #[arg(long)]
     pub no_probes: bool,
-    /// Skip the zeroed / shuffled-thought ablations.
+    /// Skip the causal tests of the thoughts (zeroed, shuffled, mean, truncated, transplanted).
     #[arg(long)]
     pub no_ablations: bool,
+    /// Thought slots at inference (default: the checkpoint's final stage). More than it was
+    /// trained with tests whether the thought step extends to longer paths.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=256))]
+    pub thoughts: Option<u16>,
 }
 
 pub fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
@@ -124,6 +128,7 @@ pub fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
         seed: a.seed,
         probes: !a.no_probes,
         ablations: !a.no_ablations,
+        thoughts: a.thoughts.map(usize::from),
         ..EvalOptions::default()
     };
     let report = evaluate(&a.checkpoint, &tasks, &opts)?;
