@@ -241,10 +241,9 @@ pub fn generate_examples(
 /// `prosqa_*_graph_4_coconut.json`) with the `graph` crate's reader. Errors name the file and
 /// the record (or the line and column of a JSON syntax error).
 pub fn read_prosqa(path: &Path) -> Result<Vec<ReachExample>, TrainError> {
-    let tasks = superpose_graph::prosqa::read_tasks(path).map_err(|e| TrainError::Data {
-        file: path.display().to_string(),
-        msg: e.to_string(),
-    })?;
+    // The graph crate's errors already name the file (and line:col or record and field).
+    let tasks = superpose_graph::prosqa::read_tasks(path)
+        .map_err(|e| TrainError::Invalid(e.to_string()))?;
     tasks
         .iter()
         .enumerate()
@@ -334,6 +333,6 @@ mod tests {
         );
         std::fs::write(&p, "[{\"edges\": ").unwrap();
         let err = read_prosqa(&p).unwrap_err().to_string();
-        assert!(err.contains("line 1"), "{err}");
+        assert!(err.contains("bad.json:1:"), "{err}");
     }
 }
