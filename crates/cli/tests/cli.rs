@@ -256,9 +256,15 @@ fn unknown_burn_device_is_a_clear_error() {
 #[cfg(feature = "tokenizers")]
 #[test]
 fn think_reads_a_hugging_face_tokenizer_json() {
-    use superpose_model::{save_checkpoint, Model, ModelConfig};
+    use superpose_model::{save_checkpoint, Model, ModelConfig, ModelSize};
     let dir = tempfile::tempdir().unwrap();
-    let config = ModelConfig::gpt2_like(13, 32, 16, 1, 2);
+    let config = ModelConfig::gpt2(ModelSize {
+        vocab_size: 13,
+        n_positions: 32,
+        d_model: 16,
+        n_layer: 1,
+        n_head: 2,
+    });
     let model = Model::new_seeded(&config, 3, &superpose_model::cpu_device());
     save_checkpoint(&model, dir.path()).unwrap();
     // "hi" = 6, "Ġthere" = 11 (see superpose_model::text's tests).

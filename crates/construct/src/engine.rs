@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use superpose_model::hf::BlockNames;
 use superpose_model::{
-    Activation, ForwardInput, Int, KvCache, LayerSwitches, Model, ModelConfig, NamedTensor,
-    NormKind, NormPlacement, PositionKind, Tensor, TensorData,
+    Activation, ForwardInput, Int, KvCache, LayerSwitches, Model, ModelConfig, ModelSize,
+    NamedTensor, NormKind, NormPlacement, PositionKind, Tensor, TensorData,
 };
 
 use crate::run::Engine;
@@ -21,7 +22,13 @@ use crate::ConstructError;
 pub fn model_config(w: &Weights) -> ModelConfig {
     let l = &w.layout;
     let c = &w.constants;
-    let mut cfg = ModelConfig::gpt2_like(l.vocab_size(), c.n_positions, l.d_model, 2, l.n_head);
+    let mut cfg = ModelConfig::gpt2(ModelSize {
+        vocab_size: l.vocab_size(),
+        n_positions: c.n_positions,
+        d_model: l.d_model,
+        n_layer: 2,
+        n_head: l.n_head,
+    });
     cfg.d_mlp = c.d_mlp;
     cfg.position = PositionKind::Learned;
     cfg.position_offset = 0;
@@ -47,20 +54,13 @@ pub fn model_config(w: &Weights) -> ModelConfig {
     cfg
 }
 
-/// The named tensors in the runtime's type (layer 1 has no MLP tensors: its MLP is off).
+/// The named tensors the runtime loads (layer 1 has no MLP tensors: its MLP is off).
 pub fn named_tensors(w: &Weights) -> BTreeMap<String, NamedTensor> {
+    let layer1 = BlockNames::new(0);
     w.tensors
         .iter()
-        .filter(|(k, _)| !k.starts_with("h.0.mlp."))
-        .map(|(k, t)| {
-            (
-                k.clone(),
-                NamedTensor {
-                    shape: t.shape.clone(),
-                    data: t.data.clone(),
-                },
-            )
-        })
+        .filter(|(k, _)| !layer1.mlp().contains(&k.as_str()))
+        .map(|(k, t)| (k.clone(), t.clone()))
         .collect()
 }
 

@@ -12,6 +12,7 @@
 //!
 //! ```text
 //! Construction::new(n_max, ConstructOptions) -> Result<Construction, ConstructError>
+//! Construction::sized_for(&[ReachTask], Thoughts, ConstructOptions)   // n_max, m_max, c_max from the tasks
 //!   .run_task(&ReachTask, Thoughts) -> Result<ConstructRun, _>
 //!         ConstructRun { answer, correct, hops, num_thoughts, sufficient, n, m, max_err,
 //!                        margin, thoughts: Vec<ThoughtRecord>, prefill_macs, thought_macs,
@@ -96,6 +97,25 @@ impl Construction {
         let weights = Weights::build(n_max, &opts)?;
         let model = engine::load_model(&weights)?;
         Ok(Construction { weights, model })
+    }
+
+    /// The construction sized for running every task of `tasks` with `thoughts`: n_max the
+    /// largest node count (at least 2), m_max the largest edge count and c_max the most
+    /// thoughts any task takes (each at least 1); the rest of the options from `opts`.
+    pub fn sized_for(
+        tasks: &[ReachTask],
+        thoughts: Thoughts,
+        opts: ConstructOptions,
+    ) -> Result<Self, ConstructError> {
+        let n_max = tasks.iter().map(|t| t.graph.n()).max().unwrap_or(2).max(2);
+        let m_max = tasks.iter().map(|t| t.graph.num_edges()).max();
+        let c_max = tasks.iter().map(|t| run::thoughts_for(t, thoughts)).max();
+        let opts = ConstructOptions {
+            m_max: m_max.unwrap_or(1).max(1),
+            c_max: c_max.unwrap_or(1).max(1),
+            ..opts
+        };
+        Self::new(n_max, opts)
     }
 
     pub fn weights(&self) -> &Weights {

@@ -5,15 +5,17 @@
 //! each layer keeps the q|k|v of earlier positions (a KV cache), so a step costs O(d² + L·d).
 
 use crate::run::Engine;
-use crate::weights::{Named, Weights};
+use crate::weights::Weights;
 use crate::ConstructError;
+use superpose_model::hf::{BlockNames, WPE, WTE};
+use superpose_model::NamedTensor;
 
 fn l2(x: &mut [f32]) {
     let n = x.iter().map(|v| v * v).sum::<f32>().sqrt();
     x.iter_mut().for_each(|v| *v /= n);
 }
 
-fn matvec(x: &[f32], w: &Named, b: &Named) -> Vec<f32> {
+fn matvec(x: &[f32], w: &NamedTensor, b: &NamedTensor) -> Vec<f32> {
     let (rows, cols) = (w.shape[0], w.shape[1]);
     let mut y = b.data.clone();
     for (r, &xr) in x.iter().enumerate().take(rows) {
@@ -76,25 +78,26 @@ impl<'a> Reference<'a> {
         let w = self.w;
         let d = w.layout.d_model;
         let pos = self.qkv[0].len() + 1; // 1-based position
-        let wpe = &w.tensors["wpe.weight"];
+        let wpe = &w.tensors[WPE];
         for (k, p) in wpe.data[pos * d..(pos + 1) * d].iter().enumerate() {
             x[k] += p;
         }
         let mut h = x;
         for layer in 0..2 {
-            let t = |s: &str| &w.tensors[&format!("h.{layer}.{s}")];
-            let qkv = matvec(&h, t("attn.c_attn.weight"), t("attn.c_attn.bias"));
+            let n = BlockNames::new(layer);
+            let t = |s: &String| &w.tensors[s];
+            let qkv = matvec(&h, t(&n.c_attn_weight), t(&n.c_attn_bias));
             self.qkv[layer].push(qkv);
             let cat = self.attend(layer);
-            let a = matvec(&cat, t("attn.c_proj.weight"), t("attn.c_proj.bias"));
+            let a = matvec(&cat, t(&n.attn_proj_weight), t(&n.attn_proj_bias));
             let mut y: Vec<f32> = h.iter().zip(&a).map(|(x, y)| x + y).collect();
             l2(&mut y);
             if layer == 1 {
-                let mut hid = matvec(&y, t("mlp.c_fc.weight"), t("mlp.c_fc.bias"));
+                let mut hid = matvec(&y, t(&n.c_fc_weight), t(&n.c_fc_bias));
                 let eps = w.constants.eps as f32;
                 hid.iter_mut()
                     .for_each(|x| *x = if *x >= eps { 1.0 } else { 0.0 });
-                y = matvec(&hid, t("mlp.c_proj.weight"), t("mlp.c_proj.bias"));
+                y = matvec(&hid, t(&n.mlp_proj_weight), t(&n.mlp_proj_bias));
                 l2(&mut y);
             }
             h = y;
@@ -104,7 +107,7 @@ impl<'a> Reference<'a> {
 
     fn token(&mut self, id: u32) -> Vec<f32> {
         let d = self.w.layout.d_model;
-        let wte = &self.w.tensors["wte.weight"];
+        let wte = &self.w.tensors[WTE];
         let e = wte.data[id as usize * d..(id as usize + 1) * d].to_vec();
         self.step(e)
     }
@@ -112,7 +115,7 @@ impl<'a> Reference<'a> {
 
 /// Logits of a hidden state under the tied readout Uᵀ.
 pub(crate) fn logits(w: &Weights, h: &[f32]) -> Vec<f32> {
-    let wte = &w.tensors["wte.weight"];
+    let wte = &w.tensors[WTE];
     let d = w.layout.d_model;
     (0..wte.shape[0])
         .map(|r| {

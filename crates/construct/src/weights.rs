@@ -23,21 +23,16 @@ use crate::layout::{
     omega, position_gap, sinusoid, Layout, NodeEmbedding, SPECIALS, S_ANSWER, S_BOS, S_EDGE, S_ROOT,
 };
 use crate::ConstructError;
+use superpose_model::hf::{BlockNames, WPE, WTE};
+use superpose_model::NamedTensor;
 
-/// A plain tensor (row-major), the same shape as `superpose_model::NamedTensor`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Named {
-    pub shape: Vec<usize>,
-    pub data: Vec<f32>,
+/// Setting one entry of a 2-D weight matrix (row `r`, column `c`) from the f64 constants.
+trait Entries {
+    fn set(&mut self, r: usize, c: usize, x: f64);
+    fn add(&mut self, r: usize, c: usize, x: f64);
 }
 
-impl Named {
-    fn zeros(shape: &[usize]) -> Self {
-        Named {
-            shape: shape.to_vec(),
-            data: vec![0.0; shape.iter().product()],
-        }
-    }
+impl Entries for NamedTensor {
     fn set(&mut self, r: usize, c: usize, x: f64) {
         let cols = self.shape[1];
         self.data[r * cols + c] = x as f32;
@@ -123,7 +118,7 @@ pub struct Constants {
 pub struct Weights {
     pub layout: Layout,
     pub constants: Constants,
-    pub tensors: BTreeMap<String, Named>,
+    pub tensors: BTreeMap<String, NamedTensor>,
 }
 
 // Residual-stream norms after layer 1 when every chooser picks exactly one position
@@ -228,22 +223,22 @@ impl Weights {
         // ---- embeddings ------------------------------------------------------------
         // wte: u_tok in the content block (Zhu et al. §4.1: orthonormal token embeddings,
         // Uᵀ U = I); tied, so the readout is W_O = Uᵀ (Theorem 1's measurement).
-        let mut wte = Named::zeros(&[vocab, d]);
+        let mut wte = NamedTensor::zeros(&[vocab, d]);
         for id in 0..vocab {
             let e = l.token_embedding(id as u32);
             wte.data[id * d..(id + 1) * d].copy_from_slice(&e);
         }
-        t.insert("wte.weight".to_string(), wte);
+        t.insert(WTE.to_string(), wte);
         // wpe: unit sinusoid p̄_i in the position block only (§4.1, M = pe_base); row i is
         // the paper's 1-based position i (row 0 unused by prompts).
-        let mut wpe = Named::zeros(&[n_positions, d]);
+        let mut wpe = NamedTensor::zeros(&[n_positions, d]);
         for i in 0..n_positions {
             let p = sinusoid(i, opts.d_pe, opts.pe_base);
             for (k, x) in p.iter().enumerate() {
                 wpe.set(i, l.pos() + k, *x);
             }
         }
-        t.insert("wpe.weight".to_string(), wpe);
+        t.insert(WPE.to_string(), wpe);
 
         // ---- layer 1: five attention choosers (Lemma 3; Zhu et al. Appendix B) --------
         // (token, lag ℓ, buffer): at `<x>` attend to position i − ℓ and copy its node
@@ -255,9 +250,9 @@ impl Weights {
             (S_ROOT, 1, l.buf2()),      // (<R>,1): candidate c2 → buffer 2
             (S_ANSWER, 1, l.buf1()),    // (<A>,1): last thought [t_C] → buffer 1
         ];
-        let mut attn = Named::zeros(&[d, 3 * d]);
-        let mut attn_b = Named::zeros(&[1, 3 * d]);
-        let mut proj = Named::zeros(&[d, d]);
+        let mut attn = NamedTensor::zeros(&[d, 3 * d]);
+        let mut attn_b = NamedTensor::zeros(&[1, 3 * d]);
+        let mut proj = NamedTensor::zeros(&[d, d]);
         for (h, &(x, lag, buf)) in choosers.iter().enumerate() {
             let q0 = h * dh;
             let k0 = d + h * dh;
@@ -298,14 +293,14 @@ impl Weights {
             attn,
             attn_b,
             proj,
-            Named::zeros(&[d, d_mlp]),
-            Named::zeros(&[d_mlp, d]),
+            NamedTensor::zeros(&[d, d_mlp]),
+            NamedTensor::zeros(&[d_mlp, d]),
         );
 
         // ---- layer 2: BFS head, answer head, threshold MLP ---------------------------
-        let mut attn = Named::zeros(&[d, 3 * d]);
-        let mut attn_b = Named::zeros(&[1, 3 * d]);
-        let mut proj = Named::zeros(&[d, d]);
+        let mut attn = NamedTensor::zeros(&[d, 3 * d]);
+        let mut attn_b = NamedTensor::zeros(&[1, 3 * d]);
+        let mut proj = NamedTensor::zeros(&[d, d]);
         // Head 0, the BFS step (Lemma 2; Zhu et al. §4.2): query = the thought's content
         // [t_c], key = the source stored in buffer 1 of each `<e>`, value = the target in
         // buffer 2, written back into content. Scores:
@@ -341,8 +336,8 @@ impl Weights {
         // W₂ = U, no residual. Units 0..|Voc| read the content block; units |Voc|+v read
         // buffer 1 (non-zero only at `<A>`, where it holds the last thought), so at `<A>`
         // the output is u_<A> + u_c1 + u_c2 + Σ_{v∈V_C} u_v (§4.3).
-        let mut fc = Named::zeros(&[d, d_mlp]);
-        let mut fc_proj = Named::zeros(&[d_mlp, d]);
+        let mut fc = NamedTensor::zeros(&[d, d_mlp]);
+        let mut fc_proj = NamedTensor::zeros(&[d_mlp, d]);
         for id in 0..vocab {
             let e = l.token_embedding(id as u32);
             for (c, x) in e.iter().enumerate().take(l.d_te) {
@@ -370,26 +365,27 @@ impl Weights {
 }
 
 fn insert_layer(
-    t: &mut BTreeMap<String, Named>,
+    t: &mut BTreeMap<String, NamedTensor>,
     i: usize,
-    attn: Named,
-    attn_b: Named,
-    proj: Named,
-    fc: Named,
-    fc_proj: Named,
+    attn: NamedTensor,
+    attn_b: NamedTensor,
+    proj: NamedTensor,
+    fc: NamedTensor,
+    fc_proj: NamedTensor,
 ) {
     let d = proj.shape[0];
     let d_mlp = fc.shape[1];
-    let vec1 = |n: Named| Named {
+    let vec1 = |n: NamedTensor| NamedTensor {
         shape: vec![n.data.len()],
         data: n.data,
     };
-    t.insert(format!("h.{i}.attn.c_attn.weight"), attn);
-    t.insert(format!("h.{i}.attn.c_attn.bias"), vec1(attn_b));
-    t.insert(format!("h.{i}.attn.c_proj.weight"), proj);
-    t.insert(format!("h.{i}.attn.c_proj.bias"), Named::zeros(&[d]));
-    t.insert(format!("h.{i}.mlp.c_fc.weight"), fc);
-    t.insert(format!("h.{i}.mlp.c_fc.bias"), Named::zeros(&[d_mlp]));
-    t.insert(format!("h.{i}.mlp.c_proj.weight"), fc_proj);
-    t.insert(format!("h.{i}.mlp.c_proj.bias"), Named::zeros(&[d]));
+    let n = BlockNames::new(i);
+    t.insert(n.c_attn_weight, attn);
+    t.insert(n.c_attn_bias, vec1(attn_b));
+    t.insert(n.attn_proj_weight, proj);
+    t.insert(n.attn_proj_bias, NamedTensor::zeros(&[d]));
+    t.insert(n.c_fc_weight, fc);
+    t.insert(n.c_fc_bias, NamedTensor::zeros(&[d_mlp]));
+    t.insert(n.mlp_proj_weight, fc_proj);
+    t.insert(n.mlp_proj_bias, NamedTensor::zeros(&[d]));
 }

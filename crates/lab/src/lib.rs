@@ -25,10 +25,11 @@ pub mod table;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};
 
 pub use report::{ExperimentResult, Plot, Status};
+/// The progress bar every experiment draws (owned by `superpose-util`).
+pub use superpose_util::progress_bar;
 pub use table::Table;
 
 /// Errors of the lab (the CLI adds context and exits with code 2).
@@ -151,25 +152,6 @@ impl Default for RunOptions {
             time_limit_s: 10.0,
         }
     }
-}
-
-/// A progress bar on stderr (hidden when `enabled` is false or stderr is not a terminal).
-pub fn progress_bar(len: u64, message: &str, enabled: bool) -> ProgressBar {
-    let pb = ProgressBar::with_draw_target(
-        Some(len),
-        if enabled {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        },
-    );
-    pb.set_style(
-        ProgressStyle::with_template("{prefix:>22} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    pb.set_prefix(message.to_string());
-    pb
 }
 
 /// Runs one experiment. Experiments that cannot run report `Status::NotAvailable` with the

@@ -1,5 +1,6 @@
-//! Throughput measurements for `superpose bench model` (issue 4's reference shapes), and the
-//! training-loss helper they share with trainers.
+//! Throughput measurements for `superpose bench model` (issue 4's reference shapes), the
+//! typed report it prints ([`BenchReport`]), and the training-loss helper the measurements
+//! share with trainers.
 
 use std::time::Instant;
 
@@ -9,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::fused;
 use crate::generate::{self, DecodeConfig};
 use crate::model::{ForwardInput, KvCache, Model, Slot};
-use crate::{Device, Int, ModelConfig, Tensor, TensorData};
+use crate::{Device, Int, ModelConfig, ModelError, Tensor, TensorData};
 
 /// Mean next-token cross-entropy of `logits [b, s, v]` against `targets [b, s]` (the fused
 /// kernel on the CPU backend, see [`fused::cross_entropy_sum`]).
@@ -50,6 +51,178 @@ impl Default for BenchShapes {
             gen_latents: 16,
             gen_answer: 16,
         }
+    }
+}
+
+impl BenchShapes {
+    /// Tiny shapes: a smoke test of the benchmark itself (numbers not comparable).
+    pub fn quick() -> Self {
+        Self {
+            train_batch: 2,
+            train_seq: 32,
+            coconut_batch: 2,
+            coconut_prefix: 8,
+            coconut_latents: 2,
+            coconut_answer: 8,
+            gen_prompt: 8,
+            gen_latents: 4,
+            gen_answer: 4,
+        }
+    }
+}
+
+/// What `superpose bench model` measured; its `--json` output is this, serialised.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchReport {
+    /// The backend measured ([`crate::backend_name`]).
+    pub backend: String,
+    /// `fused` (this crate's CPU kernels) or `composite` (burn's ops).
+    pub kernels: &'static str,
+    pub threads: usize,
+    pub config: ModelConfig,
+    pub shapes: BenchShapes,
+    pub train_tokens_per_s: f64,
+    pub coconut_step_ms: f64,
+    pub latent_gen_b1_tokens_per_s: f64,
+    pub latent_gen_b32_tokens_per_s: f64,
+    /// The PyTorch figures of the same invocation and the ratios, with `--vs-pytorch`.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub pytorch: Option<PyTorchComparison>,
+}
+
+/// `bench/pytorch_reference.py`'s figures beside ours; every ratio is a speed ratio, > 1 means
+/// superpose is faster.
+#[derive(Clone, Debug, Serialize)]
+pub struct PyTorchComparison {
+    pub pytorch_train_tokens_per_s: f64,
+    pub pytorch_coconut_step_ms: f64,
+    pub pytorch_latent_gen_b1_tokens_per_s: f64,
+    pub pytorch_latent_gen_b32_tokens_per_s: f64,
+    pub train_ratio: f64,
+    pub coconut_ratio: f64,
+    pub latent_gen_b1_ratio: f64,
+    pub latent_gen_b32_ratio: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pytorch_version: Option<serde_json::Value>,
+}
+
+/// One figure of the report as a table row.
+pub struct BenchRow {
+    pub label: &'static str,
+    pub ours: f64,
+    pub unit: &'static str,
+    /// PyTorch's figure and the speed ratio, when compared.
+    pub pytorch: Option<(f64, f64)>,
+}
+
+impl BenchReport {
+    /// Measure the four figures on `dev` (`steps` timed steps each, at most 3 for batch-32
+    /// generation); `progress` hears what is being measured.
+    pub fn measure(
+        dev: &Device,
+        config: &ModelConfig,
+        shapes: &BenchShapes,
+        steps: usize,
+        progress: impl Fn(&str),
+    ) -> Self {
+        let backend = crate::backend_name(dev);
+        // Fused CPU kernels run on flex unless SUPERPOSE_FUSED=0 (burn's composite ops then).
+        let kernels = if fused::enabled() && backend.contains("flex") {
+            "fused"
+        } else {
+            "composite"
+        };
+        progress(&format!(
+            "measuring training throughput on {backend} ({kernels} kernels) ..."
+        ));
+        let train = train_tokens_per_s(dev, config, shapes, 1, steps);
+        progress("measuring the Coconut-style step ...");
+        let coconut = coconut_step_ms(dev, config, shapes, 1, steps);
+        progress("measuring latent generation ...");
+        let gen1 = latent_generation_tokens_per_s(dev, config, shapes, 1, steps);
+        let gen32 = latent_generation_tokens_per_s(dev, config, shapes, 32, steps.min(3));
+        BenchReport {
+            backend,
+            kernels,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            config: config.clone(),
+            shapes: shapes.clone(),
+            train_tokens_per_s: train,
+            coconut_step_ms: coconut,
+            latent_gen_b1_tokens_per_s: gen1,
+            latent_gen_b32_tokens_per_s: gen32,
+            pytorch: None,
+        }
+    }
+
+    /// Add the figures of `bench/pytorch_reference.py --json` (its output `py`) and the ratios.
+    pub fn compare_with_pytorch(&mut self, py: &serde_json::Value) -> Result<(), ModelError> {
+        let f = |k: &str| {
+            py.get(k)
+                .and_then(serde_json::Value::as_f64)
+                .ok_or_else(|| ModelError::Input(format!("PyTorch output lacks `{k}`")))
+        };
+        let (pt, pc, p1, p32) = (
+            f("train_tokens_per_s")?,
+            f("coconut_step_ms")?,
+            f("latent_gen_b1_tokens_per_s")?,
+            f("latent_gen_b32_tokens_per_s")?,
+        );
+        self.pytorch = Some(PyTorchComparison {
+            pytorch_train_tokens_per_s: pt,
+            pytorch_coconut_step_ms: pc,
+            pytorch_latent_gen_b1_tokens_per_s: p1,
+            pytorch_latent_gen_b32_tokens_per_s: p32,
+            train_ratio: self.train_tokens_per_s / pt,
+            // a time: PyTorch's over ours is the speed ratio
+            coconut_ratio: pc / self.coconut_step_ms,
+            latent_gen_b1_ratio: self.latent_gen_b1_tokens_per_s / p1,
+            latent_gen_b32_ratio: self.latent_gen_b32_tokens_per_s / p32,
+            pytorch_version: py.get("torch_version").cloned(),
+        });
+        Ok(())
+    }
+
+    /// The four figures as table rows, in the order they are measured.
+    pub fn rows(&self) -> [BenchRow; 4] {
+        let p = self.pytorch.as_ref();
+        let row = |label, ours, unit, theirs: Option<(f64, f64)>| BenchRow {
+            label,
+            ours,
+            unit,
+            pytorch: theirs,
+        };
+        [
+            row(
+                "training (fwd+bwd+AdamW)",
+                self.train_tokens_per_s,
+                "tok/s",
+                p.map(|p| (p.pytorch_train_tokens_per_s, p.train_ratio)),
+            ),
+            row(
+                "Coconut-style step",
+                self.coconut_step_ms,
+                "ms   ",
+                p.map(|p| (p.pytorch_coconut_step_ms, p.coconut_ratio)),
+            ),
+            row(
+                "latent generation, batch 1",
+                self.latent_gen_b1_tokens_per_s,
+                "tok/s",
+                p.map(|p| (p.pytorch_latent_gen_b1_tokens_per_s, p.latent_gen_b1_ratio)),
+            ),
+            row(
+                "latent generation, batch 32",
+                self.latent_gen_b32_tokens_per_s,
+                "tok/s",
+                p.map(|p| {
+                    (
+                        p.pytorch_latent_gen_b32_tokens_per_s,
+                        p.latent_gen_b32_ratio,
+                    )
+                }),
+            ),
+        ]
     }
 }
 
@@ -94,7 +267,7 @@ pub fn train_tokens_per_s(
             times.push(t0.elapsed().as_secs_f64());
         }
     }
-    (b * s) as f64 / median(&mut times)
+    (b * s) as f64 / median_of(times)
 }
 
 /// One Coconut-style training step (ms): prefix pass, `latents` sequential single-slot passes
@@ -152,7 +325,7 @@ pub fn coconut_step_ms(
             times.push(t0.elapsed().as_secs_f64());
         }
     }
-    1000.0 * median(&mut times)
+    1000.0 * median_of(times)
 }
 
 /// Latent generation throughput at batch `batch`: prompt + `<bot>`, `gen_latents` continuous
@@ -193,10 +366,78 @@ pub fn latent_generation_tokens_per_s(
     }
     times.remove(0); // warm-up
     let generated = batch * (shapes.gen_latents + 1 + shapes.gen_answer);
-    generated as f64 / median(&mut times)
+    generated as f64 / median_of(times)
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+/// The median of at least one timing.
+fn median_of(times: Vec<f64>) -> f64 {
+    superpose_util::median(times).expect("at least one timed step")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> BenchReport {
+        BenchReport {
+            backend: "burn flex (CPU)".into(),
+            kernels: "fused",
+            threads: 2,
+            config: ModelConfig::reference(),
+            shapes: BenchShapes::default(),
+            train_tokens_per_s: 7000.0,
+            coconut_step_ms: 200.0,
+            latent_gen_b1_tokens_per_s: 2400.0,
+            latent_gen_b32_tokens_per_s: 6000.0,
+            pytorch: None,
+        }
+    }
+
+    #[test]
+    fn report_json_has_the_documented_keys_and_ratios() {
+        let keys = |r: &BenchReport| -> Vec<String> {
+            let v = serde_json::to_value(r).unwrap();
+            v.as_object().unwrap().keys().cloned().collect()
+        };
+        let mut r = report();
+        assert_eq!(
+            keys(&r),
+            [
+                "backend",
+                "coconut_step_ms",
+                "config",
+                "kernels",
+                "latent_gen_b1_tokens_per_s",
+                "latent_gen_b32_tokens_per_s",
+                "shapes",
+                "threads",
+                "train_tokens_per_s"
+            ]
+        );
+        let py = serde_json::json!({
+            "torch_version": "2.9.0",
+            "train_tokens_per_s": 3500.0,
+            "coconut_step_ms": 100.0,
+            "latent_gen_b1_tokens_per_s": 800.0,
+            "latent_gen_b32_tokens_per_s": 6000.0,
+        });
+        r.compare_with_pytorch(&py).unwrap();
+        let v = serde_json::to_value(&r).unwrap();
+        // Speed ratios, > 1 = superpose faster (the step is a time: PyTorch's over ours).
+        assert_eq!(v["train_ratio"], 2.0);
+        assert_eq!(v["coconut_ratio"], 0.5);
+        assert_eq!(v["latent_gen_b1_ratio"], 3.0);
+        assert_eq!(v["latent_gen_b32_ratio"], 1.0);
+        assert_eq!(v["pytorch_version"], "2.9.0");
+        assert_eq!(v["pytorch_coconut_step_ms"], 100.0);
+        assert_eq!(keys(&r).len(), 18);
+        let rows = r.rows();
+        assert_eq!(rows[1].label, "Coconut-style step");
+        assert_eq!(rows[1].pytorch, Some((100.0, 0.5)));
+        // A PyTorch output without a figure is an error naming it.
+        let e = report()
+            .compare_with_pytorch(&serde_json::json!({"train_tokens_per_s": 1.0}))
+            .unwrap_err();
+        assert!(e.to_string().contains("coconut_step_ms"), "{e}");
+    }
 }

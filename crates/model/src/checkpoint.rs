@@ -109,13 +109,13 @@ pub fn config_from_json(text: &str, path: &Path) -> Result<ModelConfig, ModelErr
                 .ok_or_else(|| file_err(path, format!("missing or non-integer key `{k}`")))
         };
         let d = get("n_embd")?;
-        let mut c = ModelConfig::gpt2_like(
-            get("vocab_size")?,
-            get("n_positions")?,
-            d,
-            get("n_layer")?,
-            get("n_head")?,
-        );
+        let mut c = ModelConfig::gpt2(crate::ModelSize {
+            vocab_size: get("vocab_size")?,
+            n_positions: get("n_positions")?,
+            d_model: d,
+            n_layer: get("n_layer")?,
+            n_head: get("n_head")?,
+        });
         if let Some(n) = v.get("n_inner").and_then(Value::as_u64) {
             c.d_mlp = n as usize;
         }

@@ -12,13 +12,17 @@ pub mod checkpoint;
 pub mod config;
 pub mod fused;
 pub mod generate;
+pub mod hf;
+pub mod lexicon;
 pub mod model;
 pub mod probe;
 #[cfg(feature = "tokenizers")]
 pub mod text;
 
 pub use checkpoint::{load_checkpoint, save_checkpoint};
-pub use config::{Activation, LayerSwitches, ModelConfig, NormKind, NormPlacement, PositionKind};
+pub use config::{
+    Activation, LayerSwitches, ModelConfig, ModelSize, NormKind, NormPlacement, PositionKind,
+};
 pub use model::{
     sinusoidal_table, Batch, ForwardInput, ForwardOutput, KvCache, Model, NamedTensor, Slot,
 };
@@ -120,6 +124,9 @@ pub enum ModelError {
     File { path: String, message: String },
     #[error("{path}: {error}")]
     Io { path: String, error: std::io::Error },
+    /// A prompt word or token that the checkpoint's vocabulary does not have.
+    #[error("{0}")]
+    Vocabulary(String),
 }
 
 #[cfg(test)]

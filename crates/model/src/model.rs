@@ -13,6 +13,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::config::{Activation, ModelConfig, NormKind, NormPlacement, PositionKind};
 use crate::fused::{self, linear};
+pub use crate::hf::NamedTensor;
+use crate::hf::{norm_names, BlockNames, LM_HEAD, LN_F, WPE, WTE};
 use crate::ModelError;
 
 /// One input position: a token id (looked up in `wte`) or a latent vector (passed straight in).
@@ -119,19 +121,6 @@ impl KvCache {
     }
 }
 
-/// A plain named tensor (row-major f32), used for Hugging Face-compatible weight exchange.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NamedTensor {
-    pub shape: Vec<usize>,
-    pub data: Vec<f32>,
-}
-
-impl NamedTensor {
-    pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Self {
-        Self { shape, data }
-    }
-}
-
 /// LayerNorm gain and bias (`ln_*.weight`, `ln_*.bias`).
 #[derive(Module, Debug)]
 pub struct NormParams {
@@ -177,7 +166,7 @@ pub struct Model {
     /// Untied LM head `[vocab, d_model]` (Hugging Face `lm_head.weight`).
     pub lm_head: Option<Param<Tensor<2>>>,
     #[module(skip)]
-    config: ModelConfig,
+    pub(crate) config: ModelConfig,
 }
 
 /// Which logits a pass computes.
@@ -185,13 +174,6 @@ pub struct Model {
 pub(crate) enum Logits {
     All,
     Last,
-}
-
-fn param2(data: Vec<f32>, shape: [usize; 2], device: &Device) -> Param<Tensor<2>> {
-    Param::from_data(TensorData::new(data, shape), device)
-}
-fn param1(data: Vec<f32>, len: usize, device: &Device) -> Param<Tensor<1>> {
-    Param::from_data(TensorData::new(data, [len]), device)
 }
 
 /// Standard normal samples (Box–Muller) from a seeded ChaCha stream, scaled by `std`.
@@ -248,291 +230,71 @@ impl Model {
             named.insert(name, NamedTensor { shape, data });
         };
         put(
-            "wte.weight".into(),
+            WTE.into(),
             vec![config.vocab_size, d],
             normal(&mut rng, config.vocab_size * d, std),
         );
         if config.position == PositionKind::Learned {
             put(
-                "wpe.weight".into(),
+                WPE.into(),
                 vec![config.n_positions, d],
                 normal(&mut rng, config.n_positions * d, 0.01),
             );
         }
         let norm = |put: &mut dyn FnMut(String, Vec<usize>, Vec<f32>), name: &str| {
             if config.norm_has_params() {
-                put(format!("{name}.weight"), vec![d], vec![1.0; d]);
-                put(format!("{name}.bias"), vec![d], vec![0.0; d]);
+                let [w, b] = norm_names(name);
+                put(w, vec![d], vec![1.0; d]);
+                put(b, vec![d], vec![0.0; d]);
             }
         };
         for i in 0..config.n_layer {
-            let p = format!("h.{i}");
-            norm(&mut put, &format!("{p}.ln_1"));
+            let n = BlockNames::new(i);
+            norm(&mut put, &n.ln_1);
             put(
-                format!("{p}.attn.c_attn.weight"),
+                n.c_attn_weight.clone(),
                 vec![d, 3 * d],
                 normal(&mut rng, d * 3 * d, std),
             );
             put(
-                format!("{p}.attn.c_proj.weight"),
+                n.attn_proj_weight.clone(),
                 vec![d, d],
                 normal(&mut rng, d * d, proj_std),
             );
             if config.bias {
-                put(
-                    format!("{p}.attn.c_attn.bias"),
-                    vec![3 * d],
-                    vec![0.0; 3 * d],
-                );
-                put(format!("{p}.attn.c_proj.bias"), vec![d], vec![0.0; d]);
+                put(n.c_attn_bias.clone(), vec![3 * d], vec![0.0; 3 * d]);
+                put(n.attn_proj_bias.clone(), vec![d], vec![0.0; d]);
             }
             if config.layer(i).mlp {
                 let m = config.d_mlp;
-                norm(&mut put, &format!("{p}.ln_2"));
+                norm(&mut put, &n.ln_2);
                 put(
-                    format!("{p}.mlp.c_fc.weight"),
+                    n.c_fc_weight.clone(),
                     vec![d, m],
                     normal(&mut rng, d * m, std),
                 );
                 put(
-                    format!("{p}.mlp.c_proj.weight"),
+                    n.mlp_proj_weight.clone(),
                     vec![m, d],
                     normal(&mut rng, m * d, proj_std),
                 );
                 if config.bias {
-                    put(format!("{p}.mlp.c_fc.bias"), vec![m], vec![0.0; m]);
-                    put(format!("{p}.mlp.c_proj.bias"), vec![d], vec![0.0; d]);
+                    put(n.c_fc_bias.clone(), vec![m], vec![0.0; m]);
+                    put(n.mlp_proj_bias.clone(), vec![d], vec![0.0; d]);
                 }
             }
         }
         if config.final_norm {
-            norm(&mut put, "ln_f");
+            norm(&mut put, LN_F);
         }
         if !config.tie_embeddings {
             put(
-                "lm_head.weight".into(),
+                LM_HEAD.into(),
                 vec![config.vocab_size, d],
                 normal(&mut rng, config.vocab_size * d, std),
             );
         }
         Self::from_named(config, &named, device)
-    }
-
-    /// The names and shapes every checkpoint of `config` must hold (Hugging Face GPT-2 layout,
-    /// no `transformer.` prefix).
-    pub fn expected_shapes(config: &ModelConfig) -> BTreeMap<String, Vec<usize>> {
-        let d = config.d_model;
-        let m = config.d_mlp;
-        let mut out = BTreeMap::new();
-        out.insert("wte.weight".to_string(), vec![config.vocab_size, d]);
-        if config.position == PositionKind::Learned {
-            out.insert("wpe.weight".into(), vec![config.n_positions, d]);
-        }
-        let norm = |out: &mut BTreeMap<String, Vec<usize>>, name: String| {
-            if config.norm_has_params() {
-                out.insert(format!("{name}.weight"), vec![d]);
-                out.insert(format!("{name}.bias"), vec![d]);
-            }
-        };
-        for i in 0..config.n_layer {
-            let p = format!("h.{i}");
-            norm(&mut out, format!("{p}.ln_1"));
-            out.insert(format!("{p}.attn.c_attn.weight"), vec![d, 3 * d]);
-            out.insert(format!("{p}.attn.c_proj.weight"), vec![d, d]);
-            if config.bias {
-                out.insert(format!("{p}.attn.c_attn.bias"), vec![3 * d]);
-                out.insert(format!("{p}.attn.c_proj.bias"), vec![d]);
-            }
-            if config.layer(i).mlp {
-                norm(&mut out, format!("{p}.ln_2"));
-                out.insert(format!("{p}.mlp.c_fc.weight"), vec![d, m]);
-                out.insert(format!("{p}.mlp.c_proj.weight"), vec![m, d]);
-                if config.bias {
-                    out.insert(format!("{p}.mlp.c_fc.bias"), vec![m]);
-                    out.insert(format!("{p}.mlp.c_proj.bias"), vec![d]);
-                }
-            }
-        }
-        if config.final_norm {
-            norm(&mut out, "ln_f".into());
-        }
-        if !config.tie_embeddings {
-            out.insert("lm_head.weight".into(), vec![config.vocab_size, d]);
-        }
-        out
-    }
-
-    /// Builds a model from Hugging Face GPT-2 named tensors. A `transformer.` prefix is
-    /// accepted; the causal-mask buffers `h.*.attn.bias` / `masked_bias` of old checkpoints are
-    /// ignored when `bias` is off or their shape is not a bias vector. Missing, unexpected or
-    /// mis-shaped tensors are errors naming the tensor.
-    pub fn from_named(
-        config: &ModelConfig,
-        tensors: &BTreeMap<String, NamedTensor>,
-        device: &Device,
-    ) -> Result<Self, ModelError> {
-        config.validate()?;
-        let expected = Self::expected_shapes(config);
-        let mut found: BTreeMap<String, &NamedTensor> = BTreeMap::new();
-        for (name, t) in tensors {
-            let key = name
-                .strip_prefix("transformer.")
-                .unwrap_or(name)
-                .to_string();
-            if !expected.contains_key(&key) {
-                let hf_buffer = key.ends_with(".attn.bias") || key.ends_with(".attn.masked_bias");
-                if hf_buffer {
-                    continue;
-                }
-                // A tied checkpoint may still carry a copy of the head (HF save of a tied model).
-                if key == "lm_head.weight" && config.tie_embeddings {
-                    continue;
-                }
-                return Err(ModelError::Mismatch(format!(
-                    "unexpected tensor `{name}` for this config (n_layer {}, bias {}, tie_embeddings {})",
-                    config.n_layer, config.bias, config.tie_embeddings
-                )));
-            }
-            let numel: usize = t.shape.iter().product();
-            if numel != t.data.len() {
-                return Err(ModelError::Mismatch(format!(
-                    "tensor `{name}` has shape {:?} ({numel} values) but holds {} values",
-                    t.shape,
-                    t.data.len()
-                )));
-            }
-            if t.shape != expected[&key] {
-                return Err(ModelError::Mismatch(format!(
-                    "tensor `{name}` has shape {:?}, expected {:?}",
-                    t.shape, expected[&key]
-                )));
-            }
-            if let Some(bad) = t.data.iter().position(|v| !v.is_finite()) {
-                return Err(ModelError::Mismatch(format!(
-                    "tensor `{name}` holds a non-finite value at flat index {bad}"
-                )));
-            }
-            found.insert(key, t);
-        }
-        if let Some(missing) = expected.keys().find(|k| !found.contains_key(*k)) {
-            return Err(ModelError::Mismatch(format!("missing tensor `{missing}`")));
-        }
-        let get2 = |k: &str| {
-            let t = found[k];
-            param2(t.data.clone(), [t.shape[0], t.shape[1]], device)
-        };
-        let get1 = |k: &str| {
-            let t = found[k];
-            param1(t.data.clone(), t.shape[0], device)
-        };
-        let opt1 = |k: String| found.contains_key(&k).then(|| get1(&k));
-        let norm = |name: &str| {
-            config.norm_has_params().then(|| NormParams {
-                weight: get1(&format!("{name}.weight")),
-                bias: get1(&format!("{name}.bias")),
-            })
-        };
-        let mut h = Vec::with_capacity(config.n_layer);
-        for i in 0..config.n_layer {
-            let p = format!("h.{i}");
-            let mlp = config.layer(i).mlp.then(|| Mlp {
-                c_fc_w: get2(&format!("{p}.mlp.c_fc.weight")),
-                c_fc_b: opt1(format!("{p}.mlp.c_fc.bias")),
-                c_proj_w: get2(&format!("{p}.mlp.c_proj.weight")),
-                c_proj_b: opt1(format!("{p}.mlp.c_proj.bias")),
-            });
-            h.push(Block {
-                ln_1: norm(&format!("{p}.ln_1")),
-                attn: Attention {
-                    c_attn_w: get2(&format!("{p}.attn.c_attn.weight")),
-                    c_attn_b: opt1(format!("{p}.attn.c_attn.bias")),
-                    c_proj_w: get2(&format!("{p}.attn.c_proj.weight")),
-                    c_proj_b: opt1(format!("{p}.attn.c_proj.bias")),
-                },
-                ln_2: if config.layer(i).mlp {
-                    norm(&format!("{p}.ln_2"))
-                } else {
-                    None
-                },
-                mlp,
-            });
-        }
-        Ok(Self {
-            wte: get2("wte.weight"),
-            wpe: found.contains_key("wpe.weight").then(|| get2("wpe.weight")),
-            h,
-            ln_f: if config.final_norm {
-                norm("ln_f")
-            } else {
-                None
-            },
-            lm_head: found
-                .contains_key("lm_head.weight")
-                .then(|| get2("lm_head.weight")),
-            config: config.clone(),
-        })
-    }
-
-    /// All weights as Hugging Face GPT-2 named tensors (Conv1D orientation `[d_in, d_out]`).
-    pub fn to_named(&self) -> BTreeMap<String, NamedTensor> {
-        let mut out = BTreeMap::new();
-        fn put<const D: usize>(
-            out: &mut BTreeMap<String, NamedTensor>,
-            name: String,
-            p: &Param<Tensor<D>>,
-        ) {
-            let t = p.val();
-            let shape = t.dims().to_vec();
-            let data = t
-                .into_data()
-                .convert::<f32>()
-                .try_into_vec::<f32>()
-                .expect("f32 tensor");
-            out.insert(name, NamedTensor { shape, data });
-        }
-        fn put_opt<const D: usize>(
-            out: &mut BTreeMap<String, NamedTensor>,
-            name: String,
-            p: &Option<Param<Tensor<D>>>,
-        ) {
-            if let Some(p) = p {
-                put(out, name, p);
-            }
-        }
-        let norm = |out: &mut BTreeMap<String, NamedTensor>, name: &str, n: &Option<NormParams>| {
-            if let Some(n) = n {
-                put(out, format!("{name}.weight"), &n.weight);
-                put(out, format!("{name}.bias"), &n.bias);
-            }
-        };
-        put(&mut out, "wte.weight".into(), &self.wte);
-        put_opt(&mut out, "wpe.weight".into(), &self.wpe);
-        for (i, b) in self.h.iter().enumerate() {
-            let p = format!("h.{i}");
-            norm(&mut out, &format!("{p}.ln_1"), &b.ln_1);
-            put(
-                &mut out,
-                format!("{p}.attn.c_attn.weight"),
-                &b.attn.c_attn_w,
-            );
-            put_opt(&mut out, format!("{p}.attn.c_attn.bias"), &b.attn.c_attn_b);
-            put(
-                &mut out,
-                format!("{p}.attn.c_proj.weight"),
-                &b.attn.c_proj_w,
-            );
-            put_opt(&mut out, format!("{p}.attn.c_proj.bias"), &b.attn.c_proj_b);
-            norm(&mut out, &format!("{p}.ln_2"), &b.ln_2);
-            if let Some(m) = &b.mlp {
-                put(&mut out, format!("{p}.mlp.c_fc.weight"), &m.c_fc_w);
-                put_opt(&mut out, format!("{p}.mlp.c_fc.bias"), &m.c_fc_b);
-                put(&mut out, format!("{p}.mlp.c_proj.weight"), &m.c_proj_w);
-                put_opt(&mut out, format!("{p}.mlp.c_proj.bias"), &m.c_proj_b);
-            }
-        }
-        norm(&mut out, "ln_f", &self.ln_f);
-        put_opt(&mut out, "lm_head.weight".into(), &self.lm_head);
-        out
     }
 
     pub fn config(&self) -> &ModelConfig {

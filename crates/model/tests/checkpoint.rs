@@ -19,25 +19,40 @@ fn logits(model: &Model, dev: &Device) -> Vec<f32> {
 fn save_load_round_trip_is_exact() {
     let dev = cpu_device();
     let dir = tempfile::tempdir().unwrap();
-    for (i, cfg) in [ModelConfig::gpt2_like(31, 16, 8, 2, 2), {
-        let mut c = ModelConfig::gpt2_like(31, 16, 8, 2, 2);
-        c.tie_embeddings = false;
-        c.norm = NormKind::L2;
-        c.position = PositionKind::Sinusoidal { base: 100.0 };
-        c.layers = vec![
-            LayerSwitches {
-                activation: Activation::Relu,
-                mlp: false,
-                mlp_residual: true,
-            },
-            LayerSwitches {
-                activation: Activation::Gelu,
-                mlp: true,
-                mlp_residual: false,
-            },
-        ];
-        c
-    }]
+    for (i, cfg) in [
+        ModelConfig::gpt2(ModelSize {
+            vocab_size: 31,
+            n_positions: 16,
+            d_model: 8,
+            n_layer: 2,
+            n_head: 2,
+        }),
+        {
+            let mut c = ModelConfig::gpt2(ModelSize {
+                vocab_size: 31,
+                n_positions: 16,
+                d_model: 8,
+                n_layer: 2,
+                n_head: 2,
+            });
+            c.tie_embeddings = false;
+            c.norm = NormKind::L2;
+            c.position = PositionKind::Sinusoidal { base: 100.0 };
+            c.layers = vec![
+                LayerSwitches {
+                    activation: Activation::Relu,
+                    mlp: false,
+                    mlp_residual: true,
+                },
+                LayerSwitches {
+                    activation: Activation::Gelu,
+                    mlp: true,
+                    mlp_residual: false,
+                },
+            ];
+            c
+        },
+    ]
     .into_iter()
     .enumerate()
     {
@@ -77,7 +92,16 @@ fn plain_hf_config_is_read() {
 fn corrupt_and_mismatched_checkpoints_are_clear_errors() {
     let dev = cpu_device();
     let dir = tempfile::tempdir().unwrap();
-    let m = Model::new(&ModelConfig::gpt2_like(31, 16, 8, 2, 2), &dev);
+    let m = Model::new(
+        &ModelConfig::gpt2(ModelSize {
+            vocab_size: 31,
+            n_positions: 16,
+            d_model: 8,
+            n_layer: 2,
+            n_head: 2,
+        }),
+        &dev,
+    );
     save_checkpoint(&m, dir.path()).unwrap();
     // malformed config JSON: names file, line and column
     let cpath = dir.path().join("config.json");

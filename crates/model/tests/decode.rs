@@ -14,7 +14,17 @@ fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 fn model() -> (Model, Device) {
     let dev = cpu_device();
     (
-        Model::new_seeded(&ModelConfig::gpt2_like(29, 40, 16, 2, 2), 11, &dev),
+        Model::new_seeded(
+            &ModelConfig::gpt2(ModelSize {
+                vocab_size: 29,
+                n_positions: 40,
+                d_model: 16,
+                n_layer: 2,
+                n_head: 2,
+            }),
+            11,
+            &dev,
+        ),
         dev,
     )
 }
@@ -235,7 +245,17 @@ fn eos_stops_a_row_and_context_limit_truncates() {
 fn half_half_mixture_is_recovered_by_nnls() {
     let dev = cpu_device();
     // d (32) > vocab (20): embeddings are linearly independent, so the decomposition is unique.
-    let m = Model::new_seeded(&ModelConfig::gpt2_like(20, 16, 32, 1, 2), 5, &dev);
+    let m = Model::new_seeded(
+        &ModelConfig::gpt2(ModelSize {
+            vocab_size: 20,
+            n_positions: 16,
+            d_model: 32,
+            n_layer: 1,
+            n_head: 2,
+        }),
+        5,
+        &dev,
+    );
     let table = EmbeddingTable::from_model(&m);
     let mix: Vec<f32> = table
         .row(3)

@@ -3,7 +3,13 @@
 use superpose_model::*;
 
 fn tiny() -> ModelConfig {
-    ModelConfig::gpt2_like(23, 32, 16, 2, 2)
+    ModelConfig::gpt2(ModelSize {
+        vocab_size: 23,
+        n_positions: 32,
+        d_model: 16,
+        n_layer: 2,
+        n_head: 2,
+    })
 }
 
 fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {

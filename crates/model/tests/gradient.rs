@@ -33,7 +33,13 @@ fn loss(model: &Model, x: Tensor<3>, w: &Tensor<3>) -> Tensor<1> {
 
 #[test]
 fn gradient_through_latent_matches_finite_differences() {
-    let cfg = ModelConfig::gpt2_like(13, 8, 8, 2, 2);
+    let cfg = ModelConfig::gpt2(ModelSize {
+        vocab_size: 13,
+        n_positions: 8,
+        d_model: 8,
+        n_layer: 2,
+        n_head: 2,
+    });
     let d = cfg.d_model;
     let dev = cpu_autodiff_device();
     let model = Model::new_seeded(&cfg, 21, &dev);
@@ -84,7 +90,13 @@ fn gradient_through_latent_matches_finite_differences() {
 fn adamw_steps_reduce_the_training_loss() {
     use superpose_model::burn::optim::{AdamWConfig, GradientsParams};
     let dev = cpu_autodiff_device();
-    let cfg = ModelConfig::gpt2_like(17, 16, 16, 1, 2);
+    let cfg = ModelConfig::gpt2(ModelSize {
+        vocab_size: 17,
+        n_positions: 16,
+        d_model: 16,
+        n_layer: 1,
+        n_head: 2,
+    });
     let mut model = Model::new_seeded(&cfg, 3, &dev);
     let mut optim = AdamWConfig::new().init();
     let seq: Vec<i64> = vec![1, 5, 9, 2, 14, 7, 3, 11, 6, 0];

@@ -6,11 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use superpose_construct::capacity::{capacity_study, CapacityParams};
 use superpose_construct::{ConstructOptions, Construction, NodeEmbedding, RunSummary, Thoughts};
 use superpose_graph::generate::{generate, Family};
 use superpose_graph::ReachTask;
+use superpose_util::progress_bar;
 
 #[derive(Subcommand)]
 pub enum ReachCommand {
@@ -107,16 +107,6 @@ pub fn run(c: ReachCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn progress_bar(len: u64, what: &str) -> ProgressBar {
-    let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-    pb.set_style(
-        ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} [{elapsed_precise}]")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    pb.set_message(what.to_string());
-    pb
-}
-
 fn load_tasks(a: &ConstructArgs) -> anyhow::Result<Vec<ReachTask>> {
     let mut tasks = if let Some(path) = &a.graph {
         superpose_graph::prosqa::read_tasks(path)
@@ -141,39 +131,22 @@ fn set_str(s: &[usize]) -> String {
 
 fn construct(a: ConstructArgs) -> anyhow::Result<ExitCode> {
     let tasks = load_tasks(&a)?;
-    let n_max = tasks.iter().map(|t| t.graph.n()).max().unwrap_or(2).max(2);
-    let m_max = tasks
-        .iter()
-        .map(|t| t.graph.num_edges())
-        .max()
-        .unwrap_or(1)
-        .max(1);
     let thoughts = match a.thoughts {
         Some(c) => Thoughts::Fixed(c),
         None => Thoughts::Eccentricity,
-    };
-    let c_max = match a.thoughts {
-        Some(c) => c.max(1),
-        None => tasks
-            .iter()
-            .map(|t| superpose_construct::run::thoughts_for(t, thoughts))
-            .max()
-            .unwrap_or(1),
     };
     let embedding = match a.dim {
         Some(dim) => NodeEmbedding::RandomUnit { dim, seed: a.seed },
         None => NodeEmbedding::Orthonormal,
     };
     let opts = ConstructOptions {
-        m_max,
-        c_max,
         embedding,
         temperature_scale: a.temperature_scale,
         eps_scale: a.eps_scale,
         ..ConstructOptions::default()
     };
-    let con = Construction::new(n_max, opts)?;
-    let pb = progress_bar(tasks.len() as u64, "construct");
+    let con = Construction::sized_for(&tasks, thoughts, opts)?;
+    let pb = progress_bar(tasks.len() as u64, "construct", true);
     let summary = con.run_tasks(&tasks, thoughts, |k| pb.set_position(k as u64))?;
     pb.finish_and_clear();
     let w = con.weights();
@@ -314,7 +287,7 @@ fn capacity(a: CapacityArgs) -> anyhow::Result<ExitCode> {
         eps_scales: a.eps_scales,
         base_seed: a.seed,
     };
-    let pb = progress_bar(0, "capacity");
+    let pb = progress_bar(0, "capacity", true);
     let rep = capacity_study(&p, |done, total| {
         pb.set_length(total as u64);
         pb.set_position(done as u64);

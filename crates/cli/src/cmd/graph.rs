@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use superpose_graph::generate::{
     generate, generate_with_progress, Family, HopRange, ProsqaParams, TwinParams, FAMILY_NAMES,
@@ -15,6 +14,7 @@ use superpose_graph::prosqa::{read_tasks, write_tasks};
 use superpose_graph::solve::{solve_task, solve_task_with, Solver};
 use superpose_graph::stats::table2_stats;
 use superpose_graph::ReachTask;
+use superpose_util::progress_bar;
 
 #[derive(Subcommand)]
 pub enum GraphCommand {
@@ -258,19 +258,9 @@ fn family_from_args(a: &GenerateArgs) -> anyhow::Result<Family> {
     Ok(family)
 }
 
-fn progress_bar(len: u64, what: &str) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} [{elapsed_precise}]")
-            .expect("valid template"),
-    );
-    bar.set_message(what.to_string());
-    bar
-}
-
 fn generate_cmd(a: Box<GenerateArgs>) -> anyhow::Result<ExitCode> {
     let family = family_from_args(&a)?;
-    let bar = progress_bar(a.count as u64, "generating");
+    let bar = progress_bar(a.count as u64, "generating", true);
     let mut tasks = generate_with_progress(&family, a.count, a.seed, a.hops, |k| {
         if k % 256 == 0 {
             bar.set_position(k as u64);
@@ -307,7 +297,7 @@ fn solver_name(s: Solver) -> &'static str {
 fn solve_cmd(a: SolveArgs) -> anyhow::Result<ExitCode> {
     let tasks = read_tasks(&a.file)?;
     let start = Instant::now();
-    let bar = progress_bar(tasks.len() as u64, "solving");
+    let bar = progress_bar(tasks.len() as u64, "solving", true);
     let (mut correct, mut ambiguous, mut ops, mut hops) = (0usize, 0usize, 0u64, 0usize);
     let mut wrong = Vec::new();
     for (i, t) in tasks.iter().enumerate() {

@@ -1,16 +1,16 @@
 //! `superpose think` and `superpose bench model` (owner: model crate).
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
-use superpose_model::bench::{self, BenchShapes};
+use superpose_model::bench::{BenchReport, BenchShapes};
 use superpose_model::generate::{self, ColdStop, DecodeConfig, Sampling, ThinkConfig, ThinkMode};
+use superpose_model::lexicon::Lexicon;
 use superpose_model::probe::{self, EmbeddingTable};
-use superpose_model::{load_checkpoint, ModelConfig, Slot};
+use superpose_model::{load_checkpoint, ModelConfig, ModelSize, Slot};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Mode {
@@ -79,173 +79,13 @@ pub struct ThinkArgs {
     json: bool,
 }
 
-/// Reads `vocab.json` (a list of token strings, or an object token -> id) if present.
-fn read_vocab(dir: &Path) -> anyhow::Result<Option<Vec<String>>> {
-    let path = dir.join("vocab.json");
-    if !path.exists() {
-        return Ok(None);
-    }
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let v: Value = serde_json::from_str(&text).map_err(|e| {
-        anyhow::anyhow!(
-            "{}: malformed JSON at line {} column {}: {e}",
-            path.display(),
-            e.line(),
-            e.column()
-        )
-    })?;
-    let vocab = match v {
-        Value::Array(a) => a
-            .into_iter()
-            .enumerate()
-            .map(|(i, s)| match s {
-                Value::String(s) => Ok(s),
-                _ => bail!("{}: entry {i} is not a string", path.display()),
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?,
-        Value::Object(m) => {
-            let mut out = vec![String::new(); m.len()];
-            for (k, id) in m {
-                let id = id
-                    .as_u64()
-                    .with_context(|| format!("{}: id of `{k}` is not an integer", path.display()))?
-                    as usize;
-                if id >= out.len() {
-                    out.resize(id + 1, String::new());
-                }
-                out[id] = k;
-            }
-            out
-        }
-        _ => bail!(
-            "{}: expected a list of tokens or an object token -> id",
-            path.display()
-        ),
-    };
-    Ok(Some(vocab))
-}
-
-/// How `think` maps between text and token ids: the checkpoint's `tokenizer.json` (with the
-/// `tokenizers` feature), else its `vocab.json` (prompt split on whitespace), else bare ids.
-struct Lexicon {
-    vocab: Option<Vec<String>>,
-    index: HashMap<String, u32>,
-    #[cfg(feature = "tokenizers")]
-    hf: Option<superpose_model::text::TextTokenizer>,
-}
-
-impl Lexicon {
-    fn load(dir: &Path) -> anyhow::Result<Self> {
-        let vocab = read_vocab(dir)?;
-        let index = vocab
-            .iter()
-            .flatten()
-            .enumerate()
-            .map(|(i, s)| (s.clone(), i as u32))
-            .collect();
-        #[cfg(feature = "tokenizers")]
-        let hf = {
-            let path = dir.join("tokenizer.json");
-            path.exists()
-                .then(|| superpose_model::text::TextTokenizer::from_file(&path))
-                .transpose()?
-        };
-        Ok(Lexicon {
-            vocab,
-            index,
-            #[cfg(feature = "tokenizers")]
-            hf,
-        })
-    }
-
-    /// The id of a vocabulary string such as `<bot>`.
-    fn lookup(&self, s: &str) -> Option<u32> {
-        #[cfg(feature = "tokenizers")]
-        if let Some(id) = self.hf.as_ref().and_then(|t| t.id(s)) {
-            return Some(id);
-        }
-        self.index.get(s).copied()
-    }
-
-    /// The vocabulary string of an id (the id itself when there is no vocabulary).
-    fn name(&self, t: u32) -> String {
-        #[cfg(feature = "tokenizers")]
-        if let Some(s) = self.hf.as_ref().and_then(|h| h.token(t)) {
-            return s;
-        }
-        self.vocab
-            .as_ref()
-            .and_then(|v| v.get(t as usize))
-            .cloned()
-            .unwrap_or_else(|| t.to_string())
-    }
-
-    /// Prompt text to ids.
-    fn encode(&self, text: &str, dir: &Path) -> anyhow::Result<Vec<u32>> {
-        #[cfg(feature = "tokenizers")]
-        if let Some(h) = &self.hf {
-            return Ok(h.encode(text)?);
-        }
-        let hint = if cfg!(feature = "tokenizers") {
-            ""
-        } else if dir.join("tokenizer.json").exists() {
-            " (this build cannot read tokenizer.json: rebuild with `--features tokenizers`)"
-        } else {
-            ""
-        };
-        if self.vocab.is_none() {
-            bail!(
-                "--prompt needs {}/vocab.json or tokenizer.json; use --tokens instead{hint}",
-                dir.display()
-            );
-        }
-        text.split_whitespace()
-            .map(|w| {
-                self.index
-                    .get(w)
-                    .copied()
-                    .with_context(|| format!("prompt word `{w}` is not in vocab.json{hint}"))
-            })
-            .collect()
-    }
-
-    /// The answer as text: decoded by `tokenizer.json` when there is one, else the vocabulary
-    /// strings joined by spaces.
-    fn answer(&self, ids: &[u32]) -> anyhow::Result<String> {
-        #[cfg(feature = "tokenizers")]
-        if let Some(h) = &self.hf {
-            return Ok(h.decode(ids)?);
-        }
-        Ok(ids
-            .iter()
-            .map(|&t| self.name(t))
-            .collect::<Vec<_>>()
-            .join(" "))
-    }
-
-    /// `--bot`/`--eot`/`--eos`: an id, or a vocabulary string; `default` when absent.
-    fn resolve(&self, tok: &Option<String>, default: &str) -> anyhow::Result<Option<u32>> {
-        match tok {
-            Some(s) => match s.parse::<u32>() {
-                Ok(id) => Ok(Some(id)),
-                Err(_) => self
-                    .lookup(s)
-                    .map(Some)
-                    .with_context(|| format!("token `{s}` is not in the checkpoint's vocabulary")),
-            },
-            None => Ok(self.lookup(default)),
-        }
-    }
-}
-
 pub fn think(a: ThinkArgs) -> anyhow::Result<ExitCode> {
     let dev = superpose_model::default_device()?;
     let model = load_checkpoint(&a.checkpoint, &dev)
         .with_context(|| format!("loading checkpoint {}", a.checkpoint.display()))?;
     let lex = Lexicon::load(&a.checkpoint)?;
     let ids: Vec<u32> = match (&a.prompt, &a.tokens) {
-        (Some(p), _) => lex.encode(p, &a.checkpoint)?,
+        (Some(p), _) => lex.encode(p)?,
         (None, Some(t)) => t.clone(),
         (None, None) => bail!("give --prompt TEXT or --tokens IDS"),
     };
@@ -277,13 +117,13 @@ pub fn think(a: ThinkArgs) -> anyhow::Result<ExitCode> {
         Sampling::Greedy
     };
     let cfg = ThinkConfig {
-        bot: lex.resolve(&a.bot, "<bot>")?,
-        eot: lex.resolve(&a.eot, "<eot>")?,
+        bot: lex.resolve(a.bot.as_deref(), "<bot>")?,
+        eot: lex.resolve(a.eot.as_deref(), "<eot>")?,
         mode,
         decode: DecodeConfig {
             max_new_tokens: a.max_new_tokens,
             // GPT-2 checkpoints end text with `<|endoftext|>`.
-            eos: match lex.resolve(&a.eos, "<eos>")? {
+            eos: match lex.resolve(a.eos.as_deref(), "<eos>")? {
                 None if a.eos.is_none() => lex.lookup("<|endoftext|>"),
                 eos => eos,
             },
@@ -374,18 +214,14 @@ fn pytorch_script() -> PathBuf {
 
 pub fn bench(a: BenchModelArgs) -> anyhow::Result<ExitCode> {
     let (config, shapes) = if a.quick {
-        let s = BenchShapes {
-            train_batch: 2,
-            train_seq: 32,
-            coconut_batch: 2,
-            coconut_prefix: 8,
-            coconut_latents: 2,
-            coconut_answer: 8,
-            gen_prompt: 8,
-            gen_latents: 4,
-            gen_answer: 4,
+        let size = ModelSize {
+            vocab_size: 100,
+            n_positions: 64,
+            d_model: 32,
+            n_layer: 2,
+            n_head: 2,
         };
-        (ModelConfig::gpt2_like(100, 64, 32, 2, 2), s)
+        (ModelConfig::gpt2(size), BenchShapes::quick())
     } else {
         (ModelConfig::reference(), BenchShapes::default())
     };
@@ -408,35 +244,10 @@ pub fn bench(a: BenchModelArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     // burn's default device: flex (CPU) unless the build has another backend or BURN_DEVICE
     // picks one of those compiled in.
     let dev = superpose_model::default_device()?;
-    let backend = superpose_model::backend_name(&dev);
-    // Fused CPU kernels run on flex unless SUPERPOSE_FUSED=0 (burn's composite ops then).
-    let kernels = if superpose_model::fused::enabled() && backend.contains("flex") {
-        "fused"
-    } else {
-        "composite"
-    };
-    eprintln!("measuring training throughput on {backend} ({kernels} kernels) ...");
-    let train = bench::train_tokens_per_s(&dev, &config, &shapes, 1, steps);
-    eprintln!("measuring the Coconut-style step ...");
-    let coconut = bench::coconut_step_ms(&dev, &config, &shapes, 1, steps);
-    eprintln!("measuring latent generation ...");
-    let gen1 = bench::latent_generation_tokens_per_s(&dev, &config, &shapes, 1, steps);
-    let gen32 = bench::latent_generation_tokens_per_s(&dev, &config, &shapes, 32, steps.min(3));
-    let mut out = json!({
-        "backend": backend,
-        "kernels": kernels,
-        "threads": threads,
-        "config": config,
-        "shapes": shapes,
-        "train_tokens_per_s": train,
-        "coconut_step_ms": coconut,
-        "latent_gen_b1_tokens_per_s": gen1,
-        "latent_gen_b32_tokens_per_s": gen32,
-    });
+    let mut report = BenchReport::measure(&dev, &config, &shapes, steps, |m| eprintln!("{m}"));
     if a.vs_pytorch {
         let script = pytorch_script();
         let mut cmd = std::process::Command::new(&a.python);
@@ -461,74 +272,26 @@ pub fn bench(a: BenchModelArgs) -> anyhow::Result<ExitCode> {
         }
         let py: Value =
             serde_json::from_slice(&res.stdout).context("parsing the PyTorch script's JSON")?;
-        let f = |k: &str| {
-            py.get(k)
-                .and_then(Value::as_f64)
-                .with_context(|| format!("PyTorch output lacks `{k}`"))
-        };
-        let (pt, pc, p1, p32) = (
-            f("train_tokens_per_s")?,
-            f("coconut_step_ms")?,
-            f("latent_gen_b1_tokens_per_s")?,
-            f("latent_gen_b32_tokens_per_s")?,
-        );
-        let o = out.as_object_mut().expect("object");
-        o.insert("pytorch_train_tokens_per_s".into(), pt.into());
-        o.insert("pytorch_coconut_step_ms".into(), pc.into());
-        o.insert("pytorch_latent_gen_b1_tokens_per_s".into(), p1.into());
-        o.insert("pytorch_latent_gen_b32_tokens_per_s".into(), p32.into());
-        o.insert("train_ratio".into(), (train / pt).into());
-        // a speed ratio: > 1 means superpose is faster
-        o.insert("coconut_ratio".into(), (pc / coconut).into());
-        o.insert("latent_gen_b1_ratio".into(), (gen1 / p1).into());
-        o.insert("latent_gen_b32_ratio".into(), (gen32 / p32).into());
-        if let Some(v) = py.get("torch_version") {
-            o.insert("pytorch_version".into(), v.clone());
-        }
+        report.compare_with_pytorch(&py)?;
     }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        // Through a JSON value, so the keys print sorted as they always have.
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::to_value(&report)?)?
+        );
     } else {
-        let g = |k: &str| out.get(k).and_then(Value::as_f64);
-        let row = |label: &str, ours: &str, theirs: &str, ratio: &str, unit: &str| {
-            let mut s = format!("{label:<34} {:>12.1} {unit}", g(ours).unwrap_or(f64::NAN));
-            if let (Some(t), Some(r)) = (g(theirs), g(ratio)) {
-                s += &format!("   pytorch {t:>10.1}   ratio {r:.2}x");
+        println!(
+            "superpose bench model ({}, {} kernels, {} threads)",
+            report.backend, report.kernels, report.threads
+        );
+        for r in report.rows() {
+            let mut s = format!("{:<34} {:>12.1} {}", r.label, r.ours, r.unit);
+            if let Some((t, ratio)) = r.pytorch {
+                s += &format!("   pytorch {t:>10.1}   ratio {ratio:.2}x");
             }
             println!("{s}");
-        };
-        println!(
-            "superpose bench model ({}, {kernels} kernels, {threads} threads)",
-            out["backend"].as_str().unwrap_or("?")
-        );
-        row(
-            "training (fwd+bwd+AdamW)",
-            "train_tokens_per_s",
-            "pytorch_train_tokens_per_s",
-            "train_ratio",
-            "tok/s",
-        );
-        row(
-            "Coconut-style step",
-            "coconut_step_ms",
-            "pytorch_coconut_step_ms",
-            "coconut_ratio",
-            "ms   ",
-        );
-        row(
-            "latent generation, batch 1",
-            "latent_gen_b1_tokens_per_s",
-            "pytorch_latent_gen_b1_tokens_per_s",
-            "latent_gen_b1_ratio",
-            "tok/s",
-        );
-        row(
-            "latent generation, batch 32",
-            "latent_gen_b32_tokens_per_s",
-            "pytorch_latent_gen_b32_tokens_per_s",
-            "latent_gen_b32_ratio",
-            "tok/s",
-        );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

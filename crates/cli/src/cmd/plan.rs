@@ -9,7 +9,6 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use superpose_plan::bench::{run_suites, summarize, write_csv};
 use superpose_plan::diagnostics::format_table;
@@ -364,12 +363,7 @@ fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
         total += n as u64;
         dirs.push(d.clone());
     }
-    let pb = ProgressBar::new(total);
-    pb.set_draw_target(ProgressDrawTarget::stderr());
-    pb.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let pb = superpose_util::progress_bar(total, "plan bench", true);
     let limits = Limits::with_time(a.time_limit);
     let algo: Algo = a.algo.into();
     let mut rows = Vec::new();

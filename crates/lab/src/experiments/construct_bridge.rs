@@ -2,7 +2,7 @@
 //! on a group of tasks and return, per task, its thought count, answer and multiply-adds.
 
 use superpose_construct::{ConstructOptions, Construction, Thoughts};
-use superpose_graph::{solve, ReachTask};
+use superpose_graph::ReachTask;
 
 /// What one run of the construction cost.
 #[derive(Clone, Debug, PartialEq)]
@@ -22,27 +22,7 @@ pub const THOUGHTS: Thoughts = Thoughts::Eccentricity;
 /// The construction sized for a group of tasks: n_max = the largest node count, m_max the
 /// largest edge count, c_max the largest root eccentricity (orthonormal embeddings).
 pub fn construction_for(tasks: &[ReachTask]) -> Result<Construction, String> {
-    let n_max = tasks.iter().map(|t| t.graph.n()).max().unwrap_or(2);
-    let m_max = tasks
-        .iter()
-        .map(|t| t.graph.num_edges())
-        .max()
-        .unwrap_or(1)
-        .max(1);
-    let c_max = tasks
-        .iter()
-        .map(|t| solve::eccentricity(&t.graph, t.root).value.max(1))
-        .max()
-        .unwrap_or(1);
-    Construction::new(
-        n_max,
-        ConstructOptions {
-            m_max,
-            c_max,
-            ..ConstructOptions::default()
-        },
-    )
-    .map_err(|e| e.to_string())
+    Construction::sized_for(tasks, THOUGHTS, ConstructOptions::default()).map_err(|e| e.to_string())
 }
 
 /// Runs the construction on every task of a group.

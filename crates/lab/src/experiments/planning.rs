@@ -294,16 +294,4 @@ pub fn measure(source: ProblemSource, s: &MeasureSettings) -> Result<Measured, S
     })
 }
 
-/// Median of the values (None if empty).
-pub fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    let k = v.len();
-    Some(if k % 2 == 1 {
-        v[k / 2]
-    } else {
-        (v[k / 2 - 1] + v[k / 2]) / 2.0
-    })
-}
+pub use superpose_util::median;

@@ -1,0 +1,620 @@
+//! Causal multi-head attention per (row, head) in blocks of query rows, FlashAttention-style
+//! (Dao et al. 2022; the backward is FlashAttention-2's, Dao 2023): the `[b, h, s, s]`
+//! probabilities are never stored, only the row log-sum-exp.
+
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Bool, Tensor, TensorData};
+use burn_flex::FlexTensor;
+
+use super::gemm::{gemm_on, written_by};
+use super::vecmath::{dscores_row, probs_row, scale_row, softmax_row};
+use super::{contiguous, f32s, finish, flex, input, inputs, run_tasks, FusedGrad, SharedOut};
+
+/// Query rows per block.
+const BLOCK: usize = 64;
+
+/// Where the `[batch, head, row, d_head]` elements of one operand live in a buffer: element
+/// `(b, h, r, e)` is at `b·batch + h·head + r·row + e`. Held as an address so rayon tasks can
+/// share it; every task touches only its own (b, h).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct HeadView {
+    addr: usize,
+    batch: usize,
+    head: usize,
+    pub(super) row: usize,
+}
+
+impl HeadView {
+    fn of(ptr: *const f32, batch: usize, head: usize, row: usize) -> Self {
+        Self {
+            addr: ptr as usize,
+            batch,
+            head,
+            row,
+        }
+    }
+
+    pub(super) fn at(&self, b: usize, h: usize) -> *mut f32 {
+        (self.addr as *mut f32).wrapping_add(b * self.batch + h * self.head)
+    }
+}
+
+/// Sizes and masking of one attention call. Query `i` sits at absolute position `past + i`
+/// and sees key `j` iff `j ≤ past + i` and (key `j` is real, or `j` is the query itself: a
+/// padding query never has an empty softmax row).
+#[derive(Clone, Debug)]
+struct AttnShape {
+    b: usize,
+    nh: usize,
+    s: usize,
+    total: usize,
+    dh: usize,
+    past: usize,
+    scale: f32,
+    /// `[b, total]`, true = real key; `None` = every key is real.
+    valid: Option<Vec<bool>>,
+}
+
+/// Scores of query rows `i0..i0+m` against keys `0..n` into `s [m×n]`, scaled and masked
+/// (masked = −∞).
+#[allow(clippy::too_many_arguments)]
+unsafe fn block_scores(
+    sh: &AttnShape,
+    bi: usize,
+    q: *const f32,
+    q_rs: usize,
+    k: *const f32,
+    k_rs: usize,
+    i0: usize,
+    m: usize,
+    n: usize,
+    s: &mut [f32],
+) {
+    // S = Q Kᵀ: Kᵀ as a [dh × n] view of K (row stride 1, column stride k_rs).
+    unsafe {
+        gemm_on(
+            m,
+            n,
+            sh.dh,
+            s.as_mut_ptr(),
+            n,
+            false,
+            q.add(i0 * q_rs),
+            q_rs as isize,
+            1,
+            k,
+            1,
+            k_rs as isize,
+            false,
+        );
+    }
+    for r in 0..m {
+        let row = &mut s[r * n..(r + 1) * n];
+        let qa = sh.past + i0 + r;
+        // Keys after the query (j > qa) are left for the caller, which stops at `lim`.
+        scale_row(row, qa + 1, sh.scale);
+        if let Some(valid) = &sh.valid {
+            let valid = &valid[bi * sh.total..bi * sh.total + qa + 1];
+            for (j, x) in row[..qa + 1].iter_mut().enumerate() {
+                if !valid[j] && j != qa {
+                    *x = f32::NEG_INFINITY;
+                }
+            }
+        }
+    }
+}
+
+/// Forward: `o [b, s, h·dh]` (heads merged) and the row log-sum-exp `[b, h, s]`.
+fn attention_fwd(sh: &AttnShape, q: HeadView, k: HeadView, v: HeadView) -> (Vec<f32>, Vec<f32>) {
+    let (s, dh, d) = (sh.s, sh.dh, sh.nh * sh.dh);
+    let mut lse = vec![0f32; sh.b * sh.nh * s];
+    let lo = SharedOut::new(&mut lse);
+    let work = sh.b * sh.nh * s * sh.total * dh;
+    // Every row of every head's output columns is written by one `O = P V` product below.
+    let o = written_by(sh.b * s * d, dh, |optr| {
+        let ov = HeadView::of(optr, s * d, dh, d);
+        run_tasks(sh.b * sh.nh, work, |t| {
+            let (bi, hi) = (t / sh.nh, t % sh.nh);
+            // SAFETY: task t owns its (b, h): these lse entries and these output columns.
+            let lse = unsafe { lo.range(t * s, s) };
+            let (qp, kp, vp, op) = (q.at(bi, hi), k.at(bi, hi), v.at(bi, hi), ov.at(bi, hi));
+            let mut sbuf = vec![0f32; BLOCK * sh.total];
+            for i0 in (0..s).step_by(BLOCK) {
+                let m = BLOCK.min(s - i0);
+                let n = sh.past + i0 + m; // causal: later keys are all masked
+                let sb = &mut sbuf[..m * n];
+                // SAFETY: the views cover [b, h, rows, dh] inside their buffers (the callers build
+                // them from the tensors they read: `packed_views`, `head_view_4d`).
+                unsafe { block_scores(sh, bi, qp, q.row, kp, k.row, i0, m, n, sb) };
+                for r in 0..m {
+                    let lim = sh.past + i0 + r + 1;
+                    lse[i0 + r] = softmax_row(&mut sb[r * n..(r + 1) * n], lim);
+                }
+                // O = P V.
+                unsafe {
+                    gemm_on(
+                        m,
+                        dh,
+                        n,
+                        op.add(i0 * ov.row),
+                        ov.row,
+                        false,
+                        sb.as_ptr(),
+                        n as isize,
+                        1,
+                        vp,
+                        v.row as isize,
+                        1,
+                        false,
+                    )
+                };
+            }
+        });
+    });
+    (o, lse)
+}
+
+/// Backward (FlashAttention-2's, Dao 2023): per block, P = exp(S − lse);
+/// dV += Pᵀ dO; dP = dO Vᵀ; dS = P ∘ (dP − rowsum(dO ∘ O)); dQ = dS K · scale;
+/// dK += dSᵀ Q · scale. Writes dq (`s` rows) and dk, dv (`total` rows) through their views.
+#[allow(clippy::too_many_arguments)]
+fn attention_bwd(
+    sh: &AttnShape,
+    q: HeadView,
+    k: HeadView,
+    v: HeadView,
+    o: &[f32],
+    lse: &[f32],
+    dout: &[f32],
+    dq: HeadView,
+    dk: HeadView,
+    dv: HeadView,
+) {
+    let (s, dh, d, total) = (sh.s, sh.dh, sh.nh * sh.dh, sh.total);
+    // Every key has a query after it (total = past + s), so the last block covers all keys.
+    let ov = HeadView::of(o.as_ptr(), s * d, dh, d);
+    let gv = HeadView::of(dout.as_ptr(), s * d, dh, d);
+    let work = sh.b * sh.nh * s * total * dh;
+    run_tasks(sh.b * sh.nh, work, |t| {
+        let (bi, hi) = (t / sh.nh, t % sh.nh);
+        let (qp, kp, vp) = (q.at(bi, hi), k.at(bi, hi), v.at(bi, hi));
+        let (op, gp) = (ov.at(bi, hi), gv.at(bi, hi));
+        let lse = &lse[t * s..(t + 1) * s];
+        // SAFETY: both views cover `s` rows of `dh` for this (b, h).
+        let delta = unsafe { row_dots(op, ov.row, gp, gv.row, s, dh) };
+        let mut dk_acc = vec![0f32; total * dh];
+        let mut dv_acc = vec![0f32; total * dh];
+        let mut pbuf = vec![0f32; BLOCK * total];
+        let mut dsbuf = vec![0f32; BLOCK * total];
+        let dqp = dq.at(bi, hi);
+        for i0 in (0..s).step_by(BLOCK) {
+            let m = BLOCK.min(s - i0);
+            let n = sh.past + i0 + m;
+            let p = &mut pbuf[..m * n];
+            unsafe { block_scores(sh, bi, qp, q.row, kp, k.row, i0, m, n, p) };
+            for r in 0..m {
+                let lim = sh.past + i0 + r + 1;
+                probs_row(&mut p[r * n..(r + 1) * n], lim, lse[i0 + r]);
+            }
+            let ds = &mut dsbuf[..m * n];
+            unsafe {
+                // dV[0..n] += Pᵀ dO_blk.
+                gemm_on(
+                    n,
+                    dh,
+                    m,
+                    dv_acc.as_mut_ptr(),
+                    dh,
+                    true,
+                    p.as_ptr(),
+                    1,
+                    n as isize,
+                    gp.add(i0 * gv.row),
+                    gv.row as isize,
+                    1,
+                    false,
+                );
+                // dP = dO_blk Vᵀ.
+                gemm_on(
+                    m,
+                    n,
+                    dh,
+                    ds.as_mut_ptr(),
+                    n,
+                    false,
+                    gp.add(i0 * gv.row),
+                    gv.row as isize,
+                    1,
+                    vp,
+                    1,
+                    v.row as isize,
+                    false,
+                );
+            }
+            for r in 0..m {
+                let (pr, dr) = (&p[r * n..(r + 1) * n], &mut ds[r * n..(r + 1) * n]);
+                dscores_row(dr, pr, delta[i0 + r], sh.scale);
+            }
+            unsafe {
+                // dQ_blk = dS K.
+                gemm_on(
+                    m,
+                    dh,
+                    n,
+                    dqp.add(i0 * dq.row),
+                    dq.row,
+                    false,
+                    ds.as_ptr(),
+                    n as isize,
+                    1,
+                    kp,
+                    k.row as isize,
+                    1,
+                    false,
+                );
+                // dK[0..n] += dSᵀ Q_blk.
+                gemm_on(
+                    n,
+                    dh,
+                    m,
+                    dk_acc.as_mut_ptr(),
+                    dh,
+                    true,
+                    ds.as_ptr(),
+                    1,
+                    n as isize,
+                    qp.add(i0 * q.row),
+                    q.row as isize,
+                    1,
+                    false,
+                );
+            }
+        }
+        // SAFETY: task t owns these rows of dk and dv.
+        unsafe {
+            write_rows(&dk_acc, dk.at(bi, hi), dk.row, dh);
+            write_rows(&dv_acc, dv.at(bi, hi), dv.row, dh);
+        }
+    });
+}
+
+/// D_i = rowsum(dO ∘ O) over `s` rows of width `dh` (row strides `o_rs`, `g_rs`).
+///
+/// # Safety
+/// Both views must cover `s` rows of `dh` elements.
+unsafe fn row_dots(
+    o: *const f32,
+    o_rs: usize,
+    g: *const f32,
+    g_rs: usize,
+    s: usize,
+    dh: usize,
+) -> Vec<f32> {
+    (0..s)
+        .map(|i| unsafe {
+            let (orow, grow) = (o.add(i * o_rs), g.add(i * g_rs));
+            (0..dh).map(|e| *orow.add(e) * *grow.add(e)).sum()
+        })
+        .collect()
+}
+
+/// Copy the contiguous rows of width `dh` in `src` to `dst`, whose rows are `row` apart.
+///
+/// # Safety
+/// `dst` must have room for `src.len() / dh` rows and not overlap `src`.
+unsafe fn write_rows(src: &[f32], dst: *mut f32, row: usize, dh: usize) {
+    for (j, r) in src.chunks_exact(dh).enumerate() {
+        unsafe { std::ptr::copy_nonoverlapping(r.as_ptr(), dst.add(j * row), dh) };
+    }
+}
+
+/// A `[b, h, rows, dh]` view of a flex tensor with unit stride along `dh`.
+pub(super) fn head_view_4d(t: &FlexTensor) -> HeadView {
+    let l = t.layout();
+    let st = l.strides();
+    assert!(
+        st[3] == 1 && st.iter().all(|&x| x >= 0),
+        "unit inner stride"
+    );
+    let base = t.storage::<f32>().as_ptr().wrapping_add(l.start_offset());
+    HeadView::of(base, st[0] as usize, st[1] as usize, st[2] as usize)
+}
+
+pub(super) fn unit_inner(t: FlexTensor) -> FlexTensor {
+    let st = t.layout().strides();
+    if st[st.len() - 1] == 1 && st.iter().all(|&x| x >= 0) {
+        t
+    } else {
+        t.to_contiguous()
+    }
+}
+
+#[derive(Clone, Debug)]
+struct PackedState {
+    qkv: FlexTensor,
+    out: FlexTensor,
+    lse: Vec<f32>,
+    shape: AttnShape,
+}
+
+fn packed_views(qkv: &FlexTensor, sh: &AttnShape) -> (HeadView, HeadView, HeadView) {
+    let (s, d, dh) = (sh.s, sh.nh * sh.dh, sh.dh);
+    let base = f32s(qkv).as_ptr();
+    let view = |off: usize| HeadView::of(base.wrapping_add(off), s * 3 * d, dh, 3 * d);
+    (view(0), view(d), view(2 * d))
+}
+
+impl FusedGrad<1> for PackedState {
+    fn grads(self, dy: FlexTensor, _: [bool; 1]) -> [Option<FlexTensor>; 1] {
+        let sh = &self.shape;
+        let (s, d, dh) = (sh.s, sh.nh * sh.dh, sh.dh);
+        let (q, k, v) = packed_views(&self.qkv, sh);
+        let mut dqkv = vec![0f32; sh.b * s * 3 * d];
+        let base = dqkv.as_mut_ptr();
+        let view = |off: usize| HeadView::of(base.wrapping_add(off), s * 3 * d, dh, 3 * d);
+        let (dq, dk, dv) = (view(0), view(d), view(2 * d));
+        attention_bwd(
+            sh,
+            q,
+            k,
+            v,
+            f32s(&self.out),
+            &self.lse,
+            f32s(&dy),
+            dq,
+            dk,
+            dv,
+        );
+        [Some(flex(dqkv, vec![sh.b, s, 3 * d]))]
+    }
+}
+
+#[derive(Clone, Debug)]
+struct SplitState {
+    q: FlexTensor,
+    k: FlexTensor,
+    v: FlexTensor,
+    out: FlexTensor,
+    lse: Vec<f32>,
+    shape: AttnShape,
+}
+
+impl FusedGrad<3> for SplitState {
+    fn grads(self, dout: FlexTensor, _: [bool; 3]) -> [Option<FlexTensor>; 3] {
+        let st = self;
+        let sh = &st.shape;
+        let (b, nh, s, total, dh) = (sh.b, sh.nh, sh.s, sh.total, sh.dh);
+        let (q, k, v) = (
+            head_view_4d(&st.q),
+            head_view_4d(&st.k),
+            head_view_4d(&st.v),
+        );
+        let mut dq = vec![0f32; b * nh * s * dh];
+        let mut dk = vec![0f32; b * nh * total * dh];
+        let mut dv = vec![0f32; b * nh * total * dh];
+        let dqv = HeadView::of(dq.as_mut_ptr(), nh * s * dh, s * dh, dh);
+        let dkv = HeadView::of(dk.as_mut_ptr(), nh * total * dh, total * dh, dh);
+        let dvv = HeadView::of(dv.as_mut_ptr(), nh * total * dh, total * dh, dh);
+        attention_bwd(
+            sh,
+            q,
+            k,
+            v,
+            f32s(&st.out),
+            &st.lse,
+            f32s(&dout),
+            dqv,
+            dkv,
+            dvv,
+        );
+        [
+            Some(flex(dq, vec![b, nh, s, dh])),
+            Some(flex(dk, vec![b, nh, total, dh])),
+            Some(flex(dv, vec![b, nh, total, dh])),
+        ]
+    }
+}
+
+/// Expand a `[b, total]` key-validity mask (true = real key) into burn's attention mask
+/// `[b, h, s, total]` (true = masked) with the same rule as the fused kernel; None when plain
+/// causal masking from position 0 is all there is.
+pub fn attention_mask(
+    valid: Option<&[bool]>,
+    b: usize,
+    nh: usize,
+    s: usize,
+    total: usize,
+    past: usize,
+    device: &burn::tensor::Device,
+) -> Option<Tensor<4, Bool>> {
+    if past == 0 && valid.is_none() {
+        return None;
+    }
+    let mut m = vec![false; b * s * total];
+    for r in 0..b {
+        for i in 0..s {
+            let qa = past + i;
+            for j in 0..total {
+                let pad = valid.is_some_and(|v| !v[r * total + j]);
+                m[(r * s + i) * total + j] = j > qa || (pad && j != qa);
+            }
+        }
+    }
+    Some(
+        Tensor::<4, Bool>::from_data(TensorData::new(m, [b, 1, s, total]), device)
+            .expand([b, nh, s, total]),
+    )
+}
+
+/// burn's attention with the mask of `sh`, heads merged.
+fn composite_attention(qkv: [Tensor<4>; 3], sh: &AttnShape) -> Tensor<3> {
+    let [q, k, v] = qkv;
+    let (b, nh, s, dh) = (sh.b, sh.nh, sh.s, sh.dh);
+    let mask = attention_mask(
+        sh.valid.as_deref(),
+        b,
+        nh,
+        s,
+        sh.total,
+        sh.past,
+        &q.device(),
+    );
+    let options = AttentionModuleOptions {
+        scale: Some(sh.scale as f64),
+        softcap: None,
+        is_causal: mask.is_none(),
+    };
+    let ctx = burn::tensor::module::attention(q, k, v, mask, None, options);
+    ctx.swap_dims(1, 2).reshape([b, s, nh * dh])
+}
+
+/// Causal multi-head self-attention over packed projections `qkv [b, s, 3·d]` (queries, keys,
+/// values side by side, as GPT-2's `c_attn` produces them), no cache: returns the context with
+/// heads merged, `[b, s, d]`. `valid [b·s]` marks real keys (None = all real).
+pub fn self_attention(
+    qkv: Tensor<3>,
+    n_head: usize,
+    scale: f64,
+    valid: Option<&[bool]>,
+) -> Tensor<3> {
+    let [b, s, d3] = qkv.dims();
+    let d = d3 / 3;
+    let dh = d / n_head;
+    let shape = AttnShape {
+        b,
+        nh: n_head,
+        s,
+        total: s,
+        dh,
+        past: 0,
+        scale: scale as f32,
+        valid: valid.map(<[bool]>::to_vec),
+    };
+    if let Some(([qp], ad)) = inputs([input(&qkv)]) {
+        let qp = contiguous(qp);
+        let (q, k, v) = packed_views(&qp, &shape);
+        let (o, lse) = attention_fwd(&shape, q, k, v);
+        let out = flex(o, vec![b, s, d]);
+        let saved = out.clone();
+        return finish(ad, out, || PackedState {
+            qkv: qp,
+            out: saved,
+            lse,
+            shape,
+        });
+    }
+    let heads = |t: Tensor<3>| t.reshape([b, s, n_head, dh]).swap_dims(1, 2);
+    let q = heads(qkv.clone().narrow(2, 0, d));
+    let k = heads(qkv.clone().narrow(2, d, d));
+    let v = heads(qkv.narrow(2, 2 * d, d));
+    composite_attention([q, k, v], &shape)
+}
+
+/// Causal multi-head attention of queries `q [b, h, s, dh]` at absolute positions
+/// `past..past+s` over keys and values `[b, h, total, dh]` (the cached ones first), with
+/// `valid [b·total]` marking real keys (None = all real): returns `[b, s, h·dh]`.
+pub fn attention(
+    q: Tensor<4>,
+    k: Tensor<4>,
+    v: Tensor<4>,
+    past: usize,
+    scale: f64,
+    valid: Option<&[bool]>,
+) -> Tensor<3> {
+    let [b, nh, s, dh] = q.dims();
+    let total = k.dims()[2];
+    assert_eq!(total, past + s, "keys = cached + new positions");
+    let shape = AttnShape {
+        b,
+        nh,
+        s,
+        total,
+        dh,
+        past,
+        scale: scale as f32,
+        valid: valid.map(<[bool]>::to_vec),
+    };
+    if let Some(([qp, kp, vp], ad)) = inputs([input(&q), input(&k), input(&v)]) {
+        let (qp, kp, vp) = (unit_inner(qp), unit_inner(kp), unit_inner(vp));
+        let (o, lse) = attention_fwd(
+            &shape,
+            head_view_4d(&qp),
+            head_view_4d(&kp),
+            head_view_4d(&vp),
+        );
+        let out = flex(o, vec![b, s, nh * dh]);
+        let saved = out.clone();
+        return finish(ad, out, || SplitState {
+            q: qp,
+            k: kp,
+            v: vp,
+            out: saved,
+            lse,
+            shape,
+        });
+    }
+    composite_attention([q, k, v], &shape)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fused::testing::{check, randn};
+
+    #[test]
+    fn self_attention_matches_burn_values_and_gradients() {
+        // s = 150 spans three query blocks (64 + 64 + 22); d = 48, 4 heads of 12.
+        check(
+            |d| vec![randn([2, 150, 144], 5, d)],
+            |x| self_attention(x[0].clone(), 4, 0.3, None),
+            2e-4,
+        );
+        // Left padding: row 0 has 5 padding keys, row 1 none.
+        let valid: Vec<bool> = (0..2 * 70).map(|i| i >= 5).collect();
+        check(
+            |d| vec![randn([2, 70, 48], 6, d)],
+            |x| self_attention(x[0].clone(), 2, 0.25, Some(&valid)),
+            2e-4,
+        );
+    }
+
+    #[test]
+    fn cached_attention_matches_burn_values_and_gradients() {
+        // 67 cached positions + 9 new, padding in row 1, gradients into q, k and v.
+        let (b, nh, past, s, dh) = (2, 3, 67, 9, 8);
+        let total = past + s;
+        let valid: Vec<bool> = (0..b * total)
+            .map(|i| !(total..total + 4).contains(&i))
+            .collect();
+        check(
+            |d| {
+                vec![
+                    randn([b, nh, s, dh], 7, d),
+                    randn([b, nh, total, dh], 8, d),
+                    randn([b, nh, total, dh], 9, d),
+                ]
+            },
+            |t| {
+                attention(
+                    t[0].clone(),
+                    t[1].clone(),
+                    t[2].clone(),
+                    past,
+                    0.35,
+                    Some(&valid),
+                )
+            },
+            2e-4,
+        );
+        // Strided views (a swap_dims of a [b, s, h, dh] tensor) are read in place.
+        check(
+            |d| vec![randn([b, total, nh, dh], 10, d)],
+            |t| {
+                let kv = t[0].clone().swap_dims(1, 2);
+                let q = kv.clone().narrow(2, past, s);
+                attention(q, kv.clone(), kv, past, 0.35, None)
+            },
+            2e-4,
+        );
+    }
+}

@@ -1,0 +1,186 @@
+//! `x · W + b` as one op: one gemm forward, two backward, the weight read through its strides.
+
+use burn::tensor::Tensor;
+use burn_flex::FlexTensor;
+
+use super::gemm::{gemm_on, mat_view, written_by};
+use super::{
+    add_partials, contiguous, f32s, finish, flex, input, inputs, rows_of, run_tasks, shape_of,
+    FusedGrad, ROWS_PER_TASK,
+};
+
+/// `y [rows, n] = x [rows, k] · W [k, n] (+ b)`, `W` any strided view (a transposed tied
+/// embedding is read in place).
+fn linear_fwd(x: &[f32], k: usize, w: &FlexTensor, b: Option<&[f32]>) -> Vec<f32> {
+    let rows = x.len() / k;
+    let n = w.layout().shape()[1];
+    let (wp, w_rs, w_cs) = mat_view(w);
+    // SAFETY: x is [rows, k] contiguous, w a [k, n] view inside its storage, y fresh.
+    let product = |y: *mut f32, accumulate: bool| unsafe {
+        gemm_on(
+            rows,
+            n,
+            k,
+            y,
+            n,
+            accumulate,
+            x.as_ptr(),
+            k as isize,
+            1,
+            wp,
+            w_rs,
+            w_cs,
+            true,
+        )
+    };
+    match b {
+        Some(b) => {
+            let mut y = b.repeat(rows);
+            product(y.as_mut_ptr(), true);
+            y
+        }
+        None => written_by(rows * n, k, |y| product(y, false)),
+    }
+}
+
+/// Column sums of `dy [rows, n]`: the bias gradient.
+fn column_sums(dy: &[f32], n: usize) -> Vec<f32> {
+    let rows = dy.len() / n;
+    let partial = run_tasks(rows.div_ceil(ROWS_PER_TASK), dy.len(), |t| {
+        let (r0, r1) = rows_of(t, rows);
+        let mut acc = vec![0f32; n];
+        for row in dy[r0 * n..r1 * n].chunks(n) {
+            acc.iter_mut().zip(row).for_each(|(a, v)| *a += v);
+        }
+        acc
+    });
+    add_partials(partial, n)
+}
+
+#[derive(Clone, Debug)]
+struct LinearState {
+    x: FlexTensor,
+    w: FlexTensor,
+}
+
+/// Inputs x, W and (when N = 3) b.
+impl<const N: usize> FusedGrad<N> for LinearState {
+    fn grads(self, dy: FlexTensor, wanted: [bool; N]) -> [Option<FlexTensor>; N] {
+        let LinearState { x, w } = self;
+        let mut out: [Option<FlexTensor>; N] = std::array::from_fn(|_| None);
+        let [k, n] = [w.layout().shape()[0], w.layout().shape()[1]];
+        let dys = f32s(&dy);
+        let rows = dys.len() / n;
+        let (wp, w_rs, w_cs) = mat_view(&w);
+        if wanted[0] {
+            // dX = dY · Wᵀ.
+            let dx = written_by(rows * k, n, |dx| unsafe {
+                gemm_on(
+                    rows,
+                    k,
+                    n,
+                    dx,
+                    k,
+                    false,
+                    dys.as_ptr(),
+                    n as isize,
+                    1,
+                    wp,
+                    w_cs,
+                    w_rs,
+                    true,
+                )
+            });
+            out[0] = Some(flex(dx, shape_of(&x)));
+        }
+        if wanted[1] {
+            // dW = Xᵀ · dY.
+            let xs = f32s(&x);
+            let dw = written_by(k * n, rows, |dw| unsafe {
+                gemm_on(
+                    k,
+                    n,
+                    rows,
+                    dw,
+                    n,
+                    false,
+                    xs.as_ptr(),
+                    1,
+                    k as isize,
+                    dys.as_ptr(),
+                    n as isize,
+                    1,
+                    true,
+                )
+            });
+            out[1] = Some(flex(dw, vec![k, n]));
+        }
+        if N == 3 && wanted[N - 1] {
+            out[N - 1] = Some(flex(column_sums(dys, n), vec![n]));
+        }
+        out
+    }
+}
+
+/// `x · W + b` over the last axis of `x`, with `W [d_in, d_out]` (Hugging Face's Conv1D
+/// layout; a transposed view such as a tied embedding `wteᵀ` is read in place).
+pub fn linear<const D: usize>(x: Tensor<D>, w: Tensor<2>, b: Option<Tensor<1>>) -> Tensor<D> {
+    let k = w.dims()[0];
+    let fwd = |xp: FlexTensor, wp: FlexTensor, bp: Option<FlexTensor>| {
+        let xp = contiguous(xp);
+        let bp = bp.map(contiguous);
+        let y = linear_fwd(f32s(&xp), k, &wp, bp.as_ref().map(f32s));
+        let mut shape = shape_of(&xp);
+        *shape.last_mut().expect("rank ≥ 1") = wp.layout().shape()[1];
+        (flex(y, shape), LinearState { x: xp, w: wp })
+    };
+    match &b {
+        None => {
+            if let Some(([xp, wp], ad)) = inputs([input(&x), input(&w)]) {
+                let (y, state) = fwd(xp, wp, None);
+                return finish(ad, y, || state);
+            }
+        }
+        Some(bt) => {
+            if let Some(([xp, wp, bp], ad)) = inputs([input(&x), input(&w), input(bt)]) {
+                let (y, state) = fwd(xp, wp, Some(bp));
+                return finish(ad, y, || state);
+            }
+        }
+    }
+    burn::tensor::module::linear(x, w, b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fused::testing::{check, randn};
+
+    #[test]
+    fn linear_matches_burn_values_and_gradients() {
+        // x, W and b all get gradients; 3-D input, bias.
+        check(
+            |d| {
+                vec![
+                    randn([2 * 37, 24], 16, d),
+                    randn([24, 10], 17, d),
+                    randn([1, 10], 20, d),
+                ]
+            },
+            |t| {
+                let x = t[0].clone().reshape([2, 37, 24]);
+                linear(x, t[1].clone(), Some(t[2].clone().reshape([10])))
+            },
+            1e-4,
+        );
+        // A transposed weight view (the tied LM head), no bias.
+        check(
+            |d| vec![randn([3 * 21, 16], 18, d), randn([120, 16], 19, d)],
+            |t| {
+                let x = t[0].clone().reshape([3, 21, 16]);
+                linear(x, t[1].clone().transpose(), None)
+            },
+            1e-4,
+        );
+    }
+}
