@@ -35,7 +35,8 @@ pub fn write_atomic_with(
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".{}.", name.to_string_lossy()))
         .suffix(".tmp")
-        .tempfile_in(dir)?;
+        .tempfile_in(dir)
+        .map_err(without_temp_path)?;
     {
         let mut w = io::BufWriter::new(tmp.as_file_mut());
         fill(&mut w)?;
@@ -46,6 +47,15 @@ pub fn write_atomic_with(
     tmp.persist(path).map_err(|e| e.error)?;
     sync_dir(dir);
     Ok(())
+}
+
+/// `tempfile`'s errors end in "at path <temp file>"; callers name the target instead.
+fn without_temp_path(e: io::Error) -> io::Error {
+    let msg = e.to_string();
+    match msg.rfind(" at path ") {
+        Some(i) if e.get_ref().is_some() => io::Error::new(e.kind(), &msg[..i]),
+        _ => e,
+    }
 }
 
 /// A temp file is created readable by its owner only; a written file gets the usual `rw-r--r--`.
@@ -125,10 +135,9 @@ mod tests {
     fn a_missing_folder_is_an_error_naming_nothing_created() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("no/such/dir/x");
-        assert_eq!(
-            write_atomic(&target, b"data").unwrap_err().kind(),
-            io::ErrorKind::NotFound
-        );
+        let e = write_atomic(&target, b"data").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        assert!(!e.to_string().contains(".tmp"), "{e}");
         assert!(names(dir.path()).is_empty());
     }
 

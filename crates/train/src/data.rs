@@ -244,6 +244,12 @@ pub fn read_prosqa(path: &Path) -> Result<Vec<ReachExample>, TrainError> {
             .chain([rec.root, rec.target, rec.neg_target])
             .max()
             .unwrap_or(0);
+        if max_id as usize >= crate::config::MAX_NODE_TOKENS {
+            return Err(bad(format!(
+                "node id {max_id} is not below the limit of {} node tokens",
+                crate::config::MAX_NODE_TOKENS
+            )));
+        }
         let n_nodes = (rec.idx_to_symbol.len() as u32).max(max_id + 1);
         // Zhu et al.'s `neighbor_k` gives the gold path node per hop (keys "0", "1", ...).
         let gold = rec.neighbor_k.as_ref().and_then(|nk| {

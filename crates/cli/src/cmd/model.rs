@@ -79,8 +79,9 @@ pub struct ThinkArgs {
     json: bool,
 }
 
-/// Reads `vocab.json` (a list of token strings, or an object token -> id) if present.
-fn read_vocab(dir: &Path) -> anyhow::Result<Option<Vec<String>>> {
+/// Reads `vocab.json` (a list of token strings, or an object token -> id) if present; every id
+/// must be below the model's `vocab_size`.
+fn read_vocab(dir: &Path, vocab_size: usize) -> anyhow::Result<Option<Vec<String>>> {
     let path = dir.join("vocab.json");
     if !path.exists() {
         return Ok(None);
@@ -111,6 +112,11 @@ fn read_vocab(dir: &Path) -> anyhow::Result<Option<Vec<String>>> {
                     .as_u64()
                     .with_context(|| format!("{}: id of `{k}` is not an integer", path.display()))?
                     as usize;
+                anyhow::ensure!(
+                    id < vocab_size,
+                    "{}: id {id} of `{k}` is not below the model's vocabulary size {vocab_size}",
+                    path.display()
+                );
                 if id >= out.len() {
                     out.resize(id + 1, String::new());
                 }
@@ -136,8 +142,8 @@ struct Lexicon {
 }
 
 impl Lexicon {
-    fn load(dir: &Path) -> anyhow::Result<Self> {
-        let vocab = read_vocab(dir)?;
+    fn load(dir: &Path, vocab_size: usize) -> anyhow::Result<Self> {
+        let vocab = read_vocab(dir, vocab_size)?;
         let index = vocab
             .iter()
             .flatten()
@@ -243,7 +249,7 @@ pub fn think(a: ThinkArgs) -> anyhow::Result<ExitCode> {
     let dev = superpose_model::default_device()?;
     let model = load_checkpoint(&a.checkpoint, &dev)
         .with_context(|| format!("loading checkpoint {}", a.checkpoint.display()))?;
-    let lex = Lexicon::load(&a.checkpoint)?;
+    let lex = Lexicon::load(&a.checkpoint, model.config().vocab_size)?;
     let ids: Vec<u32> = match (&a.prompt, &a.tokens) {
         (Some(p), _) => lex.encode(p, &a.checkpoint)?,
         (None, Some(t)) => t.clone(),
