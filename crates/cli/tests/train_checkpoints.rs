@@ -101,7 +101,10 @@ fn a_stopped_run_leaves_a_checkpoint_and_resume_needs_one() {
         "--checkpoint",
         out.to_str().unwrap(),
         "--data",
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/prosqa/prosqa_valid.json"),
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../data/prosqa/prosqa_valid.json"
+        ),
     ]);
     let err = String::from_utf8_lossy(&r.stderr);
     assert_eq!(r.status.code(), Some(2), "{err}");
@@ -119,8 +122,18 @@ fn kill_9_during_saves_then_resume_ends_byte_identical() {
     // Small graphs (node ids below the config's 12 node tokens) for `eval`.
     let data = dir.path().join("small.json");
     let r = superpose(&[
-        "graph", "generate", "--family", "prosqa", "--min-nodes", "8", "--max-nodes", "12",
-        "--count", "2", "--out", data.to_str().unwrap(),
+        "graph",
+        "generate",
+        "--family",
+        "prosqa",
+        "--min-nodes",
+        "8",
+        "--max-nodes",
+        "12",
+        "--count",
+        "2",
+        "--out",
+        data.to_str().unwrap(),
     ]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let killed = dir.path().join("killed");

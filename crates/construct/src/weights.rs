@@ -182,7 +182,9 @@ impl Weights {
     /// Builds every matrix of the construction for node vocabulary 0..n_max.
     pub fn build(n_max: usize, opts: &ConstructOptions) -> Result<Weights, ConstructError> {
         let positive = |x: f64| x > 0.0 && x.is_finite();
-        if !positive(opts.logit_gap) || !positive(opts.temperature_scale) || !positive(opts.eps_scale)
+        if !positive(opts.logit_gap)
+            || !positive(opts.temperature_scale)
+            || !positive(opts.eps_scale)
         {
             return Err(ConstructError::Config(
                 "logit_gap, temperature_scale and eps_scale must be finite positive numbers".into(),

@@ -29,9 +29,9 @@ pub fn write_atomic_with(
     fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<()> {
     let dir = parent_dir(path);
-    let name = path.file_name().ok_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidInput, "the path names no file")
-    })?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".{}.", name.to_string_lossy()))
         .suffix(".tmp")
@@ -101,7 +101,10 @@ mod tests {
         write_atomic(&target, b"second").unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"second");
         assert_eq!(std::fs::read(dir.path().join("x.tmp")).unwrap(), b"keep");
-        assert_eq!(std::fs::read(dir.path().join("x.plan.tmp")).unwrap(), b"keep too");
+        assert_eq!(
+            std::fs::read(dir.path().join("x.plan.tmp")).unwrap(),
+            b"keep too"
+        );
         assert_eq!(names(dir.path()), ["x.plan", "x.plan.tmp", "x.tmp"]);
     }
 

@@ -16,7 +16,10 @@ fn cases() -> u32 {
 
 /// The first three records of the shipped validation file, as JSON text.
 fn base() -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/prosqa/prosqa_valid.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../data/prosqa/prosqa_valid.json"
+    );
     let text = std::fs::read_to_string(path).unwrap();
     let records = parse_records(&text, Path::new(path)).unwrap();
     records_to_json(&records[..3])

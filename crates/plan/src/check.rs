@@ -52,20 +52,35 @@ impl<'a> Types<'a> {
 /// Checks a domain; returns the undeclared constants its actions use (resolved per problem).
 pub(crate) fn check_domain(ctx: &Ctx, d: &Domain) -> Result<Vec<(String, Pos)>, PddlError> {
     let types = Types::new(d);
-    let unknown_type = |ty: &str, pos: Pos, what: String| {
-        ctx.err(pos, format!("unknown type `{ty}` in {what}"))
-    };
+    let unknown_type =
+        |ty: &str, pos: Pos, what: String| ctx.err(pos, format!("unknown type `{ty}` in {what}"));
     for p in &d.predicates {
-        if let Some(t) = p.params.iter().find(|t| !types.known.contains(t.ty.as_str())) {
-            return Err(unknown_type(&t.ty, t.pos, format!("predicate `{}`", p.name)));
+        if let Some(t) = p
+            .params
+            .iter()
+            .find(|t| !types.known.contains(t.ty.as_str()))
+        {
+            return Err(unknown_type(
+                &t.ty,
+                t.pos,
+                format!("predicate `{}`", p.name),
+            ));
         }
     }
-    if let Some(c) = d.constants.iter().find(|c| !types.known.contains(c.ty.as_str())) {
+    if let Some(c) = d
+        .constants
+        .iter()
+        .find(|c| !types.known.contains(c.ty.as_str()))
+    {
         return Err(unknown_type(&c.ty, c.pos, format!("constant `{}`", c.name)));
     }
     let mut free: Vec<(String, Pos)> = Vec::new();
     for a in &d.actions {
-        if let Some(p) = a.params.iter().find(|p| !types.known.contains(p.ty.as_str())) {
+        if let Some(p) = a
+            .params
+            .iter()
+            .find(|p| !types.known.contains(p.ty.as_str()))
+        {
             return Err(unknown_type(&p.ty, p.pos, format!("action `{}`", a.name)));
         }
         let atoms = a.precondition.iter().map(|l| &l.atom);
@@ -130,20 +145,21 @@ pub fn check(domain: &Domain, problem: &Problem) -> Result<Vec<String>, PddlErro
     let declared = domain.constants.iter().map(|c| (c, &dctx));
     for (o, octx) in declared.chain(problem.objects.iter().map(|o| (o, &ctx))) {
         if !types.known.contains(o.ty.as_str()) {
-            return Err(octx.err(o.pos, format!("object `{}` has unknown type `{}`", o.name, o.ty)));
+            return Err(octx.err(
+                o.pos,
+                format!("object `{}` has unknown type `{}`", o.name, o.ty),
+            ));
         }
         match objects.get(o.name.as_str()) {
             // The same object twice with one type: accepted (IPC files do this).
             Some((ty, _, _)) if *ty == o.ty => {}
-            Some((ty, p, pctx)) => {
-                return Err(octx.err(
-                    o.pos,
-                    format!(
-                        "object `{}` is declared with type `{}` here and with type `{ty}` at {}:{}:{}",
-                        o.name, o.ty, pctx.file, p.line, p.col
-                    ),
-                ))
-            }
+            Some((ty, p, pctx)) => return Err(octx.err(
+                o.pos,
+                format!(
+                    "object `{}` is declared with type `{}` here and with type `{ty}` at {}:{}:{}",
+                    o.name, o.ty, pctx.file, p.line, p.col
+                ),
+            )),
             None => {
                 objects.insert(&o.name, (&o.ty, o.pos, octx));
             }
@@ -154,7 +170,10 @@ pub fn check(domain: &Domain, problem: &Problem) -> Result<Vec<String>, PddlErro
         if !problem.objects.iter().any(|o| &o.name == name) {
             return Err(dctx.err(
                 *pos,
-                format!("unknown constant `{name}` (not in `:constants` nor in the objects of {})", problem.file),
+                format!(
+                    "unknown constant `{name}` (not in `:constants` nor in the objects of {})",
+                    problem.file
+                ),
             ));
         }
         notes.push(format!(

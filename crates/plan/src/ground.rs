@@ -213,7 +213,9 @@ pub fn ground(domain: &Domain, problem: &Problem) -> Result<GroundTask, GroundEr
         out
     };
     let known_type = |t: &str| {
-        t == "object" || parent.contains_key(t) || domain.types.iter().any(|(n, p)| n == t || p == t)
+        t == "object"
+            || parent.contains_key(t)
+            || domain.types.iter().any(|(n, p)| n == t || p == t)
     };
 
     // Objects: domain constants then problem objects.

@@ -6,8 +6,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use crate::sexpr::{PddlError, Pos, SExpr, MAX_DEPTH};
 use crate::sexpr::{read_sexpr, tokenize, Ctx, Tok};
+pub use crate::sexpr::{PddlError, Pos, SExpr, MAX_DEPTH};
 
 /// A term in an atom: a variable `?x` or a constant/object name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -81,7 +81,10 @@ fn wrong_arity_is_an_error_with_its_position_not_unsolvable() {
     let e = check_err(DOMAIN, &problem("a b - block", "(clear a)", "(on a b a)"));
     assert_eq!(e, "p.pddl:4:10: predicate `on` takes 2 arguments, given 3");
     let e = check_err(DOMAIN, &problem("a b - block", "(clear a b)", "(on a b)"));
-    assert_eq!(e, "p.pddl:3:10: predicate `clear` takes 1 arguments, given 2");
+    assert_eq!(
+        e,
+        "p.pddl:3:10: predicate `clear` takes 1 arguments, given 2"
+    );
     let bad = DOMAIN.replace(":precondition (clear ?x)", ":precondition (clear ?x ?y)");
     assert!(check_err(&bad, "").starts_with("d.pddl:6:19: predicate `clear`"));
     let bad = DOMAIN.replace("(not (clear ?y))", "(not (clear))");
@@ -90,7 +93,10 @@ fn wrong_arity_is_an_error_with_its_position_not_unsolvable() {
 
 #[test]
 fn wrongly_typed_and_unknown_objects_are_errors() {
-    let e = check_err(DOMAIN, &problem("a - block t - table", "(clear t)", "(clear a)"));
+    let e = check_err(
+        DOMAIN,
+        &problem("a - block t - table", "(clear t)", "(clear a)"),
+    );
     assert_eq!(
         e,
         "p.pddl:3:10: argument 1 of `clear` must be of type `block`, but `t` is a `table`"
@@ -104,8 +110,11 @@ fn wrongly_typed_and_unknown_objects_are_errors() {
 #[test]
 fn duplicate_objects_one_type_accepted_two_types_refused() {
     let d = parse_domain_str(DOMAIN, "d.pddl").unwrap();
-    let p = parse_problem_str(&problem("a b - block a - block", "(clear a)", "(on a b)"), "p.pddl")
-        .unwrap();
+    let p = parse_problem_str(
+        &problem("a b - block a - block", "(clear a)", "(on a b)"),
+        "p.pddl",
+    )
+    .unwrap();
     assert!(check(&d, &p).unwrap().is_empty());
     assert!(ground(&d, &p).is_ok());
     let e = check_err(DOMAIN, &problem("a b - block a - table", "", "(clear a)"));
@@ -137,14 +146,20 @@ fn domain_errors_blame_the_domain_file() {
         "(:action move :parameters () :effect ())\n  (:action move",
     );
     let e = check_err(&twice, "");
-    assert!(e.starts_with("d.pddl:6:3: action `move` is defined twice (first at 5:3)"), "{e}");
+    assert!(
+        e.starts_with("d.pddl:6:3: action `move` is defined twice (first at 5:3)"),
+        "{e}"
+    );
     let conflict = DOMAIN.replace("(clear ?x - block) ", "(clear ?x - block) (clear ?x ?y) ");
     assert_eq!(
         check_err(&conflict, ""),
         "d.pddl:4:62: predicate `clear` is declared again with other parameters (first at 4:43)"
     );
     // The same declaration twice is harmless.
-    let same = DOMAIN.replace("(clear ?x - block) ", "(clear ?x - block) (clear ?y - block) ");
+    let same = DOMAIN.replace(
+        "(clear ?x - block) ",
+        "(clear ?x - block) (clear ?y - block) ",
+    );
     assert!(parse_domain_str(&same, "d.pddl").is_ok());
 }
 
@@ -155,7 +170,11 @@ fn requirements_absent_extra_and_unknown() {
     let extra = DOMAIN.replace(":strips :typing", ":strips :typing :adl :action-costs");
     let d = parse_domain_str(&extra, "d.pddl").unwrap();
     assert_eq!(d.notes.len(), 2, "{:?}", d.notes);
-    assert!(d.notes[0].starts_with("d.pddl:2:34: note: requirement `:adl`"), "{:?}", d.notes);
+    assert!(
+        d.notes[0].starts_with("d.pddl:2:34: note: requirement `:adl`"),
+        "{:?}",
+        d.notes
+    );
     let unknown = DOMAIN.replace(":strips :typing", ":strips :teleport");
     assert_eq!(
         check_err(&unknown, ""),
@@ -173,7 +192,10 @@ fn nesting_deeper_than_the_limit_is_an_error_not_a_stack_overflow() {
     let deep = |n: usize| format!("{}(clear a){}", "(and ".repeat(n), ")".repeat(n));
     let p = problem("a b - block", "(clear a)", &deep(100_000));
     let e = check_err(DOMAIN, &p);
-    assert_eq!(e, format!("p.pddl:4:{}: nesting deeper than 1000", 10 + 5 * 998));
+    assert_eq!(
+        e,
+        format!("p.pddl:4:{}: nesting deeper than 1000", 10 + 5 * 998)
+    );
     let p = problem("a b - block", "(clear a)", &deep(500));
     let d = parse_domain_str(DOMAIN, "d.pddl").unwrap();
     let p = parse_problem_str(&p, "p.pddl").unwrap();

@@ -203,10 +203,7 @@ fn bad_pddl_is_reported_with_file_line_col() {
     let e = parse_domain(&f).unwrap_err();
     assert_eq!(
         e.to_string(),
-        format!(
-            "{}:2:26: unknown requirement `:teleportation`",
-            f.display()
-        )
+        format!("{}:2:26: unknown requirement `:teleportation`", f.display())
     );
     std::fs::write(&f, "(define (domain d)\n (:predicates (p))\n (:action a :parameters ()\n   :precondition (q) :effect (p)))").unwrap();
     let e = parse_domain(&f).unwrap_err();

@@ -242,12 +242,10 @@ pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
 /// e.g. a default value).
 fn key_line_col(text: &str, msg: &str) -> Option<(usize, usize)> {
     let is_key = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
-    let named = msg
-        .split(|c: char| !is_key(c))
-        .find_map(|w| {
-            w.split_once('.')
-                .filter(|(s, k)| s.starts_with(|c: char| c.is_ascii_alphabetic()) && !k.is_empty())
-        })?;
+    let named = msg.split(|c: char| !is_key(c)).find_map(|w| {
+        w.split_once('.')
+            .filter(|(s, k)| s.starts_with(|c: char| c.is_ascii_alphabetic()) && !k.is_empty())
+    })?;
     let (section, key) = named;
     let header = format!("[{section}]");
     let mut in_section = false;
@@ -379,8 +377,16 @@ impl TrainConfig {
             ("model.d_model", self.model.d_model, MAX_D_MODEL),
             ("model.n_layer", self.model.n_layer, MAX_N_LAYER),
             ("model.n_positions", self.model.n_positions, MAX_POSITIONS),
-            ("model.d_mlp", self.model.d_mlp.unwrap_or(0), 4 * MAX_D_MODEL),
-            ("data.node_tokens", self.data.node_tokens as usize, MAX_NODE_TOKENS),
+            (
+                "model.d_mlp",
+                self.model.d_mlp.unwrap_or(0),
+                4 * MAX_D_MODEL,
+            ),
+            (
+                "data.node_tokens",
+                self.data.node_tokens as usize,
+                MAX_NODE_TOKENS,
+            ),
             ("data.train_graphs", self.data.train_graphs, MAX_GRAPHS),
             ("data.val_graphs", self.data.val_graphs, MAX_GRAPHS),
             ("optim.batch_size", self.optim.batch_size, MAX_BATCH),
@@ -402,7 +408,8 @@ impl TrainConfig {
         let m = &self.model;
         let (d, mlp) = (m.d_model as f64, m.d_mlp.unwrap_or(4 * m.d_model) as f64);
         let vocab = self.data.node_tokens as f64 + 64.0;
-        let params = m.n_layer as f64 * (4.0 * d * d + 2.0 * d * mlp) + (vocab + m.n_positions as f64) * d;
+        let params =
+            m.n_layer as f64 * (4.0 * d * d + 2.0 * d * mlp) + (vocab + m.n_positions as f64) * d;
         if params > MAX_PARAMS {
             return Err(format!(
                 "model.d_model = {}, model.n_layer = {}: about {params:.3e} parameters, above the \
@@ -417,7 +424,12 @@ impl TrainConfig {
     fn validate_optim_values(&self) -> Result<(), String> {
         let o = &self.optim;
         let checks = [
-            ("optim.eps", o.eps, o.eps > 0.0 && o.eps.is_finite(), "a positive number"),
+            (
+                "optim.eps",
+                o.eps,
+                o.eps > 0.0 && o.eps.is_finite(),
+                "a positive number",
+            ),
             (
                 "optim.weight_decay",
                 o.weight_decay,

@@ -674,7 +674,9 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<TrainSummary, Tra
     }
     bar.finish_and_clear();
     if stopped_early {
-        last_ckpt = Some(checkpoint_at_stop(out, &model, &opt, &state, &meta, last_ckpt)?);
+        last_ckpt = Some(checkpoint_at_stop(
+            out, &model, &opt, &state, &meta, last_ckpt,
+        )?);
     }
 
     let mut files = BTreeMap::new();

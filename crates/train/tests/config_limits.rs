@@ -54,7 +54,11 @@ fn sizes_are_capped_with_checked_arithmetic() {
     for (section, line, key) in [
         ("data", "node_tokens = 4000000000", "data.node_tokens"),
         ("model", "n_positions = 10000000000", "model.n_positions"),
-        ("curriculum", "thoughts_per_step = 4611686018427387904", "curriculum.thoughts_per_step"),
+        (
+            "curriculum",
+            "thoughts_per_step = 4611686018427387904",
+            "curriculum.thoughts_per_step",
+        ),
     ] {
         let text = if section == "curriculum" {
             format!("{MINIMAL}\n[curriculum]\n{line}\n")
@@ -69,11 +73,19 @@ fn sizes_are_capped_with_checked_arithmetic() {
     for (from, to, key, line) in [
         ("d_model = 16", "d_model = 1000000", "model.d_model", 14),
         ("n_layer = 2", "n_layer = 100000000", "model.n_layer", 12),
-        ("d_model = 16", "d_model = 8192\nn_positions = 60000", "model.d_model", 14),
+        (
+            "d_model = 16",
+            "d_model = 8192\nn_positions = 60000",
+            "model.d_model",
+            14,
+        ),
     ] {
         let text = MINIMAL.replace(from, to);
         let e = TrainConfig::parse(&text, "c.toml").unwrap_err().to_string();
-        assert!(e.starts_with(&format!("c.toml:{line}:1: {key}")), "{to}: {e}");
+        assert!(
+            e.starts_with(&format!("c.toml:{line}:1: {key}")),
+            "{to}: {e}"
+        );
     }
 }
 
