@@ -173,6 +173,12 @@ pub fn capacity_study(
     p: &CapacityParams,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<CapacityReport, ConstructError> {
+    let max = crate::layout::MAX_NODES;
+    if let Some(n) = p.n_values.iter().chain(&p.dims).find(|&&n| n > max) {
+        return Err(ConstructError::TooLarge(format!(
+            "n or d = {n} is above the limit of {max} nodes and dimensions"
+        )));
+    }
     // (embedding label, d, temperature, eps multiplier relative to the orthonormal ε)
     let mut rows = Vec::new();
     let mut by_size: BTreeMap<(usize, usize, String, usize), Acc> = BTreeMap::new();

@@ -63,6 +63,9 @@ pub struct Layout {
     pub node_emb: Vec<Vec<f32>>,
 }
 
+/// The most nodes (and embedding dimensions) of a construction.
+pub const MAX_NODES: usize = 16_384;
+
 /// Number of attention heads: layer 1 needs its five choosers (Zhu et al. Lemma 3).
 pub const N_HEAD: usize = 5;
 
@@ -71,6 +74,17 @@ impl Layout {
         if n_max < 2 {
             return Err(ConstructError::Config(format!(
                 "n_max must be at least 2 (got {n_max})"
+            )));
+        }
+        let dim = match emb {
+            NodeEmbedding::Orthonormal => n_max,
+            NodeEmbedding::RandomUnit { dim, .. } => *dim,
+        };
+        // The node embeddings alone are n_max × dim floats: refuse before allocating them.
+        if n_max > MAX_NODES || dim > MAX_NODES {
+            return Err(ConstructError::TooLarge(format!(
+                "{n_max} nodes in {dim} dimensions: the construction is limited to {MAX_NODES} \
+                 nodes and dimensions"
             )));
         }
         if d_pe < 2 || !d_pe.is_multiple_of(2) {

@@ -64,6 +64,47 @@ pub struct ConstructOptions {
     pub eps_scale: f64,
 }
 
+/// The longest context the construction is built for (prompt, thoughts and answer).
+pub const MAX_POSITIONS: usize = 65_536;
+
+/// The most memory the construction's weights may take (they are held twice: as built here and
+/// in the runtime).
+pub const MAX_WEIGHT_BYTES: f64 = 4.0 * (1u64 << 30) as f64;
+
+/// The last position of a run (3 tokens per edge, 6 of question, the thoughts, the answer),
+/// below [`MAX_POSITIONS`] with checked arithmetic.
+fn last_position(opts: &ConstructOptions) -> Result<usize, ConstructError> {
+    opts.m_max
+        .checked_mul(3)
+        .and_then(|t| t.checked_add(opts.c_max))
+        .and_then(|t| t.checked_add(7))
+        .filter(|&t| t < MAX_POSITIONS)
+        .ok_or_else(|| {
+            ConstructError::TooLarge(format!(
+                "{} edges and {} thoughts need more than {MAX_POSITIONS} positions",
+                opts.m_max, opts.c_max
+            ))
+        })
+}
+
+/// Refuses a construction whose weights would exceed [`MAX_WEIGHT_BYTES`], before allocating.
+fn check_memory(l: &Layout, n_positions: usize) -> Result<(), ConstructError> {
+    let (d, vocab) = (l.d_model as f64, l.vocab_size() as f64);
+    // wte, wpe, and two layers of attention (4·d²) and MLP (d_mlp = 2·vocab), f32, twice.
+    let floats = (vocab + n_positions as f64) * d + 2.0 * (4.0 * d * d + 2.0 * d * 2.0 * vocab);
+    let bytes = 2.0 * 4.0 * floats;
+    if bytes > MAX_WEIGHT_BYTES {
+        return Err(ConstructError::TooLarge(format!(
+            "{} nodes need d_model = {} and about {:.1} GiB of weights, above the limit of {:.0} GiB",
+            l.n_max,
+            l.d_model,
+            bytes / (1u64 << 30) as f64,
+            MAX_WEIGHT_BYTES / (1u64 << 30) as f64
+        )));
+    }
+    Ok(())
+}
+
 impl Default for ConstructOptions {
     fn default() -> Self {
         ConstructOptions {
@@ -135,9 +176,13 @@ const ALPHA_ANSWER: f64 = 0.577_350_269_189_625_8; // 1/√3
 impl Weights {
     /// Builds every matrix of the construction for node vocabulary 0..n_max.
     pub fn build(n_max: usize, opts: &ConstructOptions) -> Result<Weights, ConstructError> {
-        if opts.logit_gap <= 0.0 || opts.temperature_scale <= 0.0 || opts.eps_scale <= 0.0 {
+        let positive = |x: f64| x > 0.0 && x.is_finite();
+        if !positive(opts.logit_gap)
+            || !positive(opts.temperature_scale)
+            || !positive(opts.eps_scale)
+        {
             return Err(ConstructError::Config(
-                "logit_gap, temperature_scale and eps_scale must be positive".into(),
+                "logit_gap, temperature_scale and eps_scale must be finite positive numbers".into(),
             ));
         }
         if opts.m_max == 0 || opts.c_max == 0 {
@@ -145,13 +190,14 @@ impl Weights {
                 "m_max and c_max must be at least 1".into(),
             ));
         }
+        let t_max = last_position(opts)?;
         let l = Layout::new(n_max, opts.d_pe, &opts.embedding)?;
+        check_memory(&l, t_max + 1)?;
         let d = l.d_model;
         let dh = l.d_head;
         let vocab = l.vocab_size();
         let no = l.node_off();
         let dn = l.d_node;
-        let t_max = 3 * opts.m_max + 6 + opts.c_max + 1;
         let n_positions = t_max + 1;
         let g = opts.logit_gap;
         let temp = opts.temperature_scale;

@@ -165,6 +165,16 @@ impl fmt::Display for HopRange {
     }
 }
 
+/// The most tasks one call generates (they are all held in memory).
+pub const MAX_TASKS: usize = 1_000_000;
+/// The most nodes in one generated graph (chain, grid, layered); the families that draw every
+/// pair of nodes (Erdős–Rényi, near miss, ProsQA) are bounded by [`MAX_DENSE_NODES`].
+pub const MAX_NODES: usize = 1_000_000;
+/// The most nodes of a family that draws every pair of nodes.
+pub const MAX_DENSE_NODES: usize = 20_000;
+/// The most nodes plus edges over all tasks of one call (about 2 GB of memory).
+pub const MAX_TOTAL_SIZE: usize = 100_000_000;
+
 /// Errors from [`generate`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum GenerateError {
@@ -173,6 +183,8 @@ pub enum GenerateError {
         family: &'static str,
         message: String,
     },
+    #[error("too large: {message}")]
+    TooLarge { message: String },
     #[error("gave up after {attempts} attempts: only {made} of {wanted} {family} tasks satisfied the filters (hops {hops})")]
     TooManyRejections {
         family: &'static str,
@@ -204,8 +216,13 @@ pub fn generate_with_progress(
     mut progress: impl FnMut(usize),
 ) -> Result<Vec<ReachTask>, GenerateError> {
     validate(family, hops)?;
+    if count > MAX_TASKS {
+        return Err(GenerateError::TooLarge {
+            message: format!("count {count} is above the limit of {MAX_TASKS} tasks"),
+        });
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut tasks = Vec::with_capacity(count);
+    let mut tasks = Vec::with_capacity(count.min(1024));
     let max_attempts = 1000 + count.saturating_mul(200);
     let mut attempts = 0;
     while tasks.len() < count {
@@ -221,6 +238,16 @@ pub fn generate_with_progress(
         attempts += 1;
         if let Some(task) = generate_one_in(family, hops, &mut rng) {
             if hops.is_none_or(|h| h.contains(task.hops())) {
+                // The first task's size estimates them all: refuse before memory runs out.
+                let size = task.graph.n() + task.graph.num_edges();
+                if tasks.is_empty() && size.saturating_mul(count) > MAX_TOTAL_SIZE {
+                    return Err(GenerateError::TooLarge {
+                        message: format!(
+                            "{count} tasks of about {size} nodes + edges each exceed the limit \
+                             of {MAX_TOTAL_SIZE} nodes + edges in all"
+                        ),
+                    });
+                }
                 tasks.push(task);
                 progress(tasks.len());
             }
@@ -231,10 +258,12 @@ pub fn generate_with_progress(
 
 fn validate(family: &Family, hops: Option<HopRange>) -> Result<(), GenerateError> {
     let prob = |p: f64| (0.0..=1.0).contains(&p);
+    // Expected edges of a family that draws pairs with probability p, within the memory limit.
+    let dense = |pairs: f64, p: f64| pairs * p <= MAX_TOTAL_SIZE as f64;
     let problem = match family {
         Family::Prosqa(p) => {
-            if p.min_nodes < 3 || p.min_nodes > p.max_nodes {
-                Some("need 3 <= min_nodes <= max_nodes")
+            if p.min_nodes < 3 || p.min_nodes > p.max_nodes || p.max_nodes > MAX_DENSE_NODES {
+                Some("need 3 <= min_nodes <= max_nodes <= 20000")
             } else if !(p.mean_parents >= 0.0 && p.mean_parents.is_finite()) {
                 Some("mean_parents must be a finite non-negative number")
             } else if !prob(p.p_exclusive) || p.p_exclusive > 0.5 {
@@ -245,15 +274,27 @@ fn validate(family: &Family, hops: Option<HopRange>) -> Result<(), GenerateError
                 None
             }
         }
-        Family::Chain { n } => (*n < 2).then_some("n must be at least 2"),
-        Family::Layered { width, depth, p } => (*width < 2 || *depth < 2 || !prob(*p))
-            .then_some("need width >= 2, depth >= 2, 0 <= p <= 1"),
-        Family::ErdosRenyi { n, p } => (*n < 3 || !prob(*p)).then_some("need n >= 3, 0 <= p <= 1"),
-        Family::Grid { rows, cols } => {
-            (*rows < 2 || *cols < 2).then_some("need rows >= 2 and cols >= 2")
-        }
-        Family::NearMiss { n, hops, p } => (*hops < 2 || *n < 2 * hops + 1 || !prob(*p))
-            .then_some("need hops >= 2, n >= 2*hops + 1, 0 <= p <= 1"),
+        Family::Chain { n } => (*n < 2 || *n > MAX_NODES).then_some("need 2 <= n <= 1000000"),
+        Family::Layered { width, depth, p } => (*width < 2
+            || *depth < 2
+            || !prob(*p)
+            || *width > MAX_DENSE_NODES
+            || width.saturating_mul(*depth) > MAX_NODES
+            || !dense((width * width * depth) as f64, *p))
+            .then_some("need 2 <= width <= 20000, depth >= 2, width*depth <= 1000000, 0 <= p <= 1, width*width*depth*p <= 1e8"),
+        Family::ErdosRenyi { n, p } => (*n < 3
+            || *n > MAX_DENSE_NODES
+            || !prob(*p)
+            || !dense((n * n) as f64, *p))
+            .then_some("need 3 <= n <= 20000, 0 <= p <= 1, n*n*p <= 1e8"),
+        Family::Grid { rows, cols } => (*rows < 2 || *cols < 2 || rows.saturating_mul(*cols) > MAX_NODES)
+            .then_some("need rows >= 2, cols >= 2 and rows*cols <= 1000000"),
+        Family::NearMiss { n, hops, p } => (*hops < 2
+            || *n < hops.saturating_mul(2).saturating_add(1)
+            || *n > MAX_DENSE_NODES
+            || !prob(*p)
+            || !dense((n * n) as f64, *p))
+        .then_some("need hops >= 2, 2*hops + 1 <= n <= 20000, 0 <= p <= 1, n*n*p <= 1e8"),
         Family::Twin(p) => {
             return match p.problem(hops) {
                 Some(message) => Err(GenerateError::BadParams {

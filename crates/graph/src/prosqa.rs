@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use rand::seq::SliceRandom;
@@ -22,10 +21,11 @@ use crate::{CoconutText, Digraph, ReachTask};
 /// Errors reading or writing ProsQA files. Every variant names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ProsqaError {
-    #[error("{path}: {source}")]
+    /// (The I/O error is in the message, not a `source`, so a report prints it once.)
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}:{line}:{column}: malformed JSON: {message}")]
     Json {
@@ -77,9 +77,9 @@ const KNOWN_KEYS: [&str; 9] = [
 /// Reads a ProsQA file into records.
 pub fn read_records(path: impl AsRef<Path>) -> Result<Vec<CoconutRecord>, ProsqaError> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|source| ProsqaError::Io {
+    let text = std::fs::read_to_string(path).map_err(|error| ProsqaError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     parse_records(&text, path)
 }
@@ -491,20 +491,10 @@ pub fn write_records(path: impl AsRef<Path>, records: &[CoconutRecord]) -> Resul
 
 /// Writes `bytes` to `path` via a temporary file in the same folder, fsync and rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ProsqaError> {
-    let io = |source| ProsqaError::Io {
+    superpose_fsutil::write_atomic(path, bytes).map_err(|error| ProsqaError::Io {
         path: path.to_path_buf(),
-        source,
-    };
-    let file_name = path
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let tmp = path.with_file_name(format!(".{file_name}.tmp{}", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(io)
+        error,
+    })
 }
 
 /// Reads a Coconut or symbolic ProsQA file as tasks.

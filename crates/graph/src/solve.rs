@@ -296,6 +296,22 @@ pub fn is_shortest_path(g: &Digraph, root: usize, target: usize, path: &[usize])
     bfs(g, root).dist[target] == Some(path.len() - 1)
 }
 
+/// The most nodes [`Solver::MatrixPower`] accepts (O(n³ log n) work, n² bits).
+pub const MAX_MATRIX_POWER_NODES: usize = 4096;
+/// The most nodes [`Solver::ReachSets`] accepts (it keeps up to n sets of n bits).
+pub const MAX_REACH_SETS_NODES: usize = 50_000;
+
+impl Solver {
+    /// The largest graph this solver takes on in bounded time and memory.
+    pub fn max_nodes(self) -> usize {
+        match self {
+            Solver::Bfs => usize::MAX,
+            Solver::ReachSets => MAX_REACH_SETS_NODES,
+            Solver::MatrixPower => MAX_MATRIX_POWER_NODES,
+        }
+    }
+}
+
 /// Which exact solver answers a task (all give the same answer; they differ in work).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Solver {

@@ -3,7 +3,6 @@
 //! `DIR/index.html` (inline SVG, inline CSS, no scripts, no network).
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
@@ -164,16 +163,7 @@ impl ExperimentResult {
 
 /// Writes a file atomically: a temporary file in the same folder, fsync, rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LabError> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
-    {
-        let mut f = fs::File::create(&tmp).map_err(|e| LabError::io(&tmp, e))?;
-        f.write_all(bytes).map_err(|e| LabError::io(&tmp, e))?;
-        f.sync_all().map_err(|e| LabError::io(&tmp, e))?;
-    }
-    fs::rename(&tmp, path).map_err(|e| LabError::io(path, e))
+    superpose_fsutil::write_atomic(path, bytes).map_err(|e| LabError::io(path, e))
 }
 
 /// Strips the XML prolog so an SVG document can be inlined in HTML.

@@ -19,8 +19,9 @@ pub struct Lexicon {
     hf: Option<crate::text::TextTokenizer>,
 }
 
-/// Reads `DIR/vocab.json` (a list of token strings, or an object token → id) if present.
-fn read_vocab(dir: &Path) -> Result<Option<Vec<String>>, ModelError> {
+/// Reads `DIR/vocab.json` (a list of token strings, or an object token → id) if present; every
+/// id must be below the model's `vocab_size` (checked before anything is allocated for it).
+fn read_vocab(dir: &Path, vocab_size: usize) -> Result<Option<Vec<String>>, ModelError> {
     let path = dir.join("vocab.json");
     if !path.exists() {
         return Ok(None);
@@ -57,6 +58,11 @@ fn read_vocab(dir: &Path) -> Result<Option<Vec<String>>, ModelError> {
                     .as_u64()
                     .ok_or_else(|| bad(format!("id of `{k}` is not an integer")))?
                     as usize;
+                if id >= vocab_size {
+                    return Err(bad(format!(
+                        "id {id} of `{k}` is not below the model's vocabulary size {vocab_size}"
+                    )));
+                }
                 if id >= out.len() {
                     out.resize(id + 1, String::new());
                 }
@@ -74,9 +80,10 @@ fn read_vocab(dir: &Path) -> Result<Option<Vec<String>>, ModelError> {
 }
 
 impl Lexicon {
-    /// The vocabulary of checkpoint directory `dir` (none at all is fine: ids only).
-    pub fn load(dir: &Path) -> Result<Self, ModelError> {
-        let vocab = read_vocab(dir)?;
+    /// The vocabulary of checkpoint directory `dir` for a model of `vocab_size` tokens (none at
+    /// all is fine: ids only).
+    pub fn load(dir: &Path, vocab_size: usize) -> Result<Self, ModelError> {
+        let vocab = read_vocab(dir, vocab_size)?;
         let index = vocab
             .iter()
             .flatten()
@@ -194,7 +201,7 @@ mod tests {
     #[test]
     fn a_list_vocabulary_maps_words_and_ids_both_ways() {
         let dir = dir_with(r#"["<bot>", "<eot>", "a", "b"]"#);
-        let lex = Lexicon::load(dir.path()).unwrap();
+        let lex = Lexicon::load(dir.path(), 64).unwrap();
         assert_eq!(lex.encode("a b  a").unwrap(), vec![2, 3, 2]);
         assert_eq!(lex.answer(&[3, 2, 9]).unwrap(), "b a 9");
         assert_eq!(lex.resolve(None, "<bot>").unwrap(), Some(0));
@@ -210,7 +217,7 @@ mod tests {
     #[test]
     fn an_object_vocabulary_places_tokens_at_their_ids() {
         let dir = dir_with(r#"{"x": 2, "y": 0}"#);
-        let lex = Lexicon::load(dir.path()).unwrap();
+        let lex = Lexicon::load(dir.path(), 64).unwrap();
         assert_eq!(
             (lex.name(0), lex.name(1), lex.name(2)),
             ("y".into(), String::new(), "x".into())
@@ -221,14 +228,14 @@ mod tests {
     #[test]
     fn bad_vocabularies_name_the_file_and_place() {
         let dir = dir_with("[\"a\",\n 3]");
-        let e = Lexicon::load(dir.path()).err().unwrap().to_string();
+        let e = Lexicon::load(dir.path(), 64).err().unwrap().to_string();
         assert!(e.contains("vocab.json: entry 1 is not a string"), "{e}");
         let dir = dir_with("[\"a\",\n");
-        let e = Lexicon::load(dir.path()).err().unwrap().to_string();
+        let e = Lexicon::load(dir.path(), 64).err().unwrap().to_string();
         assert!(e.contains("vocab.json: malformed JSON at line 2"), "{e}");
         // No vocabulary: ids only, and text prompts are refused.
         let empty = tempfile::tempdir().unwrap();
-        let lex = Lexicon::load(empty.path()).unwrap();
+        let lex = Lexicon::load(empty.path(), 64).unwrap();
         assert_eq!(lex.name(5), "5");
         assert!(lex
             .encode("a")

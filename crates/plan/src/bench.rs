@@ -1,7 +1,6 @@
 //! Suite runner: one folder per domain (a domain file plus problem files), one CSV row per
 //! problem. Every plan is validated on the lifted PDDL before it counts as solved.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -157,9 +156,7 @@ fn csv_field(s: &str) -> String {
 
 /// Write rows as CSV atomically (temp file, fsync, rename).
 pub fn write_csv(rows: &[BenchRow], path: &Path) -> std::io::Result<()> {
-    let tmp = path.with_extension("csv.tmp");
-    {
-        let mut f = std::fs::File::create(&tmp)?;
+    superpose_fsutil::write_atomic_with(path, |f| {
         writeln!(f, "domain,problem,algo,status,plan_length,plan_steps,facts,actions,time_s,search_s,detail")?;
         let opt = |x: Option<usize>| x.map(|v| v.to_string()).unwrap_or_default();
         for r in rows {
@@ -179,9 +176,8 @@ pub fn write_csv(rows: &[BenchRow], path: &Path) -> std::io::Result<()> {
                 csv_field(&r.detail)
             )?;
         }
-        f.sync_all()?;
-    }
-    std::fs::rename(tmp, path)
+        Ok(())
+    })
 }
 
 /// Per-domain summary.

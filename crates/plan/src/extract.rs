@@ -252,7 +252,7 @@ impl StageMemo {
 
 fn run_stages(task: &GroundTask, limits: &Limits, ebl: bool) -> GraphplanResult {
     let start = Instant::now();
-    let deadline = limits.time_limit.map(|d| start + d);
+    let deadline = limits.deadline(start);
     let goals: Vec<u32> = task.goal.clone();
     let mut summary = GraphplanSummary::default();
     let mut levels: Vec<LevelDiagnostics> = Vec::new();

@@ -16,6 +16,9 @@ use crate::pddl::{Domain, Literal, Problem, Term};
 pub enum GroundError {
     #[error("{file}: {message}")]
     Invalid { file: String, message: String },
+    /// A check of [`crate::check::check`] failed (with its `file:line:col`).
+    #[error(transparent)]
+    Pddl(#[from] crate::pddl::PddlError),
 }
 
 /// A ground STRIPS action over fact indices.
@@ -180,6 +183,7 @@ fn resolve(a: &Arg, binding: &[u32]) -> u32 {
 
 /// Ground `problem` against `domain`.
 pub fn ground(domain: &Domain, problem: &Problem) -> Result<GroundTask, GroundError> {
+    crate::check::check(domain, problem)?;
     let bad = |file: &str, message: String| GroundError::Invalid {
         file: file.to_string(),
         message,
@@ -209,7 +213,9 @@ pub fn ground(domain: &Domain, problem: &Problem) -> Result<GroundTask, GroundEr
         out
     };
     let known_type = |t: &str| {
-        t == "object" || parent.contains_key(t) || domain.types.iter().any(|(n, _)| n == t)
+        t == "object"
+            || parent.contains_key(t)
+            || domain.types.iter().any(|(n, p)| n == t || p == t)
     };
 
     // Objects: domain constants then problem objects.

@@ -34,6 +34,7 @@
 //! reachability), [`bench`] (suite runner).
 
 pub mod bench;
+pub mod check;
 pub mod diagnostics;
 pub mod ebl;
 pub mod extract;
@@ -43,10 +44,12 @@ pub mod ground;
 mod levels;
 pub mod pddl;
 pub mod search;
+mod sexpr;
 pub mod validate;
 
 use std::time::Duration;
 
+pub use check::check;
 pub use diagnostics::{
     exact_reachable_by_level, relaxed_goal_level, ExactLevel, ExactReachability, Extraction,
     LevelDiagnostics,
@@ -67,6 +70,8 @@ pub enum Error {
     Ground(#[from] GroundError),
     #[error(transparent)]
     Plan(#[from] PlanError),
+    #[error(transparent)]
+    Limit(#[from] LimitError),
 }
 
 /// Resource limits shared by all planners.
@@ -93,13 +98,60 @@ impl Default for Limits {
     }
 }
 
+/// The longest time limit accepted, in seconds (one year): every deadline `now + limit` is then
+/// representable as an `Instant`.
+pub const MAX_TIME_LIMIT_S: f64 = 31_536_000.0;
+
+/// The largest planning-graph memory limit accepted, in MiB (1 TiB).
+pub const MAX_GRAPH_MB: usize = 1 << 20;
+
+/// A time or memory limit out of range (bad input).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LimitError {
+    #[error("{name} must be a number of seconds in (0, {MAX_TIME_LIMIT_S}], got {value}")]
+    Time { name: String, value: f64 },
+    #[error("{name} must be a number of MiB in 1..={MAX_GRAPH_MB}, got {value}")]
+    Memory { name: String, value: usize },
+}
+
 impl Limits {
-    /// Default limits with a time limit in seconds.
+    /// Default limits with a time limit in seconds (an out-of-range value, see
+    /// [`Limits::parse_time`], means no time limit).
     pub fn with_time(secs: f64) -> Self {
         Limits {
-            time_limit: Some(Duration::from_secs_f64(secs)),
+            time_limit: Limits::parse_time("time limit", secs).ok(),
             ..Default::default()
         }
+    }
+
+    /// Checks a time limit given in seconds (`name` is the flag or field that gave it): finite,
+    /// positive and at most [`MAX_TIME_LIMIT_S`].
+    pub fn parse_time(name: &str, secs: f64) -> Result<Duration, LimitError> {
+        let bad = || LimitError::Time {
+            name: name.to_string(),
+            value: secs,
+        };
+        if !(secs > 0.0 && secs <= MAX_TIME_LIMIT_S) {
+            return Err(bad());
+        }
+        Duration::try_from_secs_f64(secs).map_err(|_| bad())
+    }
+
+    /// Checks a memory limit in MiB and returns it in bytes (no wrap-around).
+    pub fn parse_graph_mb(name: &str, mb: usize) -> Result<usize, LimitError> {
+        if !(1..=MAX_GRAPH_MB).contains(&mb) {
+            return Err(LimitError::Memory {
+                name: name.to_string(),
+                value: mb,
+            });
+        }
+        Ok(mb << 20)
+    }
+
+    /// The deadline of a run started at `start` (none without a time limit, or if the instant
+    /// would overflow).
+    pub fn deadline(&self, start: std::time::Instant) -> Option<std::time::Instant> {
+        self.time_limit.and_then(|d| start.checked_add(d))
     }
 }
 

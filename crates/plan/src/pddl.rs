@@ -1,179 +1,13 @@
-//! PDDL front end: a tolerant tokenizer with `line:col` positions and a recursive-descent
-//! parser for the STRIPS subset (`:strips`, `:typing` with hierarchies, `:negative-preconditions`,
-//! `:equality`, constants). Everything else is refused with `file:line:col: unsupported feature X`.
-//!
-//! Tolerance follows Fast Downward's `lisp_parser.py`: tokens are lower-cased, `;` starts a
-//! comment, `(`/`)` need no surrounding space and `?` always starts a new token
-//! (`(aircraft?a)` in zenotravel).
+//! PDDL front end: a recursive-descent parser for the STRIPS subset (`:strips`, `:typing` with
+//! hierarchies, `:negative-preconditions`, `:equality`, constants) over the S-expressions of
+//! `sexpr.rs`. Everything else is refused with `file:line:col: unsupported feature X`; the
+//! checks between a domain and a problem live in `check.rs`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// A PDDL error with its source position.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct PddlError {
-    pub file: String,
-    pub line: usize,
-    pub col: usize,
-    pub message: String,
-}
-
-impl fmt::Display for PddlError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            return write!(f, "{}: {}", self.file, self.message);
-        }
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file, self.line, self.col, self.message
-        )
-    }
-}
-
-/// Position of a token in its source file (1-based).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Pos {
-    pub line: usize,
-    pub col: usize,
-}
-
-/// An S-expression node.
-#[derive(Debug, Clone)]
-pub enum SExpr {
-    Atom(String, Pos),
-    List(Vec<SExpr>, Pos),
-}
-
-impl SExpr {
-    fn pos(&self) -> Pos {
-        match self {
-            SExpr::Atom(_, p) | SExpr::List(_, p) => *p,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Tok {
-    Open,
-    Close,
-    Sym(String),
-}
-
-/// Split source text into tokens with their positions (case-insensitive: lower-cased).
-fn tokenize(text: &str) -> Vec<(Tok, Pos)> {
-    let mut out = Vec::new();
-    let mut line = 1;
-    let mut col = 0;
-    let mut cur = String::new();
-    let mut cur_pos = Pos::default();
-    let mut in_comment = false;
-    let flush = |cur: &mut String, cur_pos: Pos, out: &mut Vec<(Tok, Pos)>| {
-        if !cur.is_empty() {
-            out.push((Tok::Sym(cur.to_lowercase()), cur_pos));
-            cur.clear();
-        }
-    };
-    for ch in text.chars() {
-        if ch == '\n' {
-            flush(&mut cur, cur_pos, &mut out);
-            in_comment = false;
-            line += 1;
-            col = 0;
-            continue;
-        }
-        col += 1;
-        if in_comment {
-            continue;
-        }
-        let pos = Pos { line, col };
-        match ch {
-            ';' => {
-                flush(&mut cur, cur_pos, &mut out);
-                in_comment = true;
-            }
-            '(' => {
-                flush(&mut cur, cur_pos, &mut out);
-                out.push((Tok::Open, pos));
-            }
-            ')' => {
-                flush(&mut cur, cur_pos, &mut out);
-                out.push((Tok::Close, pos));
-            }
-            c if c.is_whitespace() => flush(&mut cur, cur_pos, &mut out),
-            '?' => {
-                flush(&mut cur, cur_pos, &mut out);
-                cur.push('?');
-                cur_pos = pos;
-            }
-            c => {
-                if cur.is_empty() {
-                    cur_pos = pos;
-                }
-                cur.push(c);
-            }
-        }
-    }
-    flush(&mut cur, cur_pos, &mut out);
-    out
-}
-
-struct Ctx<'a> {
-    file: &'a str,
-}
-
-impl Ctx<'_> {
-    fn err(&self, pos: Pos, message: impl Into<String>) -> PddlError {
-        PddlError {
-            file: self.file.to_string(),
-            line: pos.line,
-            col: pos.col,
-            message: message.into(),
-        }
-    }
-    fn unsupported(&self, pos: Pos, what: &str) -> PddlError {
-        self.err(pos, format!("unsupported feature {what}"))
-    }
-}
-
-/// Parse the whole text into one top-level S-expression.
-fn read_sexpr(ctx: &Ctx, text: &str) -> Result<SExpr, PddlError> {
-    let toks = tokenize(text);
-    let mut stack: Vec<(Vec<SExpr>, Pos)> = Vec::new();
-    let mut top: Option<SExpr> = None;
-    for (tok, pos) in toks {
-        if top.is_some() {
-            return Err(ctx.err(
-                pos,
-                "unexpected text after the closing parenthesis of `define`",
-            ));
-        }
-        match tok {
-            Tok::Open => stack.push((Vec::new(), pos)),
-            Tok::Close => {
-                let (items, p) = stack.pop().ok_or_else(|| ctx.err(pos, "unmatched `)`"))?;
-                let e = SExpr::List(items, p);
-                match stack.last_mut() {
-                    Some((parent, _)) => parent.push(e),
-                    None => top = Some(e),
-                }
-            }
-            Tok::Sym(s) => match stack.last_mut() {
-                Some((parent, _)) => parent.push(SExpr::Atom(s, pos)),
-                None => return Err(ctx.err(pos, format!("expected `(`, found `{s}`"))),
-            },
-        }
-    }
-    if let Some((_, p)) = stack.last() {
-        return Err(ctx.err(*p, "unclosed `(` (missing `)` before end of file)"));
-    }
-    top.ok_or_else(|| {
-        ctx.err(
-            Pos { line: 1, col: 1 },
-            "empty file: expected `(define ...)`",
-        )
-    })
-}
+use crate::sexpr::{read_sexpr, tokenize, Ctx, Tok};
+pub use crate::sexpr::{PddlError, Pos, SExpr, MAX_DEPTH};
 
 /// A term in an atom: a variable `?x` or a constant/object name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -202,12 +36,15 @@ pub struct Literal {
 pub struct Typed {
     pub name: String,
     pub ty: String,
+    /// Where the name is written.
+    pub pos: Pos,
 }
 
 #[derive(Debug, Clone)]
 pub struct PredicateDecl {
     pub name: String,
     pub params: Vec<Typed>,
+    pub pos: Pos,
 }
 
 /// A STRIPS action schema.
@@ -232,6 +69,11 @@ pub struct Domain {
     pub constants: Vec<Typed>,
     pub predicates: Vec<PredicateDecl>,
     pub actions: Vec<ActionSchema>,
+    /// Names used as constants in action atoms but not declared in `:constants` (IPC-1
+    /// tyreworld's `wrench`); [`crate::check::check`] resolves them against a problem's objects.
+    pub free_constants: Vec<(String, Pos)>,
+    /// Notes for the user (`file:line:col: note: ...`), e.g. requirements declared but not used.
+    pub notes: Vec<String>,
 }
 
 /// A ground atom `(pred obj ...)` from a problem file.
@@ -257,14 +99,75 @@ pub struct Problem {
     pub name: String,
     pub file: String,
     pub domain: String,
+    /// Where the `:domain` name is written.
+    pub domain_pos: Pos,
     pub objects: Vec<Typed>,
     pub init: Vec<GroundAtom>,
+    /// Where each `:init` atom is written (parallel to `init`).
+    pub init_pos: Vec<Pos>,
     /// Goal literals over objects (terms are all `Term::Const`).
     pub goal: Vec<Literal>,
+    /// Notes for the user (`file:line:col: note: ...`).
+    pub notes: Vec<String>,
 }
 
 const SUPPORTED_REQUIREMENTS: &[&str] =
     &[":strips", ":typing", ":negative-preconditions", ":equality"];
+
+/// Requirement flags of PDDL 1.2–3.1 that this planner does not implement. Like pyperplan, a
+/// domain may declare them: a note is printed and the construct itself is refused with its
+/// `file:line:col` where it is used (`forall`, `when`, `:functions`, ...).
+const OTHER_REQUIREMENTS: &[&str] = &[
+    ":adl",
+    ":disjunctive-preconditions",
+    ":existential-preconditions",
+    ":universal-preconditions",
+    ":quantified-preconditions",
+    ":conditional-effects",
+    ":fluents",
+    ":numeric-fluents",
+    ":object-fluents",
+    ":action-costs",
+    ":durative-actions",
+    ":duration-inequalities",
+    ":continuous-effects",
+    ":derived-predicates",
+    ":domain-axioms",
+    ":timed-initial-literals",
+    ":preferences",
+    ":constraints",
+    ":safety-constraints",
+    ":expression-evaluation",
+    ":open-world",
+    ":true-negation",
+    ":ucpop",
+];
+
+/// Reads a `:requirements` section: supported flags are returned, flags of constructs we do not
+/// implement become notes, and a flag PDDL does not define is an error.
+fn parse_requirements(
+    ctx: &Ctx,
+    items: &[SExpr],
+    notes: &mut Vec<String>,
+) -> Result<Vec<String>, PddlError> {
+    let mut out = Vec::new();
+    for r in items {
+        let r_s = expect_atom(ctx, r, "a requirement flag")?;
+        if SUPPORTED_REQUIREMENTS.contains(&r_s) {
+            out.push(r_s.to_string());
+        } else if OTHER_REQUIREMENTS.contains(&r_s) {
+            let p = r.pos();
+            notes.push(format!(
+                "{}:{}:{}: note: requirement `{r_s}` is declared; only its STRIPS part is \
+                 supported (an unsupported construct is refused where it is used)",
+                ctx.file, p.line, p.col
+            ));
+        } else {
+            return Err(ctx.err(r.pos(), format!("unknown requirement `{r_s}`")));
+        }
+    }
+    Ok(out)
+}
 
 fn atom_str(e: &SExpr) -> Option<&str> {
     match e {
@@ -290,7 +193,7 @@ fn expect_atom<'a>(ctx: &Ctx, e: &'a SExpr, what: &str) -> Result<&'a str, PddlE
 /// Parse `a b - t c - u d` into typed names (untyped names get `object`).
 fn parse_typed_list(ctx: &Ctx, items: &[SExpr], vars: bool) -> Result<Vec<Typed>, PddlError> {
     let mut out = Vec::new();
-    let mut pending: Vec<String> = Vec::new();
+    let mut pending: Vec<(String, Pos)> = Vec::new();
     let mut i = 0;
     while i < items.len() {
         let s = match &items[i] {
@@ -318,10 +221,11 @@ fn parse_typed_list(ctx: &Ctx, items: &[SExpr], vars: bool) -> Result<Vec<Typed>
             if pending.is_empty() {
                 return Err(ctx.err(items[i].pos(), "`-` with no names before it"));
             }
-            for n in pending.drain(..) {
+            for (n, pos) in pending.drain(..) {
                 out.push(Typed {
                     name: n,
                     ty: ty.clone(),
+                    pos,
                 });
             }
             i += 2;
@@ -333,13 +237,14 @@ fn parse_typed_list(ctx: &Ctx, items: &[SExpr], vars: bool) -> Result<Vec<Typed>
                 format!("expected a variable `?x`, found `{s}`"),
             ));
         }
-        pending.push(s.to_string());
+        pending.push((s.to_string(), items[i].pos()));
         i += 1;
     }
-    for n in pending {
+    for (n, pos) in pending {
         out.push(Typed {
             name: n,
             ty: "object".into(),
+            pos,
         });
     }
     Ok(out)
@@ -577,6 +482,8 @@ pub fn parse_domain_str(text: &str, file: &str) -> Result<Domain, PddlError> {
         constants: Vec::new(),
         predicates: Vec::new(),
         actions: Vec::new(),
+        free_constants: Vec::new(),
+        notes: Vec::new(),
     };
     for sec in sections {
         let items = expect_list(&ctx, sec, "a domain section")?;
@@ -587,14 +494,7 @@ pub fn parse_domain_str(text: &str, file: &str) -> Result<Domain, PddlError> {
             .unwrap_or("");
         match key {
             ":requirements" => {
-                d.requirements.clear();
-                for r in &items[1..] {
-                    let r_s = expect_atom(&ctx, r, "a requirement flag")?;
-                    if !SUPPORTED_REQUIREMENTS.contains(&r_s) {
-                        return Err(ctx.unsupported(r.pos(), &format!("requirement `{r_s}`")));
-                    }
-                    d.requirements.push(r_s.to_string());
-                }
+                d.requirements = parse_requirements(&ctx, &items[1..], &mut d.notes)?;
             }
             ":types" => {
                 for t in parse_typed_list(&ctx, &items[1..], false)? {
@@ -611,13 +511,27 @@ pub fn parse_domain_str(text: &str, file: &str) -> Result<Domain, PddlError> {
                             .ok_or_else(|| ctx.err(p.pos(), "empty predicate"))?,
                         "a predicate name",
                     )?;
-                    d.predicates.push(PredicateDecl {
+                    let decl = PredicateDecl {
                         name: n.to_string(),
                         params: parse_typed_list(&ctx, &pl[1..], true)?,
-                    });
+                        pos: p.pos(),
+                    };
+                    add_predicate(&ctx, &mut d.predicates, decl)?;
                 }
             }
-            ":action" => d.actions.push(parse_action(&ctx, items, sec.pos())?),
+            ":action" => {
+                let a = parse_action(&ctx, items, sec.pos())?;
+                if let Some(b) = d.actions.iter().find(|b| b.name == a.name) {
+                    return Err(ctx.err(
+                        a.pos,
+                        format!(
+                            "action `{}` is defined twice (first at {}:{})",
+                            a.name, b.pos.line, b.pos.col
+                        ),
+                    ));
+                }
+                d.actions.push(a)
+            }
             ":functions" => {
                 return Err(ctx.unsupported(sec.pos(), "numeric fluents (`:functions`)"))
             }
@@ -627,62 +541,29 @@ pub fn parse_domain_str(text: &str, file: &str) -> Result<Domain, PddlError> {
             other => return Err(ctx.err(sec.pos(), format!("unknown domain section `{other}`"))),
         }
     }
-    validate_domain(&ctx, &d)?;
+    d.free_constants = crate::check::check_domain(&ctx, &d)?;
     Ok(d)
 }
 
-/// Static checks: predicates used in actions are declared with the right arity; types exist.
-fn validate_domain(ctx: &Ctx, d: &Domain) -> Result<(), PddlError> {
-    let known_type = |t: &str| t == "object" || d.types.iter().any(|(n, _)| n == t);
-    for a in &d.actions {
-        for p in &a.params {
-            if !known_type(&p.ty) {
-                return Err(ctx.err(
-                    a.pos,
-                    format!("unknown type `{}` in action `{}`", p.ty, a.name),
-                ));
-            }
-        }
-        let atoms = a
-            .precondition
-            .iter()
-            .map(|l| &l.atom)
-            .chain(&a.add)
-            .chain(&a.del);
-        for at in atoms {
-            if at.predicate == "=" {
-                if at.args.len() != 2 {
-                    return Err(ctx.err(at.pos, "`=` takes two arguments"));
-                }
-                continue;
-            }
-            match d.predicates.iter().find(|p| p.name == at.predicate) {
-                None => {
-                    return Err(ctx.err(at.pos, format!("undeclared predicate `{}`", at.predicate)))
-                }
-                Some(p) if p.params.len() != at.args.len() => {
-                    return Err(ctx.err(
-                        at.pos,
-                        format!(
-                            "predicate `{}` takes {} arguments, given {}",
-                            p.name,
-                            p.params.len(),
-                            at.args.len()
-                        ),
-                    ))
-                }
-                _ => {}
-            }
-            for t in &at.args {
-                if let Term::Const(c) = t {
-                    if !d.constants.iter().any(|k| &k.name == c) {
-                        return Err(ctx.err(
-                            at.pos,
-                            format!("unknown constant `{c}` (not in `:constants`)"),
-                        ));
-                    }
-                }
-            }
+/// Adds a predicate declaration; the same declaration twice is accepted, a different one is an
+/// error at the second.
+fn add_predicate(
+    ctx: &Ctx,
+    preds: &mut Vec<PredicateDecl>,
+    decl: PredicateDecl,
+) -> Result<(), PddlError> {
+    let types = |p: &PredicateDecl| p.params.iter().map(|t| t.ty.clone()).collect::<Vec<_>>();
+    match preds.iter().find(|p| p.name == decl.name) {
+        None => preds.push(decl),
+        Some(p) if types(p) == types(&decl) => {}
+        Some(p) => {
+            return Err(ctx.err(
+                decl.pos,
+                format!(
+                    "predicate `{}` is declared again with other parameters (first at {}:{})",
+                    decl.name, p.pos.line, p.pos.col
+                ),
+            ))
         }
     }
     Ok(())
@@ -697,9 +578,12 @@ pub fn parse_problem_str(text: &str, file: &str) -> Result<Problem, PddlError> {
         name,
         file: file.to_string(),
         domain: String::new(),
+        domain_pos: Pos::default(),
         objects: Vec::new(),
         init: Vec::new(),
+        init_pos: Vec::new(),
         goal: Vec::new(),
+        notes: Vec::new(),
     };
     let mut have_goal = false;
     for sec in sections {
@@ -711,24 +595,18 @@ pub fn parse_problem_str(text: &str, file: &str) -> Result<Problem, PddlError> {
             .unwrap_or("");
         match key {
             ":domain" => {
-                p.domain = expect_atom(
-                    &ctx,
-                    items
-                        .get(1)
-                        .ok_or_else(|| ctx.err(sec.pos(), "missing domain name"))?,
-                    "a domain name",
-                )?
-                .to_string()
+                let name = items
+                    .get(1)
+                    .ok_or_else(|| ctx.err(sec.pos(), "missing domain name"))?;
+                p.domain = expect_atom(&ctx, name, "a domain name")?.to_string();
+                p.domain_pos = name.pos();
             }
             ":requirements" => {
-                for r in &items[1..] {
-                    let r_s = expect_atom(&ctx, r, "a requirement flag")?;
-                    if !SUPPORTED_REQUIREMENTS.contains(&r_s) {
-                        return Err(ctx.unsupported(r.pos(), &format!("requirement `{r_s}`")));
-                    }
-                }
+                parse_requirements(&ctx, &items[1..], &mut p.notes)?;
             }
-            ":objects" => p.objects = parse_typed_list(&ctx, &items[1..], false)?,
+            ":objects" => p
+                .objects
+                .extend(parse_typed_list(&ctx, &items[1..], false)?),
             ":init" => {
                 for f in &items[1..] {
                     let a = parse_atom(&ctx, f)?;
@@ -748,6 +626,7 @@ pub fn parse_problem_str(text: &str, file: &str) -> Result<Problem, PddlError> {
                         predicate: a.predicate,
                         args,
                     });
+                    p.init_pos.push(a.pos);
                 }
             }
             ":goal" => {
@@ -820,24 +699,6 @@ pub fn suite_files(dir: &Path) -> std::io::Result<(Option<PathBuf>, Vec<PathBuf>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tokenizer_handles_quirks() {
-        let t = tokenize("(Aircraft?a)(b ?c );x\r\n(D)");
-        let syms: Vec<_> = t
-            .iter()
-            .map(|(t, _)| match t {
-                Tok::Open => "(".to_string(),
-                Tok::Close => ")".to_string(),
-                Tok::Sym(s) => s.clone(),
-            })
-            .collect();
-        assert_eq!(
-            syms,
-            ["(", "aircraft", "?a", ")", "(", "b", "?c", ")", "(", "d", ")"]
-        );
-        assert_eq!(t[9].1, Pos { line: 2, col: 2 });
-    }
 
     #[test]
     fn unsupported_feature_has_position() {

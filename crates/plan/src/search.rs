@@ -281,7 +281,7 @@ pub fn bfs(task: &GroundTask, limits: &Limits) -> SearchResult {
     if let Some(r) = trivially_unsolvable(task, start) {
         return r;
     }
-    let deadline = limits.time_limit.map(|d| start + d);
+    let deadline = limits.deadline(start);
     let goal = task.goal_set();
     let mut space = Space::new(task.init_state());
     if goal.is_subset(&space.states[0]) {
@@ -337,7 +337,7 @@ fn best_first(task: &GroundTask, limits: &Limits, use_hmax: bool) -> SearchResul
     if let Some(r) = trivially_unsolvable(task, start) {
         return r;
     }
-    let deadline = limits.time_limit.map(|d| start + d);
+    let deadline = limits.deadline(start);
     let goal = task.goal_set();
     let relaxed = Relaxed::new(task);
     let succ = Successors::new(task);

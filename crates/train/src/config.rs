@@ -269,12 +269,62 @@ fn default_wd() -> f64 {
     0.01
 }
 
+/// Largest accepted model width.
+pub const MAX_D_MODEL: usize = 16_384;
+/// Largest accepted number of layers.
+pub const MAX_N_LAYER: usize = 256;
+/// Largest accepted context length.
+pub const MAX_POSITIONS: usize = 65_536;
+/// Largest accepted number of node tokens.
+pub const MAX_NODE_TOKENS: usize = 65_536;
+/// Largest accepted number of generated training or validation graphs.
+pub const MAX_GRAPHS: usize = 10_000_000;
+/// Largest accepted batch.
+pub const MAX_BATCH: usize = 65_536;
+/// Largest accepted parameter count (4 GB of f32 weights, 16 GB with AdamW's moments and
+/// gradients).
+pub const MAX_PARAMS: f64 = 1e9;
+
 /// 1-based line and column of a byte offset.
 pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let col = before.chars().rev().take_while(|&c| c != '\n').count() + 1;
     (line, col)
+}
+
+/// Where the first `section.key` named in a validation message is written in `text`: the line
+/// of `key = ...` inside `[section]`, else the `[section]` header (None when neither is found,
+/// e.g. a default value).
+fn key_line_col(text: &str, msg: &str) -> Option<(usize, usize)> {
+    let is_key = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
+    let named = msg.split(|c: char| !is_key(c)).find_map(|w| {
+        w.split_once('.')
+            .filter(|(s, k)| s.starts_with(|c: char| c.is_ascii_alphabetic()) && !k.is_empty())
+    })?;
+    let (section, key) = named;
+    let header = format!("[{section}]");
+    let mut in_section = false;
+    let mut header_at = None;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim_start();
+        let indent = line.len() - t.len();
+        if t.starts_with('[') {
+            in_section = t.trim_end().starts_with(&header);
+            if in_section {
+                header_at = Some(offset + indent);
+            }
+        } else if in_section {
+            if let Some(rest) = t.strip_prefix(key) {
+                if rest.trim_start().starts_with('=') {
+                    return Some(line_col(text, offset + indent));
+                }
+            }
+        }
+        offset += line.len();
+    }
+    header_at.map(|o| line_col(text, o))
 }
 
 impl TrainConfig {
@@ -289,11 +339,14 @@ impl TrainConfig {
                 msg: e.message().trim().to_string(),
             }
         })?;
-        cfg.validate().map_err(|msg| TrainError::Config {
-            file: file.to_string(),
-            line: 0,
-            col: 0,
-            msg,
+        cfg.validate().map_err(|msg| {
+            let (line, col) = key_line_col(text, &msg).unwrap_or((0, 0));
+            TrainError::Config {
+                file: file.to_string(),
+                line,
+                col,
+                msg,
+            }
         })?;
         Ok(cfg)
     }
@@ -401,6 +454,100 @@ impl TrainConfig {
         }
         if self.run.checkpoint_every == 0 {
             return Err("run.checkpoint_every must be positive".into());
+        }
+        self.validate_limits()?;
+        self.validate_optim_values()
+    }
+
+    /// Sizes within [`LIMITS`] (checked arithmetic), so that nothing later overflows or asks
+    /// for more memory than a machine has.
+    fn validate_limits(&self) -> Result<(), String> {
+        for (key, value, max) in [
+            ("model.d_model", self.model.d_model, MAX_D_MODEL),
+            ("model.n_layer", self.model.n_layer, MAX_N_LAYER),
+            ("model.n_positions", self.model.n_positions, MAX_POSITIONS),
+            (
+                "model.d_mlp",
+                self.model.d_mlp.unwrap_or(0),
+                4 * MAX_D_MODEL,
+            ),
+            (
+                "data.node_tokens",
+                self.data.node_tokens as usize,
+                MAX_NODE_TOKENS,
+            ),
+            ("data.train_graphs", self.data.train_graphs, MAX_GRAPHS),
+            ("data.val_graphs", self.data.val_graphs, MAX_GRAPHS),
+            ("optim.batch_size", self.optim.batch_size, MAX_BATCH),
+        ] {
+            if value > max {
+                return Err(format!("{key} = {value} is above the limit of {max}"));
+            }
+        }
+        let c = &self.curriculum;
+        let thoughts = c.max_stage.checked_mul(c.thoughts_per_step);
+        if thoughts.is_none_or(|t| t >= self.model.n_positions) {
+            return Err(format!(
+                "curriculum.thoughts_per_step = {} times curriculum.max_stage = {} must be below \
+                 model.n_positions = {}",
+                c.thoughts_per_step, c.max_stage, self.model.n_positions
+            ));
+        }
+        // GPT-2 parameters: per layer 4·d² (attention) + 2·d·d_mlp (MLP); embeddings.
+        let m = &self.model;
+        let (d, mlp) = (m.d_model as f64, m.d_mlp.unwrap_or(4 * m.d_model) as f64);
+        let vocab = self.data.node_tokens as f64 + 64.0;
+        let params =
+            m.n_layer as f64 * (4.0 * d * d + 2.0 * d * mlp) + (vocab + m.n_positions as f64) * d;
+        if params > MAX_PARAMS {
+            return Err(format!(
+                "model.d_model = {}, model.n_layer = {}: about {params:.3e} parameters, above the \
+                 limit of {MAX_PARAMS:e}",
+                m.d_model, m.n_layer
+            ));
+        }
+        Ok(())
+    }
+
+    /// Optimizer and run values in their ranges (NaN is never in range).
+    fn validate_optim_values(&self) -> Result<(), String> {
+        let o = &self.optim;
+        let checks = [
+            (
+                "optim.eps",
+                o.eps,
+                o.eps > 0.0 && o.eps.is_finite(),
+                "a positive number",
+            ),
+            (
+                "optim.weight_decay",
+                o.weight_decay,
+                o.weight_decay >= 0.0 && o.weight_decay.is_finite(),
+                "a non-negative number",
+            ),
+            (
+                "optim.clip_norm",
+                o.clip_norm,
+                o.clip_norm >= 0.0 && o.clip_norm.is_finite(),
+                "a non-negative number (0 = off)",
+            ),
+            (
+                "optim.min_lr_ratio",
+                o.min_lr_ratio,
+                (0.0..=1.0).contains(&o.min_lr_ratio),
+                "in [0, 1]",
+            ),
+            (
+                "run.divergence_factor",
+                self.run.divergence_factor as f64,
+                self.run.divergence_factor > 1.0 && self.run.divergence_factor.is_finite(),
+                "a finite number above 1",
+            ),
+        ];
+        for (key, value, ok, what) in checks {
+            if !ok {
+                return Err(format!("{key} = {value} must be {what}"));
+            }
         }
         Ok(())
     }

@@ -222,6 +222,23 @@ fn ckpt_dir(out: &Path) -> Result<Option<PathBuf>, TrainError> {
     Ok(Some(out.join(name.trim())))
 }
 
+/// A run that stops early always leaves a checkpoint at the step where it stopped (unless the
+/// last save was at that step already, or the weights are not finite).
+fn checkpoint_at_stop(
+    out: &Path,
+    model: &Model,
+    opt: &AdamW,
+    state: &TrainState,
+    meta: &RunMeta,
+    last: Option<PathBuf>,
+) -> Result<PathBuf, TrainError> {
+    let name = format!("ckpt-{:08}", state.global_step);
+    match last {
+        Some(p) if p.ends_with(&name) || !params_finite(model) => Ok(p),
+        _ => save_checkpoint(out, model, opt, state, meta),
+    }
+}
+
 /// Resolve a checkpoint argument: a run directory (follows `latest`) or a `ckpt-*` directory.
 pub fn resolve_checkpoint(path: &Path) -> Result<PathBuf, TrainError> {
     if path.join("meta.json").exists() {
@@ -318,6 +335,17 @@ pub fn load_for_eval(path: &Path, device: &Device) -> Result<(Model, RunMeta), T
             msg: e.to_string(),
         }
     })?;
+    let (needed, has) = (meta.meta.vocab.size(), model.config().vocab_size);
+    if needed > has {
+        return Err(TrainError::Checkpoint {
+            path: dir.display().to_string(),
+            msg: format!(
+                "meta.json's vocabulary ({} node tokens, {needed} tokens) is larger than the \
+                 model's ({has} tokens)",
+                meta.meta.vocab.n_nodes
+            ),
+        });
+    }
     Ok((model, meta))
 }
 
@@ -470,7 +498,13 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<TrainSummary, Tra
                 dir.display()
             )))
         }
-        (None, _) => {
+        (None, true) => {
+            return Err(TrainError::Invalid(format!(
+                "--resume: {} holds no checkpoint (no `latest`); run without --resume to start",
+                out.display()
+            )))
+        }
+        (None, false) => {
             let mc = model_config(cfg, &vocab);
             let model = seeded_model(&mc, cfg.run.seed, &device).map_err(
                 |e| TrainError::Invalid(format!("model config: {e}")),
@@ -685,6 +719,11 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<TrainSummary, Tra
         }
     }
     bar.finish_and_clear();
+    if stopped_early {
+        last_ckpt = Some(checkpoint_at_stop(
+            out, &model, &opt, &state, &meta, last_ckpt,
+        )?);
+    }
 
     let mut files = BTreeMap::new();
     if !stopped_early {
@@ -793,8 +832,8 @@ warmup_steps = 2
         assert_eq!(full.steps, 9);
         assert!(!full.stopped_early);
 
-        // "Kill" after 5 steps: the last checkpoint is at step 4 (checkpoint_every = 2, and
-        // the epoch boundaries at steps 3 and 6); step 5 is lost and redone.
+        // Stop after 5 steps: the run saves a checkpoint where it stops (step 5, between the
+        // regular ones at steps 4 and 6).
         let out = dir.path().join("killed");
         let mut stop = cfg.clone();
         stop.run.max_steps = 5;

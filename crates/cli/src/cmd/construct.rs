@@ -130,6 +130,15 @@ fn set_str(s: &[usize]) -> String {
 }
 
 fn construct(a: ConstructArgs) -> anyhow::Result<ExitCode> {
+    for (flag, v) in [
+        ("--temperature-scale", a.temperature_scale),
+        ("--eps-scale", a.eps_scale),
+    ] {
+        anyhow::ensure!(
+            v > 0.0 && v.is_finite(),
+            "{flag} must be a finite positive number, got {v}"
+        );
+    }
     let tasks = load_tasks(&a)?;
     let thoughts = match a.thoughts {
         Some(c) => Thoughts::Fixed(c),
@@ -265,15 +274,8 @@ fn print_summary(s: &RunSummary, w: &superpose_construct::Weights) {
 }
 
 fn write_atomic(path: &Path, text: &str) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f =
-            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    superpose_fsutil::write_atomic(path, text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 fn capacity(a: CapacityArgs) -> anyhow::Result<ExitCode> {

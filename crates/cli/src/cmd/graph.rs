@@ -296,6 +296,15 @@ fn solver_name(s: Solver) -> &'static str {
 
 fn solve_cmd(a: SolveArgs) -> anyhow::Result<ExitCode> {
     let tasks = read_tasks(&a.file)?;
+    let max = a.solver.max_nodes();
+    if let Some((i, t)) = tasks.iter().enumerate().find(|(_, t)| t.graph.n() > max) {
+        anyhow::bail!(
+            "{}: record {i} has {} nodes; --solver {} is limited to {max} nodes (use bfs)",
+            a.file.display(),
+            t.graph.n(),
+            solver_name(a.solver)
+        );
+    }
     let start = Instant::now();
     let bar = progress_bar(tasks.len() as u64, "solving", true);
     let (mut correct, mut ambiguous, mut ops, mut hops) = (0usize, 0usize, 0u64, 0usize);

@@ -89,9 +89,7 @@ fn run_lab(a: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         vec![ExperimentId::from_name(&a.experiment)?]
     };
-    if !(a.time_limit > 0.0 && a.time_limit.is_finite()) {
-        anyhow::bail!("--time-limit must be a positive number of seconds");
-    }
+    superpose_plan::Limits::parse_time("--time-limit", a.time_limit)?;
     let opts = RunOptions {
         quick: a.quick,
         progress: !a.no_progress && !a.json,

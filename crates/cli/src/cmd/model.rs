@@ -83,7 +83,7 @@ pub fn think(a: ThinkArgs) -> anyhow::Result<ExitCode> {
     let dev = superpose_model::default_device()?;
     let model = load_checkpoint(&a.checkpoint, &dev)
         .with_context(|| format!("loading checkpoint {}", a.checkpoint.display()))?;
-    let lex = Lexicon::load(&a.checkpoint)?;
+    let lex = Lexicon::load(&a.checkpoint, model.config().vocab_size)?;
     let ids: Vec<u32> = match (&a.prompt, &a.tokens) {
         (Some(p), _) => lex.encode(p)?,
         (None, Some(t)) => t.clone(),

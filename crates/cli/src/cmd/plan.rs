@@ -155,18 +155,16 @@ fn exit_for(o: &Outcome) -> ExitCode {
 
 fn solve(a: SolveArgs) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
-    let (domain, problem, task) = load(&a.domain, &a.problem)?;
-    let mut limits = Limits {
-        max_graph_bytes: a.max_graph_mb << 20,
+    let limits = Limits {
+        max_graph_bytes: Limits::parse_graph_mb("--max-graph-mb", a.max_graph_mb)?,
+        time_limit: a
+            .time_limit
+            .map(|t| Limits::parse_time("--time-limit", t))
+            .transpose()?,
         ..Limits::default()
     };
-    if let Some(t) = a.time_limit {
-        anyhow::ensure!(
-            t > 0.0 && t.is_finite(),
-            "--time-limit must be a positive number of seconds"
-        );
-        limits.time_limit = Some(std::time::Duration::from_secs_f64(t));
-    }
+    let (domain, problem, task) = load(&a.domain, &a.problem)?;
+    print_notes(&superpose_plan::check(&domain, &problem)?);
     let algo: Algo = a.algo.into();
     let mut r = run_algo(&task, algo, &limits);
     // Every plan is simulated on the lifted PDDL before it is printed.
@@ -196,7 +194,7 @@ fn solve(a: SolveArgs) -> anyhow::Result<ExitCode> {
     let time_s = start.elapsed().as_secs_f64();
     let plan = r.outcome.plan();
     if let (Some(p), Some(out)) = (plan, &a.out) {
-        write_atomic(out, &p.to_ipc(&task))
+        superpose_fsutil::write_atomic(out, p.to_ipc(&task).as_bytes())
             .with_context(|| format!("writing {}", out.display()))?;
     }
     if a.json {
@@ -291,20 +289,17 @@ fn solve(a: SolveArgs) -> anyhow::Result<ExitCode> {
     Ok(exit_for(&r.outcome))
 }
 
-fn write_atomic(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
+/// Prints the front end's notes (e.g. a domain constant resolved to a problem object) on stderr.
+fn print_notes(notes: &[String]) {
+    for n in notes {
+        eprintln!("{n}");
     }
-    std::fs::rename(tmp, path)
 }
 
 fn validate_cmd(a: ValidateArgs) -> anyhow::Result<ExitCode> {
     let domain = parse_domain(&a.domain)?;
     let problem = parse_problem(&a.problem)?;
+    print_notes(&superpose_plan::check(&domain, &problem)?);
     let lines = validate::parse_plan_file(&a.plan)?;
     let calls: Vec<&str> = lines.iter().map(|l| l.call.as_str()).collect();
     let result = validate_plan(&domain, &problem, &calls);
@@ -343,10 +338,10 @@ fn validate_cmd(a: ValidateArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(
-        a.time_limit > 0.0 && a.time_limit.is_finite(),
-        "--time-limit must be positive"
-    );
+    let limits = Limits {
+        time_limit: Some(Limits::parse_time("--time-limit", a.time_limit)?),
+        ..Limits::default()
+    };
     let mut dirs = Vec::new();
     let mut total = 0u64;
     for d in &a.dirs {
@@ -364,7 +359,6 @@ fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
         dirs.push(d.clone());
     }
     let pb = superpose_util::progress_bar(total, "plan bench", true);
-    let limits = Limits::with_time(a.time_limit);
     let algo: Algo = a.algo.into();
     let mut rows = Vec::new();
     for d in &dirs {
@@ -437,7 +431,8 @@ fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn ground_cmd(a: GroundArgs) -> anyhow::Result<ExitCode> {
-    let (_, _, task) = load(&a.domain, &a.problem)?;
+    let (domain, problem, task) = load(&a.domain, &a.problem)?;
+    print_notes(&superpose_plan::check(&domain, &problem)?);
     let s = &task.stats;
     println!(
         "{} {}: {} facts, {} actions ({} instantiated before reachability pruning), {} static facts, {} goals",

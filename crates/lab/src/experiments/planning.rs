@@ -3,7 +3,7 @@
 //! state space is small.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use superpose_plan::pddl::{parse_domain_str, parse_problem_str};
 use superpose_plan::{
@@ -259,8 +259,9 @@ impl Measured {
 /// exact reachable states when the task is small.
 pub fn measure(source: ProblemSource, s: &MeasureSettings) -> Result<Measured, String> {
     let task = source.ground()?;
+    let limit = Limits::parse_time("time_limit_s", s.time_limit_s).map_err(|e| e.to_string())?;
     let limits = Limits {
-        time_limit: Some(Duration::from_secs_f64(s.time_limit_s)),
+        time_limit: Some(limit),
         max_graph_bytes: 1 << 29,
         ..Limits::default()
     };
@@ -268,10 +269,10 @@ pub fn measure(source: ProblemSource, s: &MeasureSettings) -> Result<Measured, S
     // The same graph without extraction: build levels 0..=depth.
     let depth = gp.levels.len().saturating_sub(1);
     let t0 = Instant::now();
-    let deadline = t0 + Duration::from_secs_f64(s.time_limit_s);
+    let deadline = t0.checked_add(limit);
     let mut g = PlanningGraph::new(&task);
     for _ in 0..depth {
-        if g.expand(1 << 29, Some(deadline)).is_err() {
+        if g.expand(1 << 29, deadline).is_err() {
             break;
         }
     }
