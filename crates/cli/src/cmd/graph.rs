@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use superpose_graph::generate::{
-    generate, generate_with_progress, Family, HopRange, ProsqaParams, FAMILY_NAMES,
+    generate, generate_with_progress, Family, HopRange, ProsqaParams, TwinParams, FAMILY_NAMES,
 };
 use superpose_graph::prosqa::{read_tasks, write_tasks};
 use superpose_graph::solve::{solve_task, solve_task_with, Solver};
@@ -24,11 +24,28 @@ pub enum GraphCommand {
     Solve(SolveArgs),
     /// Print the Table-2 statistics (Coconut) of a ProsQA file.
     Stats(StatsArgs),
+    /// Score rules that never read the root (degrees, ancestor counts, distances from
+    /// in-degree-0 nodes, node ids, question order) and root-aware bounded searches on a
+    /// ProsQA file: a rule far from 50% is a shortcut a model can learn instead of reachability.
+    Audit(AuditArgs),
+}
+
+#[derive(Args)]
+pub struct AuditArgs {
+    /// A ProsQA file (Coconut or symbolic records).
+    file: PathBuf,
+    /// Verdict tolerance: shortcut-free when every root-agnostic rule is within 50% ± this.
+    #[arg(long, default_value_t = superpose_graph::audit::DEFAULT_BAND)]
+    band: f64,
+    /// Print one JSON object (the report, with `best_root_agnostic`) instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
 pub struct GenerateArgs {
-    /// Task family: prosqa, chain, layered, erdos-renyi, grid, near-miss.
+    /// Task family: prosqa, chain, layered, erdos-renyi, grid, near-miss, twin (mirror-image
+    /// trees of the root and a decoy root: no root-agnostic shortcut).
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(FAMILY_NAMES))]
     family: String,
     /// Number of tasks to write.
@@ -37,7 +54,8 @@ pub struct GenerateArgs {
     /// Random seed (ChaCha8); the same seed and flags give the same file.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Keep only tasks whose shortest answer path has A..=B hops, e.g. `3-4` (or `5`).
+    /// Keep only tasks whose shortest answer path has A..=B hops, e.g. `3-4` (or `5`);
+    /// twin: the target's depth is drawn uniformly from A..=B [3-4].
     #[arg(long)]
     hops: Option<HopRange>,
     /// Output file (a JSON array of Coconut records).
@@ -71,7 +89,8 @@ pub struct GenerateArgs {
     /// prosqa: fewest nodes Algorithm 1 adds (before isolated nodes are dropped) [26].
     #[arg(long)]
     min_nodes: Option<usize>,
-    /// prosqa: most nodes Algorithm 1 adds [26].
+    /// prosqa: most nodes Algorithm 1 adds [26]; twin: most nodes in a graph, both sides
+    /// together, so node ids stay below it [30].
     #[arg(long)]
     max_nodes: Option<usize>,
     /// prosqa: mean of the Poisson number of parents [1.5].
@@ -89,6 +108,19 @@ pub struct GenerateArgs {
     /// prosqa: keep isolated nodes (the released data has none).
     #[arg(long)]
     keep_isolated: bool,
+    /// twin: fewest nodes drawn per layer of each side [2].
+    #[arg(long)]
+    min_width: Option<usize>,
+    /// twin: most nodes drawn per layer of each side [3] (layers are thinned to fit
+    /// --max-nodes).
+    #[arg(long)]
+    max_width: Option<usize>,
+    /// twin: probability that a node has two parents instead of one [0.5].
+    #[arg(long)]
+    p_two_parents: Option<f64>,
+    /// twin: probability of each eligible mirrored pair of cross edges between the sides [0.15].
+    #[arg(long)]
+    p_cross: Option<f64>,
 }
 
 #[derive(Args)]
@@ -130,6 +162,7 @@ pub fn run(c: GraphCommand) -> anyhow::Result<ExitCode> {
         GraphCommand::Generate(a) => generate_cmd(a),
         GraphCommand::Solve(a) => solve_cmd(a),
         GraphCommand::Stats(a) => stats_cmd(a),
+        GraphCommand::Audit(a) => audit_cmd(a),
     }
 }
 
@@ -153,15 +186,24 @@ fn family_from_args(a: &GenerateArgs) -> anyhow::Result<Family> {
     used("rows", a.rows.is_some(), &["grid"])?;
     used("cols", a.cols.is_some(), &["grid"])?;
     used("chain-len", a.chain_len.is_some(), &["near-miss"])?;
+    used("max-nodes", a.max_nodes.is_some(), &["prosqa", "twin"])?;
+    let twin_flag = a.min_width.is_some()
+        || a.max_width.is_some()
+        || a.p_two_parents.is_some()
+        || a.p_cross.is_some();
+    used(
+        "min-width/--max-width/--p-two-parents/--p-cross",
+        twin_flag,
+        &["twin"],
+    )?;
     let prosqa_flag = a.min_nodes.is_some()
-        || a.max_nodes.is_some()
         || a.mean_parents.is_some()
         || a.p_exclusive.is_some()
         || a.depth_weight.is_some()
         || a.min_hops.is_some()
         || a.keep_isolated;
     used(
-        "min-nodes/--max-nodes/--mean-parents/...",
+        "min-nodes/--mean-parents/--p-exclusive/...",
         prosqa_flag,
         &["prosqa"],
     )?;
@@ -198,6 +240,19 @@ fn family_from_args(a: &GenerateArgs) -> anyhow::Result<Family> {
             *n = a.n.unwrap_or(*n);
             *hops = a.chain_len.unwrap_or(*hops);
             *p = a.p.unwrap_or(*p);
+        }
+        Family::Twin(p) => {
+            let d = TwinParams::default();
+            *p = TwinParams {
+                max_nodes: a.max_nodes.unwrap_or(d.max_nodes),
+                min_width: a.min_width.unwrap_or(d.min_width),
+                max_width: a
+                    .max_width
+                    .unwrap_or(d.max_width.max(a.min_width.unwrap_or(0))),
+                p_two_parents: a.p_two_parents.unwrap_or(d.p_two_parents),
+                p_cross: a.p_cross.unwrap_or(d.p_cross),
+                ..d
+            };
         }
     }
     Ok(family)
@@ -356,6 +411,32 @@ fn stats_cmd(a: StatsArgs) -> anyhow::Result<ExitCode> {
         println!(
             "(Coconut, Table 2, ProsQA: 23.0 nodes, 36.0 edges, 3.8 hops, 1.6 shortest paths)"
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn audit_cmd(a: AuditArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        (0.0..=0.5).contains(&a.band),
+        "--band must be in [0, 0.5] (got {})",
+        a.band
+    );
+    let tasks = read_tasks(&a.file)?;
+    let report = superpose_graph::audit::audit(&tasks, a.band)
+        .with_context(|| format!("auditing {}", a.file.display()))?;
+    if a.json {
+        let mut v = serde_json::to_value(&report)?;
+        v["file"] = json!(a.file.display().to_string());
+        println!("{v}");
+    } else {
+        println!("file:  {} ({} tasks)", a.file.display(), report.tasks);
+        print!("{}", report.to_table());
+        println!(
+            "best root-agnostic rule: {} ({:.1}%)",
+            report.best_rule,
+            100.0 * report.best_root_agnostic
+        );
+        println!("verdict: {}", report.verdict);
     }
     Ok(ExitCode::SUCCESS)
 }
