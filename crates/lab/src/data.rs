@@ -134,3 +134,10 @@ pub const PROSQA_VALID: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../data/prosqa/prosqa_valid.json"
 ));
+
+/// The symbolic ProsQA validation records (Coconut records + `neighbor_k`, 257 records),
+/// embedded.
+pub const PROSQA_VALID_SYMBOLIC: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../data/prosqa/prosqa_valid_graph_4_coconut.json"
+));

@@ -12,6 +12,7 @@
 //! | `plan-spurious-reach` | plan | levels where the goals "look reached" vs where a plan exists |
 //! | `union-vs-states` | plan | superposing facts (relaxed union) vs superposing states (exact) |
 //! | `trained-thoughts` | train | accuracy vs hops of trained checkpoints, probe tables |
+//! | `shortcut-audit` | graph | can the questions be answered without reading the root? |
 //!
 //! `superpose demo` = every experiment in quick mode on embedded data, one HTML report.
 
@@ -66,15 +67,17 @@ pub enum ExperimentId {
     PlanSpuriousReach,
     UnionVsStates,
     TrainedThoughts,
+    ShortcutAudit,
 }
 
 impl ExperimentId {
-    pub const ALL: [ExperimentId; 5] = [
+    pub const ALL: [ExperimentId; 6] = [
         ExperimentId::ReachStepsVsWork,
         ExperimentId::ReachCapacity,
         ExperimentId::PlanSpuriousReach,
         ExperimentId::UnionVsStates,
         ExperimentId::TrainedThoughts,
+        ExperimentId::ShortcutAudit,
     ];
 
     /// The name used on the command line and as the output folder.
@@ -85,6 +88,7 @@ impl ExperimentId {
             ExperimentId::PlanSpuriousReach => "plan-spurious-reach",
             ExperimentId::UnionVsStates => "union-vs-states",
             ExperimentId::TrainedThoughts => "trained-thoughts",
+            ExperimentId::ShortcutAudit => "shortcut-audit",
         }
     }
 
@@ -109,6 +113,7 @@ impl ExperimentId {
             ExperimentId::PlanSpuriousReach => "Planning graph: looks reached vs really reached",
             ExperimentId::UnionVsStates => "Superposing facts vs superposing states",
             ExperimentId::TrainedThoughts => "Trained continuous thoughts",
+            ExperimentId::ShortcutAudit => "Shortcuts: answering without reading the root",
         }
     }
 
@@ -120,6 +125,7 @@ impl ExperimentId {
             ExperimentId::PlanSpuriousReach => "Graphplan on PDDL problems, per problem: the level where the goals first appear in the planning graph (the union of reachable facts), where they are first pairwise non-mutex, where extraction is first attempted, the level of the plan actually found, and the backward search effort; where the state space is small, the exact number of reachable states and the first level at which a single state holds all goals.",
             ExperimentId::UnionVsStates => "The Graphplan analogy made executable. A thought that superposes facts holds the relaxed union (the planning graph without mutexes); a thought that superposes states needs one dimension per state. Per small planning problem: the level at which each representation claims the goal, and the size each representation needs (facts vs reachable states).",
             ExperimentId::TrainedThoughts => "Trained checkpoints (given with --checkpoint) evaluated on reachability tasks: accuracy against the number of hops, including hop counts beyond the training range, and the probe tables of the continuous thoughts.",
+            ExperimentId::ShortcutAudit => "The shipped ProsQA files and generated tasks of every family (ProsQA at its default size and at 10–14 nodes, the twin family at 3–4 and 5–8 hops), audited with rules that never read the root (in- and out-degree, ancestor and descendant counts, distances from in-degree-0 nodes, node id, question order; each direction its own rule) beside root-aware meet-in-the-middle searches (k hops forward from the root meet j hops backward from a candidate). Ties count 1/2; a root-agnostic rule far from 50% is a shortcut a trained model can use instead of its thoughts (issue 15).",
         }
     }
 }
@@ -164,6 +170,7 @@ pub fn run_experiment(id: ExperimentId, opts: &RunOptions) -> Result<ExperimentR
         ExperimentId::PlanSpuriousReach => experiments::plan_spurious::run(opts)?,
         ExperimentId::UnionVsStates => experiments::union_states::run(opts)?,
         ExperimentId::TrainedThoughts => experiments::trained::run(opts)?,
+        ExperimentId::ShortcutAudit => experiments::shortcut_audit::run(opts)?,
     };
     r.quick = opts.quick;
     r.elapsed_s = start.elapsed().as_secs_f64();

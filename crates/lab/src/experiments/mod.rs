@@ -5,5 +5,6 @@ pub mod plan_spurious;
 pub mod planning;
 pub mod reach_capacity;
 pub mod reach_steps;
+pub mod shortcut_audit;
 pub mod trained;
 pub mod union_states;
