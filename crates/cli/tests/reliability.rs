@@ -136,7 +136,16 @@ fn sizes_are_capped_before_allocating() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("g.json");
     let f = f.to_str().unwrap();
-    let err = bad_input(&["graph", "generate", "--count", "100000000", "--out", f]);
+    let err = bad_input(&[
+        "graph",
+        "generate",
+        "--family",
+        "prosqa",
+        "--count",
+        "100000000",
+        "--out",
+        f,
+    ]);
     assert!(
         err.contains("count 100000000 is above the limit of 1000000"),
         "{err}"
@@ -239,6 +248,8 @@ fn io_errors_are_printed_once() {
     let err = bad_input(&[
         "graph",
         "generate",
+        "--family",
+        "prosqa",
         "--count",
         "2",
         "--out",

@@ -153,13 +153,15 @@ pub fn check(domain: &Domain, problem: &Problem) -> Result<Vec<String>, PddlErro
         match objects.get(o.name.as_str()) {
             // The same object twice with one type: accepted (IPC files do this).
             Some((ty, _, _)) if *ty == o.ty => {}
-            Some((ty, p, pctx)) => return Err(octx.err(
-                o.pos,
-                format!(
+            Some((ty, p, pctx)) => {
+                return Err(octx.err(
+                    o.pos,
+                    format!(
                     "object `{}` is declared with type `{}` here and with type `{ty}` at {}:{}:{}",
                     o.name, o.ty, pctx.file, p.line, p.col
                 ),
-            )),
+                ))
+            }
             None => {
                 objects.insert(&o.name, (&o.ty, o.pos, octx));
             }
