@@ -10,7 +10,7 @@ Like bench/pyperplan_suite.py --cpu-time: each problem runs under RLIMIT_CPU (a 
 SIGXCPU is a `limit` row), so a run sharing the machine with other work is not cut short by it.
 Problems are taken round-robin over the folders (the n-th problem of every folder before the
 (n+1)-th of any), so a run stopped early has covered every domain's smaller problems.
-`--then ALGO` also runs ALGO, after every `--algo` job, on the problems `--algo` solved (the
+`--solved-in CSV...` runs only the problems solved in earlier runs. `--then ALGO` also runs ALGO, after every `--algo` job, on the problems `--algo` solved (the
 classic planner on the problems SAT solves: levels and times side by side).
 """
 import argparse, csv, os, re, resource, signal, subprocess, tempfile, threading
@@ -69,8 +69,14 @@ def main():
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--csv", required=True, type=Path)
     ap.add_argument("--bin", default="target/release/examples/bench_one")
+    ap.add_argument("--solved-in", type=Path, nargs="*", default=[],
+                    help="run only the problems solved in these CSV files (and not in --csv)")
     a = ap.parse_args()
     suites = [(d, *suite_files(d)) for d in a.dirs]
+    if a.solved_in:
+        keep = {(r["domain"], r["problem"]) for f in a.solved_in for r in csv.DictReader(open(f))
+                if r["status"] == "solved"}
+        suites = [(d, dom, [p for p in ps if (d.name, p.stem) in keep]) for d, dom, ps in suites]
     order, n = [], 0
     while any(n < len(ps) for _, _, ps in suites):
         order += [(dom, ps[n], a.algo) for _, dom, ps in suites if dom and n < len(ps)]

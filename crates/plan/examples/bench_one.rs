@@ -20,7 +20,10 @@ fn main() -> std::process::ExitCode {
         eprintln!("unknown algorithm {}", args[2]);
         return std::process::ExitCode::from(2);
     };
-    let wall = args.get(3).and_then(|s| s.parse::<f64>().ok()).unwrap_or(300.0);
+    let wall = args
+        .get(3)
+        .and_then(|s| s.parse::<f64>().ok())
+        .unwrap_or(300.0);
     let domain_path = Path::new(&args[0]);
     let folder = domain_path
         .parent()

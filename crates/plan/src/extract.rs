@@ -305,7 +305,9 @@ impl StageMemo {
                 }
                 // At most a fifth of the time spent so far (and the deadline), so that the
                 // proof attempts cost a bounded share of a run that does find a plan.
-                let share = run_time.mul_f64(0.2).max(std::time::Duration::from_millis(1));
+                let share = run_time
+                    .mul_f64(0.2)
+                    .max(std::time::Duration::from_millis(1));
                 let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
                 let limits = Limits {
                     time_limit: Some(left.map_or(share, |l| l.min(share))),
@@ -444,9 +446,14 @@ fn run_stages(task: &GroundTask, limits: &Limits, search: Search) -> GraphplanRe
             // Blum–Furst termination: memo count at the levelled-off level unchanged over a stage
             // (not for nogood memos: see `crate::ebl`); for SAT, the state space exhausted.
             if let Some(n) = g.leveled_off_at.filter(|&n| t > n) {
-                if let Some(reason) =
-                    memo.unsolvable_after(task, n, t, &mut prev_memo_count, deadline, start.elapsed())
-                {
+                if let Some(reason) = memo.unsolvable_after(
+                    task,
+                    n,
+                    t,
+                    &mut prev_memo_count,
+                    deadline,
+                    start.elapsed(),
+                ) {
                     summary.unsolvable_at = Some(t);
                     return finish(Outcome::Unsolvable { stage: t, reason }, levels, summary);
                 }

@@ -222,8 +222,7 @@ impl SatExtractor {
             for &d in &self.dels[f] {
                 let dv = var_of[d as usize];
                 if dv != 0 {
-                    self.solver
-                        .add_clause([lit(dv, false), lit(row[f], false)]);
+                    self.solver.add_clause([lit(dv, false), lit(row[f], false)]);
                     self.clauses += 1;
                 }
             }
@@ -338,9 +337,9 @@ impl SatExtractor {
                     need_below(f, &mut below);
                     continue;
                 }
-                let by = self.op_var[i - 1].iter().find(|&&(op, v)| {
-                    g.op_add[op as usize].contains(&f) && self.holds(v)
-                });
+                let by = self.op_var[i - 1]
+                    .iter()
+                    .find(|&&(op, v)| g.op_add[op as usize].contains(&f) && self.holds(v));
                 if let Some(&(op, _)) = by {
                     chosen.push(op);
                     for &e in &g.op_add[op as usize] {
