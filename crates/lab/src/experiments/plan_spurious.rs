@@ -540,17 +540,14 @@ fn interpret_extractors(
             key(&m.gp) == key(&o.ebl) && key(&m.gp) == key(&o.sat)
         })
         .collect();
-    let solved = |f: &dyn Fn(&(&Measured, &OtherExtractors)) -> &GraphplanResult| {
-        ms.iter()
-            .zip(others)
-            .filter(|x| f(x).summary.plan_level.is_some())
-            .count()
-    };
-    let counts = [
-        solved(&|x| &x.0.gp),
-        solved(&|x| &x.1.ebl),
-        solved(&|x| &x.1.sat),
-    ];
+    let solved = |r: &GraphplanResult| usize::from(r.summary.plan_level.is_some());
+    let counts = ms.iter().zip(others).fold([0usize; 3], |c, (m, o)| {
+        [
+            c[0] + solved(&m.gp),
+            c[1] + solved(&o.ebl),
+            c[2] + solved(&o.sat),
+        ]
+    });
     sum.insert("extractors_solved".into(), json!(counts));
     sum.insert("extractors_same_answer".into(), json!(same.len()));
     let differ: Vec<&str> = decided
@@ -618,6 +615,14 @@ fn interpret_extractors(
         sat.0,
         share(sat)
     ));
+    let (sentence, times) = time_sentence(&both);
+    sum.insert("extractor_time_s".into(), times);
+    out.push(sentence);
+    (out, sum)
+}
+
+/// The three extractors' total times on the problems all of them solve, and how often SAT wins.
+fn time_sentence(both: &[&(&Measured, &OtherExtractors)]) -> (String, Value) {
     let time = |f: &dyn Fn(&(&Measured, &OtherExtractors)) -> f64| -> f64 {
         both.iter().map(|x| f(x)).sum()
     };
@@ -630,8 +635,7 @@ fn interpret_extractors(
         .iter()
         .filter(|x| x.1.sat.time_s <= x.0.gp.time_s.min(x.1.ebl.time_s))
         .count();
-    sum.insert("extractor_time_s".into(), json!([tc, te, ts]));
-    out.push(format!(
+    let sentence = format!(
         "Time on those problems (graph expansion included): classic {} s, EBL/DDB {} s, SAT {} s \
          in all; SAT is the fastest of the three on {} of {}.",
         fmt_sig(tc),
@@ -639,6 +643,6 @@ fn interpret_extractors(
         fmt_sig(ts),
         sat_fastest,
         both.len()
-    ));
-    (out, sum)
+    );
+    (sentence, json!([tc, te, ts]))
 }
