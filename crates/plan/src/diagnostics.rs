@@ -12,6 +12,7 @@ use crate::fxhash::FxHashSet as HashSet;
 use fixedbitset::FixedBitSet;
 
 use crate::ground::GroundTask;
+use crate::sat::SatAnswer;
 
 /// What extraction did at a level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -23,7 +24,7 @@ pub enum Extraction {
 }
 
 /// One row of the per-level table.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct LevelDiagnostics {
     pub level: usize,
     /// Facts in `P_level`.
@@ -49,6 +50,9 @@ pub struct LevelDiagnostics {
     pub exact_states: Option<usize>,
     /// `--exact`: does one of them hold every goal?
     pub exact_goal_state: Option<bool>,
+    /// `graphplan-sat`: the solver's answer, conflicts and time at this stage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sat: Option<crate::sat::SatStage>,
 }
 
 /// Exact reachability within `level` parallel steps.
@@ -256,6 +260,10 @@ pub fn format_table(levels: &[LevelDiagnostics]) -> String {
     if exact {
         s.push_str("  exact-states  goal-state");
     }
+    let sat = levels.iter().any(|l| l.sat.is_some());
+    if sat {
+        s.push_str("  sat      conflicts  sat-s");
+    }
     s.push('\n');
     for l in levels {
         let ext = match l.extraction {
@@ -284,8 +292,38 @@ pub fn format_table(levels: &[LevelDiagnostics]) -> String {
                 _ => s.push_str("             -  -"),
             }
         }
+        if sat {
+            match &l.sat {
+                Some(st) => s.push_str(&format!(
+                    "  {:<7}  {:>9}  {:.3}",
+                    sat_word(st.answer),
+                    st.conflicts,
+                    st.encode_s + st.solve_s
+                )),
+                None => s.push_str("  -                -  -"),
+            }
+        }
         s.push('\n');
     }
     s.push_str("(* = graph levelled off; memo = failed goal sets (graphplan-ebl: nogoods) stored at the level; nodes = operators tried in that stage)\n");
+    if sat {
+        s.push_str("(graphplan-sat: sat = CaDiCaL's answer with the goals at this level assumed; conflicts = clauses it learned; sat-s = encoding + solving seconds)\n");
+    }
+    for l in levels {
+        if let Some(st) = l.sat.as_ref().filter(|st| st.answer == SatAnswer::Unsat) {
+            s.push_str(&format!(
+                "level {}: the union looks reached (goals present, pairwise non-mutex) but the solver proves UNSAT ({} conflicts)\n",
+                l.level, st.conflicts
+            ));
+        }
+    }
     s
+}
+
+fn sat_word(a: SatAnswer) -> &'static str {
+    match a {
+        SatAnswer::Sat => "SAT",
+        SatAnswer::Unsat => "UNSAT",
+        SatAnswer::Unknown => "unknown",
+    }
 }

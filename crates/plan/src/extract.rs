@@ -23,6 +23,7 @@ use crate::ebl::{EblExtractor, NogoodMemo};
 use crate::graph::{ExpandError, PlanningGraph};
 use crate::ground::GroundTask;
 use crate::levels::{fact_set, Levels, SearchStats};
+use crate::sat::{SatAnswer, SatExtractor, SatStage};
 use crate::{GraphplanResult, GraphplanSummary, Limits, Outcome, Plan};
 
 /// Backward search state over a planning graph.
@@ -185,17 +186,33 @@ impl<'g> Extractor<'g> {
 /// Run Graphplan: expand the graph stage by stage, extract when the goals are present and
 /// pairwise non-mutex, stop with a plan, a proof of unsolvability, or at a limit.
 pub fn graphplan(task: &GroundTask, limits: &Limits) -> GraphplanResult {
-    graphplan_with(task, limits, false)
+    graphplan_with(task, limits, Search::Classic)
 }
 
 /// Graphplan with EBL/DDB extraction ([`crate::ebl`]): the same graph, stages and step-optimal
 /// plans, usually far fewer search nodes; unsolvability is proved only by the level-off test.
 pub fn graphplan_ebl(task: &GroundTask, limits: &Limits) -> GraphplanResult {
-    graphplan_with(task, limits, true)
+    graphplan_with(task, limits, Search::Ebl)
 }
 
-fn graphplan_with(task: &GroundTask, limits: &Limits, ebl: bool) -> GraphplanResult {
-    let mut r = run_stages(task, limits, ebl);
+/// Graphplan with extraction by SAT ([`crate::sat`], CaDiCaL): the same graph and stages, the
+/// same step-optimal number of levels. Unsolvability is proved by the level-off test, or, once
+/// the graph has levelled off and a stage past it is UNSAT, by exhausting the state space
+/// (breadth-first search with a state budget that doubles at each such stage).
+pub fn graphplan_sat(task: &GroundTask, limits: &Limits) -> GraphplanResult {
+    graphplan_with(task, limits, Search::Sat)
+}
+
+/// Which extraction the stage loop runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Search {
+    Classic,
+    Ebl,
+    Sat,
+}
+
+fn graphplan_with(task: &GroundTask, limits: &Limits, search: Search) -> GraphplanResult {
+    let mut r = run_stages(task, limits, search);
     // Level-off at n is detected while building P_{n+1}; mark every row from n on.
     if let Some(n) = r.summary.leveled_off_at {
         for l in &mut r.levels {
@@ -212,6 +229,9 @@ enum StageMemo {
     FailedSets(Vec<HashSet<FixedBitSet>>),
     /// EBL/DDB nogoods per level (subset match).
     Nogoods(Vec<NogoodMemo>),
+    /// One incremental SAT problem over all levels (its learned clauses play the memo's part),
+    /// and the state budget of the next proof attempt by exhaustion.
+    Sat(Box<SatExtractor>, usize),
 }
 
 impl StageMemo {
@@ -238,6 +258,74 @@ impl StageMemo {
                 *nogoods = ex.nogoods;
                 (r, ex.stats)
             }
+            StageMemo::Sat(sat, _) => {
+                let (r, stage) = sat.extract(g, deadline, t, goals);
+                let mut stats = SearchStats::new(deadline);
+                stats.aborted = stage.answer == SatAnswer::Unknown;
+                (r, stats)
+            }
+        }
+    }
+
+    /// The solver's view of stage `t` (SAT extraction only).
+    fn sat_stage(&self, t: usize) -> Option<SatStage> {
+        match self {
+            StageMemo::Sat(sat, _) => sat.stages.get(t).cloned().flatten(),
+            _ => None,
+        }
+    }
+
+    /// After a failed stage past the level-off: a proof that no plan exists, if this search has
+    /// one. Classic memos: Blum & Furst's fixpoint (`prev` holds the memo count of the previous
+    /// failed stage). SAT: the reachable state space exhausted within the current budget.
+    fn unsolvable_after(
+        &mut self,
+        task: &GroundTask,
+        n: usize,
+        t: usize,
+        prev: &mut Option<usize>,
+        deadline: Option<Instant>,
+        run_time: std::time::Duration,
+    ) -> Option<String> {
+        match self {
+            StageMemo::FailedSets(_) => {
+                let cur = self.len_at(n);
+                if *prev == Some(cur) {
+                    return Some(format!(
+                        "memo fixpoint: {cur} failed goal sets at the levelled-off level {n}, unchanged over stage {t}"
+                    ));
+                }
+                *prev = Some(cur);
+                None
+            }
+            StageMemo::Nogoods(_) => None,
+            StageMemo::Sat(_, budget) => {
+                if *budget == 0 {
+                    return None; // a state-space search already found a goal state
+                }
+                // At most a fifth of the time spent so far (and the deadline), so that the
+                // proof attempts cost a bounded share of a run that does find a plan.
+                let share = run_time
+                    .mul_f64(0.2)
+                    .max(std::time::Duration::from_millis(1));
+                let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                let limits = Limits {
+                    time_limit: Some(left.map_or(share, |l| l.min(share))),
+                    max_states: *budget,
+                    ..Limits::default()
+                };
+                *budget = budget.saturating_mul(2);
+                let r = crate::search::bfs(task, &limits);
+                if matches!(r.outcome, Outcome::Solved(_)) {
+                    *budget = 0;
+                }
+                matches!(r.outcome, Outcome::Unsolvable { .. }).then(|| {
+                    format!(
+                        "SAT: no plan at stages up to {t} past the level-off at {n}, and the state space is exhausted ({} states, no goal state)",
+                        r.expanded
+                    )
+                })
+            }
         }
     }
 
@@ -246,11 +334,12 @@ impl StageMemo {
         match self {
             StageMemo::FailedSets(m) => m.get(i).map_or(0, |s| s.len()),
             StageMemo::Nogoods(m) => m.get(i).map_or(0, |s| s.len()),
+            StageMemo::Sat(..) => 0,
         }
     }
 }
 
-fn run_stages(task: &GroundTask, limits: &Limits, ebl: bool) -> GraphplanResult {
+fn run_stages(task: &GroundTask, limits: &Limits, search: Search) -> GraphplanResult {
     let start = Instant::now();
     let deadline = limits.deadline(start);
     let goals: Vec<u32> = task.goal.clone();
@@ -277,10 +366,10 @@ fn run_stages(task: &GroundTask, limits: &Limits, ebl: bool) -> GraphplanResult 
         );
     }
     let mut g = PlanningGraph::new(task);
-    let mut memo = if ebl {
-        StageMemo::Nogoods(Vec::new())
-    } else {
-        StageMemo::FailedSets(Vec::new())
+    let mut memo = match search {
+        Search::Classic => StageMemo::FailedSets(Vec::new()),
+        Search::Ebl => StageMemo::Nogoods(Vec::new()),
+        Search::Sat => StageMemo::Sat(Box::new(SatExtractor::new(&g)), 20_000),
     };
     let mut prev_memo_count: Option<usize> = None;
     let mut t = 0usize;
@@ -309,6 +398,7 @@ fn run_stages(task: &GroundTask, limits: &Limits, ebl: bool) -> GraphplanResult 
             memo_hits: 0,
             exact_states: None,
             exact_goal_state: None,
+            sat: None,
         });
         if present && summary.goals_first_present.is_none() {
             summary.goals_first_present = Some(t);
@@ -326,6 +416,7 @@ fn run_stages(task: &GroundTask, limits: &Limits, ebl: bool) -> GraphplanResult 
             let (result, stats) = memo.extract(&g, deadline, t, &goals);
             levels[t].search_nodes = stats.nodes;
             levels[t].memo_hits = stats.memo_hits;
+            levels[t].sat = memo.sat_stage(t);
             for (i, l) in levels.iter_mut().enumerate() {
                 l.memo_entries = memo.len_at(i);
             }
@@ -352,28 +443,19 @@ fn run_stages(task: &GroundTask, limits: &Limits, ebl: bool) -> GraphplanResult 
             }
             levels[t].extraction = Extraction::Failed;
             summary.extraction_failed_at.push(t);
-            // Blum–Furst termination: memo count at the levelled-off level unchanged over a stage.
-            // (Not for nogood memos: see `crate::ebl`.)
-            if let Some(n) = g
-                .leveled_off_at
-                .filter(|_| matches!(memo, StageMemo::FailedSets(_)))
-            {
-                if t > n {
-                    let cur = memo.len_at(n);
-                    if prev_memo_count == Some(cur) {
-                        summary.unsolvable_at = Some(t);
-                        return finish(
-                            Outcome::Unsolvable {
-                                stage: t,
-                                reason: format!(
-                                    "memo fixpoint: {cur} failed goal sets at the levelled-off level {n}, unchanged over stage {t}"
-                                ),
-                            },
-                            levels,
-                            summary,
-                        );
-                    }
-                    prev_memo_count = Some(cur);
+            // Blum–Furst termination: memo count at the levelled-off level unchanged over a stage
+            // (not for nogood memos: see `crate::ebl`); for SAT, the state space exhausted.
+            if let Some(n) = g.leveled_off_at.filter(|&n| t > n) {
+                if let Some(reason) = memo.unsolvable_after(
+                    task,
+                    n,
+                    t,
+                    &mut prev_memo_count,
+                    deadline,
+                    start.elapsed(),
+                ) {
+                    summary.unsolvable_at = Some(t);
+                    return finish(Outcome::Unsolvable { stage: t, reason }, levels, summary);
                 }
             }
         } else if let Some(n) = g.leveled_off_at {

@@ -43,6 +43,7 @@ pub mod graph;
 pub mod ground;
 mod levels;
 pub mod pddl;
+pub mod sat;
 pub mod search;
 mod sexpr;
 pub mod validate;
@@ -54,7 +55,7 @@ pub use diagnostics::{
     exact_reachable_by_level, relaxed_goal_level, ExactLevel, ExactReachability, Extraction,
     LevelDiagnostics,
 };
-pub use extract::{graphplan, graphplan_ebl};
+pub use extract::{graphplan, graphplan_ebl, graphplan_sat};
 pub use graph::{Level, Mutex, PlanningGraph};
 pub use ground::{ground, GroundAction, GroundError, GroundStats, GroundTask};
 pub use pddl::{parse_domain, parse_problem, Domain, PddlError, Problem};
@@ -296,24 +297,28 @@ pub enum Algo {
     Graphplan,
     /// Graphplan with EBL/DDB extraction (Kambhampati 2000).
     GraphplanEbl,
+    /// Graphplan with extraction by SAT (Kautz & Selman's Blackbox; CaDiCaL).
+    GraphplanSat,
     Bfs,
     AstarHmax,
     GbfsHff,
 }
 
 impl Algo {
-    pub const ALL: [Algo; 5] = [
+    pub const ALL: [Algo; 6] = [
         Algo::Graphplan,
         Algo::GraphplanEbl,
+        Algo::GraphplanSat,
         Algo::Bfs,
         Algo::AstarHmax,
         Algo::GbfsHff,
     ];
-    /// CLI name: `graphplan`, `graphplan-ebl`, `bfs`, `astar-hmax`, `gbfs-hff`.
+    /// CLI name: `graphplan`, `graphplan-ebl`, `graphplan-sat`, `bfs`, `astar-hmax`, `gbfs-hff`.
     pub fn name(self) -> &'static str {
         match self {
             Algo::Graphplan => "graphplan",
             Algo::GraphplanEbl => "graphplan-ebl",
+            Algo::GraphplanSat => "graphplan-sat",
             Algo::Bfs => "bfs",
             Algo::AstarHmax => "astar-hmax",
             Algo::GbfsHff => "gbfs-hff",
@@ -340,11 +345,11 @@ pub fn run_algo(task: &GroundTask, algo: Algo, limits: &Limits) -> RunResult {
         expanded: Some(r.expanded),
     };
     match algo {
-        Algo::Graphplan | Algo::GraphplanEbl => {
-            let r = if algo == Algo::Graphplan {
-                graphplan(task, limits)
-            } else {
-                graphplan_ebl(task, limits)
+        Algo::Graphplan | Algo::GraphplanEbl | Algo::GraphplanSat => {
+            let r = match algo {
+                Algo::Graphplan => graphplan(task, limits),
+                Algo::GraphplanEbl => graphplan_ebl(task, limits),
+                _ => graphplan_sat(task, limits),
             };
             RunResult {
                 outcome: r.outcome.clone(),

@@ -1,5 +1,5 @@
-//! The reference levels of `data/pddl/README.md` and `data/pddl/extra/README.md` hold exactly,
-//! and every Graphplan plan validates on the lifted PDDL.
+//! The reference levels of `data/pddl/README.md` and `data/pddl/extra/README.md` hold exactly
+//! for classic, EBL/DDB and SAT extraction, and every Graphplan plan validates on the lifted PDDL.
 
 use superpose_plan::*;
 
@@ -64,6 +64,32 @@ fn check(domain: &str, problem: &str, e: Expect) {
     let plan = ebl.outcome.plan().expect("EBL/DDB solves it");
     assert_eq!(plan.num_steps(), e.4);
     validate_plan(&d, &p, &plan.ipc_calls(&t)).expect("EBL/DDB plan validates");
+    // SAT extraction decides the same stages: UNSAT exactly where the searches fail.
+    let sat = graphplan_sat(&t, &Limits::with_time(120.0));
+    let s = &sat.summary;
+    assert_eq!(
+        (
+            s.goals_first_present,
+            s.goals_first_non_mutex,
+            s.leveled_off_at,
+            s.extraction_failed_at.clone(),
+            s.plan_level,
+        ),
+        got,
+        "{problem} (SAT): {s:?}"
+    );
+    for l in &sat.levels {
+        let answer = l.sat.as_ref().map(|st| st.answer);
+        let expect = match l.extraction {
+            Extraction::NotTried => None,
+            Extraction::Failed => Some(sat::SatAnswer::Unsat),
+            Extraction::Succeeded => Some(sat::SatAnswer::Sat),
+        };
+        assert_eq!(answer, expect, "{problem} (SAT) level {}", l.level);
+    }
+    let plan = sat.outcome.plan().expect("SAT solves it");
+    assert_eq!(plan.num_steps(), e.4);
+    validate_plan(&d, &p, &plan.ipc_calls(&t)).expect("SAT plan validates");
 }
 
 #[test]
@@ -249,6 +275,18 @@ fn pigeonhole_is_unsolvable_by_memo_fixpoint() {
         r.outcome
     );
     assert_eq!((r.levels[1].facts, r.levels[1].fact_mutex_pairs), (8, 3));
+    // SAT: UNSAT at every stage; no memo to reach a fixpoint, so the proof past the level-off
+    // is the exhausted state space.
+    let sat = graphplan_sat(&t, &Limits::with_time(60.0));
+    assert!(
+        matches!(&sat.outcome, Outcome::Unsolvable { stage: 2, reason } if reason.contains("exhausted")),
+        "{:?}",
+        sat.outcome
+    );
+    assert_eq!(sat.summary.extraction_failed_at, vec![1, 2]);
+    assert!(sat.levels[1..]
+        .iter()
+        .all(|l| l.sat.as_ref().map(|s| s.answer) == Some(sat::SatAnswer::Unsat)));
     let ex = exact_reachable_by_level(&t, 10, 1000);
     assert!(ex.exhausted);
     let last = ex.levels.last().unwrap();

@@ -94,11 +94,16 @@ fn every_plan_from_every_algorithm_validates_and_optima_agree() {
             lengths.iter().all(|&l| l >= bfs_len),
             "{p}: nothing beats the optimum {lengths:?}"
         );
-        // Both Graphplan searches are complete per level, so both plans are step-optimal.
+        // The three Graphplan searches are complete per level, so all plans are step-optimal.
         assert_eq!(
             num_steps(Algo::Graphplan),
             num_steps(Algo::GraphplanEbl),
             "{p}: Graphplan with and without EBL/DDB find plans at the same level"
+        );
+        assert_eq!(
+            num_steps(Algo::Graphplan),
+            num_steps(Algo::GraphplanSat),
+            "{p}: SAT extraction finds its plan at Graphplan's level"
         );
         if let Some(o) = optimum {
             assert_eq!(bfs_len, o, "{p}: BFS length equals the known optimum");

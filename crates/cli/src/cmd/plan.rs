@@ -35,6 +35,8 @@ pub enum AlgoArg {
     Graphplan,
     /// Graphplan with EBL/DDB extraction (Kambhampati 2000): learned nogoods, backjumping.
     GraphplanEbl,
+    /// Graphplan with extraction by SAT (Kautz & Selman's Blackbox): the graph as CNF, CaDiCaL, incremental over levels.
+    GraphplanSat,
     /// Breadth-first search over states (optimal sequential length).
     Bfs,
     /// A* over states with h_max (optimal).
@@ -48,6 +50,7 @@ impl From<AlgoArg> for Algo {
         match a {
             AlgoArg::Graphplan => Algo::Graphplan,
             AlgoArg::GraphplanEbl => Algo::GraphplanEbl,
+            AlgoArg::GraphplanSat => Algo::GraphplanSat,
             AlgoArg::Bfs => Algo::Bfs,
             AlgoArg::AstarHmax => Algo::AstarHmax,
             AlgoArg::GbfsHff => Algo::GbfsHff,
@@ -260,7 +263,7 @@ fn solve(a: SolveArgs) -> anyhow::Result<ExitCode> {
         Outcome::Solved(p) => {
             if a.parallel {
                 print!("{}", p.to_parallel(&task));
-            } else if matches!(algo, Algo::Graphplan | Algo::GraphplanEbl) {
+            } else if r.graphplan.is_some() {
                 print!("{}", p.to_ipc_with_steps(&task));
             } else {
                 print!("{}", p.to_ipc(&task));

@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Run superpose's planners over PDDL suite folders with a CPU-time limit per problem, one process
+per problem, writing the CSV columns of `superpose plan bench` (time_s = the child's CPU seconds).
+
+    cargo build -p superpose-plan --release --example bench_one
+    nice -n 15 python3 bench/cpu_suite.py data/pddl/{blocks,depot,...,zenotravel} \
+        --algo graphplan-sat --then graphplan --cpu-time 30 --jobs 2 --csv sat.csv
+
+Like bench/pyperplan_suite.py --cpu-time: each problem runs under RLIMIT_CPU (a problem killed by
+SIGXCPU is a `limit` row), so a run sharing the machine with other work is not cut short by it.
+Problems are taken round-robin over the folders (the n-th problem of every folder before the
+(n+1)-th of any), so a run stopped early has covered every domain's smaller problems.
+`--solved-in CSV...` runs only the problems solved in earlier runs. `--then ALGO` also runs ALGO, after every `--algo` job, on the problems `--algo` solved (the
+classic planner on the problems SAT solves: levels and times side by side).
+"""
+import argparse, csv, os, re, resource, signal, subprocess, tempfile, threading
+from pathlib import Path
+
+COLUMNS = ["domain", "problem", "algo", "status", "plan_length", "plan_steps", "facts",
+           "actions", "time_s", "search_s", "detail"]
+
+
+def natural(p: Path):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.name)]
+
+
+def suite_files(folder: Path):
+    files = sorted((p for p in folder.iterdir() if p.suffix.lower() == ".pddl"), key=natural)
+    domains = [p for p in files if "domain" in p.name.lower()]
+    return (domains[0] if domains else None), [p for p in files if p not in domains]
+
+
+def run_one(binary, dom, prob, algo, cpu, mem_mb):
+    def limits():
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        if mem_mb:
+            resource.setrlimit(resource.RLIMIT_AS, (mem_mb << 20, mem_mb << 20))
+    # wait4 gives this child's own CPU time (several workers run children at once).
+    with tempfile.TemporaryFile(mode="w+") as err:
+        p = subprocess.Popen([binary, str(dom), str(prob), algo, str(20 * cpu)],
+                             stdout=subprocess.PIPE, stderr=err, text=True, preexec_fn=limits)
+        stdout = p.stdout.read()
+        _, status, ru = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        stderr = err.read()
+    r = subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr)
+    cpu_s = ru.ru_utime + ru.ru_stime
+    lines = [l for l in r.stdout.splitlines() if l.strip()]
+    if r.returncode == 0 and lines:
+        row = next(csv.reader([lines[-1]]))
+        row[8] = f"{cpu_s:.3f}"
+        return row
+    status, detail = "error", (r.stderr.strip().splitlines() or [""])[-1]
+    if r.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
+        status, detail = "limit", f"CPU time limit ({cpu} s)"
+    elif r.returncode < 0 or "memory" in r.stderr:
+        status, detail = "limit", f"killed ({r.returncode}): {detail}"
+    return [dom.parent.name, prob.stem, algo, status, "", "", "", "", f"{cpu_s:.3f}", "", detail]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("dirs", nargs="+", type=Path)
+    ap.add_argument("--algo", default="graphplan-sat")
+    ap.add_argument("--then", help="also run this planner on the problems --algo solved")
+    ap.add_argument("--cpu-time", type=int, default=30)
+    ap.add_argument("--mem-mb", type=int, default=6144, help="address-space limit per problem")
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--csv", required=True, type=Path)
+    ap.add_argument("--bin", default="target/release/examples/bench_one")
+    ap.add_argument("--solved-in", type=Path, nargs="*", default=[],
+                    help="run only the problems solved in these CSV files (and not in --csv)")
+    a = ap.parse_args()
+    suites = [(d, *suite_files(d)) for d in a.dirs]
+    if a.solved_in:
+        keep = {(r["domain"], r["problem"]) for f in a.solved_in for r in csv.DictReader(open(f))
+                if r["status"] == "solved"}
+        suites = [(d, dom, [p for p in ps if (d.name, p.stem) in keep]) for d, dom, ps in suites]
+    order, n = [], 0
+    while any(n < len(ps) for _, _, ps in suites):
+        order += [(dom, ps[n], a.algo) for _, dom, ps in suites if dom and n < len(ps)]
+        n += 1
+    lock, jobs = threading.Lock(), list(order)
+    later = []
+    with open(a.csv, "w", newline="") as out:
+        w = csv.writer(out)
+        w.writerow(COLUMNS)
+
+        def worker():
+            while True:
+                with lock:
+                    if jobs:
+                        dom, prob, algo = jobs.pop(0)
+                    elif later:
+                        dom, prob, algo = later.pop(0)
+                    else:
+                        return
+                row = run_one(a.bin, dom, prob, algo, a.cpu_time, a.mem_mb)
+                with lock:
+                    w.writerow(row)
+                    out.flush()
+                    print(",".join(row), flush=True)
+                    if a.then and algo == a.algo and row[3] == "solved":
+                        later.append((dom, prob, a.then))
+
+        threads = [threading.Thread(target=worker) for _ in range(a.jobs)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,359 @@
+//! Solution extraction as satisfiability: the planning graph compiled to CNF and handed to
+//! CaDiCaL (Kautz & Selman 1999, "Unifying SAT-based and Graph-based Planning", Blackbox;
+//! Kautz & Selman 1996 for the encoding, Rintanen 2012 for the incremental use of one solver).
+//!
+//! Variables (one per node of the graph, per level): a fact variable `p@i` for every fact of
+//! `P_i` (`i ≥ 0`) and an action variable `a@i` for every ground action of `A_i`. No-ops get no
+//! variable: the no-op of `p` in `A_{i-1}` is `p@{i-1}` itself (Kautz & Selman's no-op
+//! elimination); what a no-op's mutexes excluded is said by the deleter clauses below.
+//!
+//! Clauses, for each new level `i ≥ 1` (layer `A_{i-1}` and facts `P_i`):
+//! - precondition: `a@{i-1} ⇒ p@{i-1}` for every precondition `p` of `a`;
+//! - backward support: `p@i ⇒ p@{i-1} ∨ a₁@{i-1} ∨ …` over the achievers of `p` in `A_{i-1}`
+//!   (the no-op disjunct only when `p ∈ P_{i-1}`);
+//! - action mutexes: the static ones (inconsistent effects, interference) as `¬a ∨ ¬b`.
+//!   Competing needs are left out: they follow by resolution from the precondition clauses and
+//!   the fact mutexes;
+//! - no-op mutexes: a deleter `d` of `p` is mutex with every achiever of `p` in `A_{i-1}` (the
+//!   no-op by interference, the others by inconsistent effects), so `¬d@{i-1} ∨ ¬p@i`;
+//! - fact mutexes of `P_i` (inconsistent support, Blum & Furst's pruning) as `¬p@i ∨ ¬q@i`.
+//!
+//! Goals are not clauses: stage `t` solves under the assumptions `g@t`, so the clauses of every
+//! level are added once to one solver and the clauses it learns at stage `t` are kept for stage
+//! `t + 1` (levels above `t` are unconstrained at stage `t`: nothing forces their facts true).
+//!
+//! Every literal is handed to the solver negated (our `x` is CaDiCaL's `¬x`): CaDiCaL decides
+//! true first, so its default phase then leaves actions and facts out of the plan, as SAT
+//! planners set it (the `cadical` crate exposes no option setter).
+//!
+//! A model is decoded backwards from the goals, no-op first (as Graphplan's extraction tries
+//! achievers): actions true in the model but not needed for a goal are dropped.
+
+use std::time::Instant;
+
+use crate::graph::PlanningGraph;
+
+/// What the solver answered at one stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SatAnswer {
+    Sat,
+    Unsat,
+    /// Stopped by the deadline.
+    Unknown,
+}
+
+/// The solver's view of one stage (one row of the per-level trace).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SatStage {
+    pub answer: SatAnswer,
+    /// Conflicts of this call: clauses CaDiCaL learned (counted through its learner hook; the
+    /// crate exposes no statistics, so decisions are not available).
+    pub conflicts: u64,
+    /// Variables and clauses added to the solver so far (all levels up to this one).
+    pub vars: usize,
+    pub clauses: usize,
+    /// Seconds spent encoding the new levels of this stage.
+    pub encode_s: f64,
+    /// Seconds spent in the solver at this stage.
+    pub solve_s: f64,
+}
+
+/// Solver callbacks: the deadline, and a count of learned clauses.
+struct Hooks {
+    deadline: Option<Instant>,
+    learned: u64,
+}
+
+impl cadical::Callbacks for Hooks {
+    fn terminate(&mut self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+    fn max_length(&self) -> i32 {
+        i32::MAX
+    }
+    fn learn(&mut self, _clause: &[i32]) {
+        self.learned += 1;
+    }
+}
+
+/// Literal of our variable `v` (positive: `v` true) as handed to the solver (negated; see the
+/// module documentation).
+fn lit(v: i32, positive: bool) -> i32 {
+    if positive {
+        -v
+    } else {
+        v
+    }
+}
+
+/// The planning graph as one incremental SAT problem.
+pub struct SatExtractor {
+    solver: cadical::Solver<Hooks>,
+    /// `fact_var[i][f]`: variable of `f@i`, 0 when `f ∉ P_i`.
+    fact_var: Vec<Vec<i32>>,
+    /// `op_var[i]`: `(operator, variable)` for the ground actions of `A_i`, by operator index.
+    op_var: Vec<Vec<(u32, i32)>>,
+    vars: i32,
+    clauses: usize,
+    /// Per-fact lists of the ground actions (operator indices) that need, add and delete it.
+    need: Vec<Vec<u32>>,
+    adds: Vec<Vec<u32>>,
+    dels: Vec<Vec<u32>>,
+    /// Scratch: `stamp[b] == epoch` when the pair `(a, b)` was already emitted for the current
+    /// `a` (the epoch grows with every action of every layer).
+    stamp: Vec<u64>,
+    epoch: u64,
+    /// `stages[t]`: the solver's view of stage `t` (`None` where it was not called).
+    pub stages: Vec<Option<SatStage>>,
+    clause_buf: Vec<i32>,
+}
+
+impl SatExtractor {
+    pub fn new(g: &PlanningGraph) -> Self {
+        let mut need = vec![Vec::new(); g.n_facts];
+        let mut adds = vec![Vec::new(); g.n_facts];
+        let mut dels = vec![Vec::new(); g.n_facts];
+        for op in g.n_facts..g.n_ops {
+            for &f in &g.op_pre[op] {
+                need[f as usize].push(op as u32);
+            }
+            for &f in &g.op_add[op] {
+                adds[f as usize].push(op as u32);
+            }
+            for &f in &g.op_del[op] {
+                dels[f as usize].push(op as u32);
+            }
+        }
+        let mut s = SatExtractor {
+            solver: cadical::Solver::new(),
+            fact_var: Vec::new(),
+            op_var: Vec::new(),
+            vars: 0,
+            clauses: 0,
+            need,
+            adds,
+            dels,
+            stamp: vec![0; g.n_ops],
+            epoch: 0,
+            stages: Vec::new(),
+            clause_buf: Vec::new(),
+        };
+        // Level 0: the initial facts (free variables: "used at level 0").
+        let row = s.new_fact_row(g, 0);
+        s.fact_var.push(row);
+        s
+    }
+
+    fn new_var(&mut self) -> i32 {
+        self.vars += 1;
+        self.vars
+    }
+
+    fn new_fact_row(&mut self, g: &PlanningGraph, i: usize) -> Vec<i32> {
+        let mut row = vec![0i32; g.n_facts];
+        for f in g.level(i).facts.ones() {
+            row[f] = self.new_var();
+        }
+        row
+    }
+
+    fn add(&mut self, clause: &[i32]) {
+        self.solver.add_clause(clause.iter().copied());
+        self.clauses += 1;
+    }
+
+    /// Number of fact levels encoded (`P_0 ..= P_{levels()-1}`).
+    pub fn levels(&self) -> usize {
+        self.fact_var.len()
+    }
+
+    /// Add layer `A_{i-1}` and facts `P_i` (`i = levels()`). False when the deadline passed.
+    fn encode_level(&mut self, g: &PlanningGraph, deadline: Option<Instant>) -> bool {
+        let i = self.levels();
+        let layer = g.level(i - 1);
+        // Action variables and preconditions.
+        let mut ops = Vec::with_capacity(layer.num_actions);
+        for op in layer.ops.ones().filter(|&op| op >= g.n_facts) {
+            let v = self.new_var();
+            ops.push((op as u32, v));
+            for &p in &g.op_pre[op] {
+                let pv = self.fact_var[i - 1][p as usize];
+                self.add(&[lit(v, false), lit(pv, true)]);
+            }
+        }
+        let mut var_of = vec![0i32; g.n_ops];
+        for &(op, v) in &ops {
+            var_of[op as usize] = v;
+        }
+        // Static action mutexes: a deletes a precondition or an add effect of b (or b of a).
+        for (k, &(a, av)) in ops.iter().enumerate() {
+            if k % 256 == 255 && deadline.is_some_and(|d| Instant::now() >= d) {
+                return false;
+            }
+            let a = a as usize;
+            self.epoch += 1;
+            let mark = self.epoch;
+            let mut partners = Vec::new();
+            let del_side = g.op_del[a]
+                .iter()
+                .flat_map(|&f| self.need[f as usize].iter().chain(&self.adds[f as usize]));
+            let other_side = g.op_pre[a]
+                .iter()
+                .chain(&g.op_add[a])
+                .flat_map(|&f| self.dels[f as usize].iter());
+            for &b in del_side.chain(other_side) {
+                let b = b as usize;
+                if b > a && var_of[b] != 0 && self.stamp[b] != mark {
+                    self.stamp[b] = mark;
+                    partners.push(var_of[b]);
+                }
+            }
+            for bv in partners {
+                self.add(&[lit(av, false), lit(bv, false)]);
+            }
+        }
+        // Facts of P_i: backward support, deleters, mutexes.
+        let prev = std::mem::take(&mut self.fact_var[i - 1]);
+        let row = self.new_fact_row(g, i);
+        let mut clause = std::mem::take(&mut self.clause_buf);
+        for f in g.level(i).facts.ones() {
+            // A deleter of f is mutex with every achiever of f (no-op included): ¬d ∨ ¬f@i.
+            for &d in &self.dels[f] {
+                let dv = var_of[d as usize];
+                if dv != 0 {
+                    self.solver.add_clause([lit(dv, false), lit(row[f], false)]);
+                    self.clauses += 1;
+                }
+            }
+            clause.clear();
+            clause.push(lit(row[f], false));
+            if prev[f] != 0 {
+                clause.push(lit(prev[f], true));
+            }
+            for &op in g.achievers(i, f) {
+                let v = var_of[op as usize];
+                if v != 0 {
+                    clause.push(lit(v, true));
+                }
+            }
+            self.add(&clause);
+            for q in g.level(i).fact_mutex[f].ones().filter(|&q| q > f) {
+                self.add(&[lit(row[f], false), lit(row[q], false)]);
+            }
+        }
+        self.clause_buf = clause;
+        self.fact_var[i - 1] = prev;
+        self.fact_var.push(row);
+        self.op_var.push(ops);
+        true
+    }
+
+    /// Stage `t`: is there a plan of `t` parallel steps in the graph reaching `goals`? Returns
+    /// the steps (operator indices, no-ops left out) when there is, and the solver's view of
+    /// the stage (answer `Unknown` when the deadline passed).
+    pub fn extract(
+        &mut self,
+        g: &PlanningGraph,
+        deadline: Option<Instant>,
+        t: usize,
+        goals: &[u32],
+    ) -> (Option<Vec<Vec<u32>>>, SatStage) {
+        let enc = Instant::now();
+        let mut stage = SatStage {
+            answer: SatAnswer::Unknown,
+            conflicts: 0,
+            vars: 0,
+            clauses: 0,
+            encode_s: 0.0,
+            solve_s: 0.0,
+        };
+        while self.levels() <= t {
+            if !self.encode_level(g, deadline) {
+                stage.encode_s = enc.elapsed().as_secs_f64();
+                return (None, self.record(t, stage));
+            }
+        }
+        stage.encode_s = enc.elapsed().as_secs_f64();
+        let run = Instant::now();
+        self.solver.set_callbacks(Some(Hooks {
+            deadline,
+            learned: 0,
+        }));
+        let assumptions: Vec<i32> = goals
+            .iter()
+            .map(|&f| lit(self.fact_var[t][f as usize], true))
+            .collect();
+        let answer = self.solver.solve_with(assumptions);
+        stage.solve_s = run.elapsed().as_secs_f64();
+        stage.conflicts = self.solver.get_callbacks().map_or(0, |h| h.learned);
+        stage.answer = match answer {
+            Some(true) => SatAnswer::Sat,
+            Some(false) => SatAnswer::Unsat,
+            None => SatAnswer::Unknown,
+        };
+        let steps = (answer == Some(true)).then(|| self.decode(g, t, goals));
+        (steps, self.record(t, stage))
+    }
+
+    fn record(&mut self, t: usize, mut stage: SatStage) -> SatStage {
+        stage.vars = self.vars as usize;
+        stage.clauses = self.clauses;
+        if self.stages.len() <= t {
+            self.stages.resize(t + 1, None);
+        }
+        self.stages[t] = Some(stage.clone());
+        stage
+    }
+
+    /// Is our variable `v` true in the solver's model?
+    fn holds(&self, v: i32) -> bool {
+        v != 0 && self.solver.value(lit(v, true)) == Some(true)
+    }
+
+    /// Read the plan off the model, backwards from the goals at level `t`: a needed fact is
+    /// kept by its no-op when `p@{i-1}` is true, else by the first true action adding it.
+    fn decode(&self, g: &PlanningGraph, t: usize, goals: &[u32]) -> Vec<Vec<u32>> {
+        let mut steps = vec![Vec::new(); t];
+        let mut needed: Vec<u32> = goals.to_vec();
+        let mut achieved = vec![false; g.n_facts];
+        let mut is_needed = vec![false; g.n_facts];
+        for i in (1..=t).rev() {
+            achieved.iter_mut().for_each(|x| *x = false);
+            let mut chosen: Vec<u32> = Vec::new();
+            let mut below: Vec<u32> = Vec::new();
+            is_needed.iter_mut().for_each(|x| *x = false);
+            let mut need_below = |f: u32, below: &mut Vec<u32>| {
+                if !is_needed[f as usize] {
+                    is_needed[f as usize] = true;
+                    below.push(f);
+                }
+            };
+            for &f in &needed {
+                if achieved[f as usize] {
+                    continue;
+                }
+                if self.holds(self.fact_var[i - 1][f as usize]) {
+                    need_below(f, &mut below);
+                    continue;
+                }
+                let by = self.op_var[i - 1]
+                    .iter()
+                    .find(|&&(op, v)| g.op_add[op as usize].contains(&f) && self.holds(v));
+                if let Some(&(op, _)) = by {
+                    chosen.push(op);
+                    for &e in &g.op_add[op as usize] {
+                        achieved[e as usize] = true;
+                    }
+                    for &p in &g.op_pre[op as usize] {
+                        need_below(p, &mut below);
+                    }
+                }
+            }
+            chosen.sort_unstable();
+            steps[i - 1] = chosen;
+            needed = below;
+        }
+        steps
+    }
+}
