@@ -24,7 +24,10 @@ use serde::{Deserialize, Serialize};
 use superpose_model::{Model, ModelConfig};
 
 use crate::batch::collate;
-use crate::checkpoint::{sync_dir, write_atomic};
+use crate::checkpoint::{
+    checkpoint_at_stop, json_bytes, latest_checkpoint, read_json, save_checkpoint, write_atomic,
+};
+pub use crate::checkpoint::{load_for_eval, read_run_meta, resolve_checkpoint};
 use crate::config::TrainConfig;
 use crate::curriculum::{encode, prompt_len, sample_stage, Encoded};
 use crate::data::{generate_examples, read_prosqa, ReachExample};
@@ -213,142 +216,6 @@ fn epoch_sequences(
         .collect()
 }
 
-fn ckpt_dir(out: &Path) -> Result<Option<PathBuf>, TrainError> {
-    let latest = out.join("latest");
-    if !latest.exists() {
-        return Ok(None);
-    }
-    let name = std::fs::read_to_string(&latest).map_err(|e| TrainError::io(&latest, e))?;
-    Ok(Some(out.join(name.trim())))
-}
-
-/// A run that stops early always leaves a checkpoint at the step where it stopped (unless the
-/// last save was at that step already, or the weights are not finite).
-fn checkpoint_at_stop(
-    out: &Path,
-    model: &Model,
-    opt: &AdamW,
-    state: &TrainState,
-    meta: &RunMeta,
-    last: Option<PathBuf>,
-) -> Result<PathBuf, TrainError> {
-    let name = format!("ckpt-{:08}", state.global_step);
-    match last {
-        Some(p) if p.ends_with(&name) || !params_finite(model) => Ok(p),
-        _ => save_checkpoint(out, model, opt, state, meta),
-    }
-}
-
-/// Resolve a checkpoint argument: a run directory (follows `latest`) or a `ckpt-*` directory.
-pub fn resolve_checkpoint(path: &Path) -> Result<PathBuf, TrainError> {
-    if path.join("meta.json").exists() {
-        return Ok(path.to_path_buf());
-    }
-    match ckpt_dir(path)? {
-        Some(d) if d.join("meta.json").exists() => Ok(d),
-        _ => Err(TrainError::Checkpoint {
-            path: path.display().to_string(),
-            msg: "no checkpoint here (expected meta.json, or a run directory with `latest`)".into(),
-        }),
-    }
-}
-
-fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, TrainError> {
-    let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
-        path: path.display().to_string(),
-        msg: format!("line {}, column {}: {e}", e.line(), e.column()),
-    })
-}
-
-fn json_bytes<T: Serialize>(v: &T) -> Vec<u8> {
-    let mut s = serde_json::to_string_pretty(v).expect("serialisable");
-    s.push('\n');
-    s.into_bytes()
-}
-
-/// Save a checkpoint atomically: build `ckpt-N.tmp/`, fsync, rename to `ckpt-N/`, then point
-/// `latest` at it and delete older checkpoints (the newest two are kept).
-fn save_checkpoint(
-    out: &Path,
-    model: &Model,
-    opt: &AdamW,
-    state: &TrainState,
-    meta: &RunMeta,
-) -> Result<PathBuf, TrainError> {
-    let name = format!("ckpt-{:08}", state.global_step);
-    let tmp = out.join(format!("{name}.tmp"));
-    let dst = out.join(&name);
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
-    }
-    std::fs::create_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
-    superpose_model::save_checkpoint(model, &tmp.join("model")).map_err(|e| {
-        TrainError::Checkpoint {
-            path: tmp.display().to_string(),
-            msg: e.to_string(),
-        }
-    })?;
-    opt.save(&tmp.join("optimizer.safetensors"))?;
-    write_atomic(&tmp.join("state.json"), &json_bytes(state))?;
-    write_atomic(&tmp.join("meta.json"), &json_bytes(meta))?;
-    sync_dir(&tmp);
-    if dst.exists() {
-        std::fs::remove_dir_all(&dst).map_err(|e| TrainError::io(&dst, e))?;
-    }
-    std::fs::rename(&tmp, &dst).map_err(|e| TrainError::io(&dst, e))?;
-    sync_dir(out);
-    write_atomic(&out.join("latest"), name.as_bytes())?;
-    // Keep the newest two checkpoints.
-    let mut old: Vec<PathBuf> = std::fs::read_dir(out)
-        .map_err(|e| TrainError::io(out, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("ckpt-") && !n.ends_with(".tmp"))
-        })
-        .collect();
-    old.sort();
-    if old.len() > 2 {
-        for p in &old[..old.len() - 2] {
-            let _ = std::fs::remove_dir_all(p);
-        }
-    }
-    Ok(dst)
-}
-
-/// A checkpoint's metadata (vocabulary, mode, thoughts, training config), from a checkpoint
-/// or run directory.
-pub fn read_run_meta(path: &Path) -> Result<RunMeta, TrainError> {
-    let dir = resolve_checkpoint(path)?;
-    read_json(&dir.join("meta.json"))
-}
-
-/// Load a model for evaluation from a checkpoint (or run) directory.
-pub fn load_for_eval(path: &Path, device: &Device) -> Result<(Model, RunMeta), TrainError> {
-    let dir = resolve_checkpoint(path)?;
-    let meta = read_run_meta(&dir)?;
-    let model = superpose_model::load_checkpoint(&dir.join("model"), device).map_err(|e| {
-        TrainError::Checkpoint {
-            path: dir.display().to_string(),
-            msg: e.to_string(),
-        }
-    })?;
-    let (needed, has) = (meta.meta.vocab.size(), model.config().vocab_size);
-    if needed > has {
-        return Err(TrainError::Checkpoint {
-            path: dir.display().to_string(),
-            msg: format!(
-                "meta.json's vocabulary ({} node tokens, {needed} tokens) is larger than the \
-                 model's ({has} tokens)",
-                meta.meta.vocab.n_nodes
-            ),
-        });
-    }
-    Ok((model, meta))
-}
-
 /// The device runs use: burn's default (the GPU in a `cuda`/`wgpu` build), with a bad
 /// `BURN_DEVICE` reported as an error instead of burn's panic.
 fn run_device() -> Result<Device, TrainError> {
@@ -447,31 +314,68 @@ fn thought_feed(
     }
 }
 
-/// Train according to `cfg` (see the module docs). Returns the summary also written to
-/// `final.json`.
-pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
-    let eval_device = run_device()?;
-    let device = eval_device.clone().autodiff();
-    let out = &opts.out;
-    std::fs::create_dir_all(out).map_err(|e| TrainError::io(out, e))?;
-    let meta = run_meta(cfg);
-    let vocab = meta.meta.vocab;
-    let (train_set, val_set) = datasets(cfg)?;
-    check_fits(&train_set, cfg, "training")?;
-    check_fits(&val_set, cfg, "validation")?;
-    let mut file_sets = Vec::new();
-    for f in &cfg.data.eval_files {
-        let exs = read_prosqa(f)?;
-        check_fits(&exs, cfg, &f.display().to_string())?;
-        file_sets.push((f.display().to_string(), exs));
-    }
+/// Loss-spike guard: the divergence check starts this many steps into a stage ...
+const DIVERGENCE_GRACE_STEPS: usize = 50;
+/// ... and compares the loss with `divergence_factor × max(EMA, DIVERGENCE_FLOOR)`.
+const DIVERGENCE_FLOOR: f64 = 0.5;
+/// Decay of the loss's exponential moving average.
+const LOSS_EMA_DECAY: f64 = 0.95;
 
-    let existing = ckpt_dir(out)?;
-    let (mut model, mut opt, mut state) = match (&existing, opts.resume) {
+/// The data of a run: generated training and validation graphs and the `data.eval_files`,
+/// every example checked to fit the model.
+struct RunData {
+    train: Vec<ReachExample>,
+    val: Vec<ReachExample>,
+    files: Vec<(String, Vec<ReachExample>)>,
+}
+
+impl RunData {
+    fn load(cfg: &TrainConfig) -> Result<Self, TrainError> {
+        let (train, val) = datasets(cfg)?;
+        check_fits(&train, cfg, "training")?;
+        check_fits(&val, cfg, "validation")?;
+        let mut files = Vec::new();
+        for f in &cfg.data.eval_files {
+            let exs = read_prosqa(f)?;
+            check_fits(&exs, cfg, &f.display().to_string())?;
+            files.push((f.display().to_string(), exs));
+        }
+        Ok(RunData { train, val, files })
+    }
+}
+
+/// What a run carries from step to step (and saves in its checkpoints).
+struct Run {
+    model: Model,
+    opt: AdamW,
+    state: TrainState,
+    /// The newest checkpoint written (or resumed from).
+    last_ckpt: Option<PathBuf>,
+}
+
+impl Run {
+    /// The error for a run that diverged at `step`, naming the last good checkpoint.
+    fn diverged(&self, step: usize, loss: f64) -> TrainError {
+        TrainError::Diverged {
+            step,
+            loss: loss as f32,
+            checkpoint: self
+                .last_ckpt
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "none (no checkpoint was saved yet)".into()),
+        }
+    }
+}
+
+/// Resume the run in `opts.out` (with `--resume`) or start a fresh one; refuses to overwrite
+/// a run, to resume nothing, and to resume with another config.
+fn start(cfg: &TrainConfig, opts: &TrainOptions, device: &Device) -> Result<Run, TrainError> {
+    let out = &opts.out;
+    match (latest_checkpoint(out)?, opts.resume) {
         (Some(dir), true) => {
             let saved: RunMeta = read_json(&dir.join("meta.json"))?;
-            let mut a = saved.config.clone();
-            let mut b = cfg.clone();
+            let (mut a, mut b) = (saved.config.clone(), cfg.clone());
             for c in [&mut a, &mut b] {
                 c.run.out = PathBuf::new();
                 c.run.max_steps = 0;
@@ -482,33 +386,33 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<TrainSummary, Tra
                     dir.display()
                 )));
             }
-            let model = superpose_model::load_checkpoint(&dir.join("model"), &device)
+            let model = superpose_model::load_checkpoint(&dir.join("model"), device)
                 .map_err(|e| TrainError::Checkpoint {
                     path: dir.display().to_string(),
                     msg: e.to_string(),
                 })?;
-            let opt = AdamW::load(&dir.join("optimizer.safetensors"), &eval_device)?;
+            let opt = AdamW::load(&dir.join("optimizer.safetensors"), &run_device()?)?;
             let state: TrainState = read_json(&dir.join("state.json"))?;
-            (model, opt, state)
+            Ok(Run {
+                model,
+                opt,
+                state,
+                last_ckpt: Some(dir),
+            })
         }
-        (Some(dir), false) => {
-            return Err(TrainError::Invalid(format!(
-                "{} already holds a run (checkpoint {}); pass --resume to continue it or choose another --out",
-                out.display(),
-                dir.display()
-            )))
-        }
-        (None, true) => {
-            return Err(TrainError::Invalid(format!(
-                "--resume: {} holds no checkpoint (no `latest`); run without --resume to start",
-                out.display()
-            )))
-        }
+        (Some(dir), false) => Err(TrainError::Invalid(format!(
+            "{} already holds a run (checkpoint {}); pass --resume to continue it or choose another --out",
+            out.display(),
+            dir.display()
+        ))),
+        (None, true) => Err(TrainError::Invalid(format!(
+            "--resume: {} holds no checkpoint (no `latest`); run without --resume to start",
+            out.display()
+        ))),
         (None, false) => {
-            let mc = model_config(cfg, &vocab);
-            let model = seeded_model(&mc, cfg.run.seed, &device).map_err(
-                |e| TrainError::Invalid(format!("model config: {e}")),
-            )?;
+            let mc = model_config(cfg, &run_meta(cfg).meta.vocab);
+            let model = seeded_model(&mc, cfg.run.seed, device)
+                .map_err(|e| TrainError::Invalid(format!("model config: {e}")))?;
             let state = TrainState {
                 epoch: 0,
                 step_in_epoch: 0,
@@ -519,26 +423,320 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<TrainSummary, Tra
                 elapsed_s: 0.0,
                 last_loss: None,
             };
-            (model, AdamW::new(), state)
+            Ok(Run {
+                model,
+                opt: AdamW::new(),
+                state,
+                last_ckpt: None,
+            })
         }
-    };
-    let resumed_at = existing.is_some() && opts.resume;
-    let mut metrics = MetricsLog::open(out, resumed_at.then_some(state.global_step))?;
+    }
+}
 
-    let o = &cfg.optim;
-    let adam = AdamWConfig {
-        beta1: o.beta1,
-        beta2: o.beta2,
-        eps: o.eps,
-        weight_decay: o.weight_decay,
+/// One optimizer step's forward and backward passes, before the update.
+struct Step {
+    grads: GradientsParams,
+    loss: f64,
+    frontier_loss: f64,
+    teacher_forcing: f64,
+    /// Target tokens predicted correctly, and their number.
+    hits: usize,
+    targets: usize,
+    /// Real (non-pad) tokens processed.
+    tokens: usize,
+}
+
+/// Forward and backward over one batch (split into `micro`-row micro-batches): the LM loss
+/// over the target tokens, plus λ times the frontier loss over the (row, thought) pairs.
+fn forward_backward(
+    cfg: &TrainConfig,
+    model: &Model,
+    batch: &[&Encoded],
+    micro: usize,
+    stage: usize,
+    global_step: usize,
+    device: &Device,
+) -> Step {
+    let vocab = Vocab::new(cfg.data.node_tokens);
+    let targets: usize = batch
+        .iter()
+        .map(|s| s.targets.iter().flatten().count())
+        .sum();
+    let pairs: usize = batch
+        .iter()
+        .map(|s| s.thought_sets.iter().filter(|t| !t.is_empty()).count())
+        .sum();
+    let lambda = cfg.curriculum.frontier_weight_at(stage);
+    let p_teacher = cfg.curriculum.teacher_forcing_at(global_step);
+    let mut teacher_rng = ChaCha8Rng::seed_from_u64(
+        cfg.run.seed ^ (global_step as u64).wrapping_mul(0xA24B_AED4_963E_E407),
+    );
+    let mut accum = GradientsAccumulator::<Model>::new();
+    let (mut loss_val, mut frontier_val, mut hits, mut tokens) = (0.0, 0.0, 0, 0);
+    for mb in batch.chunks(micro) {
+        let mut hb = collate(mb, vocab.eos());
+        if cfg.curriculum.readout_bottleneck {
+            hb = hb.with_readout_bottleneck();
+        }
+        tokens += hb.key_mask.iter().filter(|&&m| m).count();
+        let feed = thought_feed(model, &hb, p_teacher, &mut teacher_rng, device);
+        let mp = multipass(model, &hb, cfg.run.mode.continuous(), &feed, None, device);
+        let aux = (lambda > 0.0).then(|| frontier_loss(&mp.logits, &hb, device).0);
+        let (loss_sum, _, correct) = lm_loss(mp.logits, &hb, device);
+        hits += correct;
+        let mut loss = loss_sum.div_scalar(targets.max(1) as f64);
+        if let Some(f) = aux {
+            let f = f.div_scalar(pairs.max(1) as f64);
+            let fv: f32 = f.clone().inner().into_scalar();
+            frontier_val += fv as f64;
+            loss = loss.add(f.mul_scalar(lambda));
+        }
+        let lv: f32 = loss.clone().inner().into_scalar();
+        loss_val += lv as f64;
+        accum.accumulate(model, GradientsParams::from_grads(loss.backward(), model));
+    }
+    Step {
+        grads: accum.grads(),
+        loss: loss_val,
+        frontier_loss: frontier_val,
+        teacher_forcing: p_teacher,
+        hits,
+        targets,
+        tokens,
+    }
+}
+
+/// Batch geometry and optimizer settings of a run, derived once.
+struct Schedule {
+    batch: usize,
+    micro: usize,
+    steps_per_epoch: usize,
+    total_steps: usize,
+    adam: AdamWConfig,
+}
+
+impl Schedule {
+    fn new(cfg: &TrainConfig, train_len: usize) -> Self {
+        let o = &cfg.optim;
+        let steps_per_epoch = train_len.div_ceil(o.batch_size);
+        Schedule {
+            batch: o.batch_size,
+            micro: o.batch_size / o.grad_accum,
+            steps_per_epoch,
+            total_steps: steps_per_epoch * o.epochs,
+            adam: AdamWConfig {
+                beta1: o.beta1,
+                beta2: o.beta2,
+                eps: o.eps,
+                weight_decay: o.weight_decay,
+            },
+        }
+    }
+}
+
+/// Everything the epoch loop reads but does not change.
+struct Ctx<'a> {
+    cfg: &'a TrainConfig,
+    opts: &'a TrainOptions,
+    meta: &'a RunMeta,
+    data: &'a RunData,
+    sched: Schedule,
+    device: Device,
+    eval_device: Device,
+}
+
+/// Update the state after an optimizer step: counters, last loss and its moving average.
+fn advance(state: &mut TrainState, loss: f64) {
+    state.global_step += 1;
+    state.step_in_epoch += 1;
+    state.steps_in_stage += 1;
+    state.last_loss = Some(loss);
+    state.loss_ema = Some(match state.loss_ema {
+        Some(m) if state.steps_in_stage > 1 => LOSS_EMA_DECAY * m + (1.0 - LOSS_EMA_DECAY) * loss,
+        _ => loss,
+    });
+}
+
+/// The epoch loop: steps, checkpoints, end-of-epoch evaluations. Returns true when
+/// `run.max_steps` stopped it before the end.
+fn run_epochs(
+    cx: &Ctx,
+    mut run: Run,
+    metrics: &mut MetricsLog,
+    bar: &indicatif::ProgressBar,
+) -> Result<(Run, bool), TrainError> {
+    let (cfg, s) = (cx.cfg, &cx.sched);
+    let vocab = cx.meta.meta.vocab;
+    let started = Instant::now();
+    let elapsed_before = run.state.elapsed_s;
+    let mut steps_this_process = 0usize;
+    while run.state.epoch < cfg.optim.epochs {
+        let (epoch, stage) = (run.state.epoch, cfg.stage(run.state.epoch));
+        if run.state.step_in_epoch == 0 && run.state.last_stage.is_some_and(|st| st != stage) {
+            run.state.steps_in_stage = 0;
+            if cfg.curriculum.reset_optimizer {
+                // Coconut resets the optimizer state at every stage switch (following iCoT).
+                run.opt.reset();
+            }
+        }
+        let seqs = epoch_sequences(cfg, &vocab, &cx.data.train, epoch);
+        while run.state.step_in_epoch < s.steps_per_epoch {
+            let t0 = Instant::now();
+            let lo = run.state.step_in_epoch * s.batch;
+            let batch: Vec<&Encoded> = seqs[lo..(lo + s.batch).min(seqs.len())].iter().collect();
+            let gs = run.state.global_step;
+            let mut step =
+                forward_backward(cfg, &run.model, &batch, s.micro, stage, gs, &cx.device);
+            let norm = global_grad_norm(&run.model, &step.grads);
+            let spiked = run.state.steps_in_stage >= DIVERGENCE_GRACE_STEPS
+                && run.state.loss_ema.is_some_and(|m| {
+                    step.loss > cfg.run.divergence_factor as f64 * m.max(DIVERGENCE_FLOOR)
+                });
+            if !step.loss.is_finite() || !norm.is_finite() || spiked {
+                bar.abandon();
+                metrics.log(serde_json::json!({
+                    "kind": "diverged", "step": gs + 1, "loss": step.loss, "grad_norm": norm,
+                }));
+                return Err(run.diverged(gs + 1, step.loss));
+            }
+            let lr = learning_rate(&cfg.optim, gs, s.total_steps);
+            let scale = clip_scale(norm, cfg.optim.clip_norm);
+            run.model = run.opt.step(&s.adam, lr, run.model, &mut step.grads, scale);
+            advance(&mut run.state, step.loss);
+            let (dt, acc) = (
+                t0.elapsed().as_secs_f64(),
+                step.hits as f64 / step.targets.max(1) as f64,
+            );
+            run.state.elapsed_s = elapsed_before + started.elapsed().as_secs_f64();
+            let tok_s = step.tokens as f64 / dt.max(1e-9);
+            metrics.log(serde_json::json!({
+                "kind": "step", "step": run.state.global_step, "epoch": epoch, "stage": stage,
+                "loss": step.loss, "frontier_loss": step.frontier_loss,
+                "teacher_forcing": step.teacher_forcing, "token_accuracy": acc, "lr": lr,
+                "grad_norm": norm, "tokens_per_s": tok_s, "elapsed_s": run.state.elapsed_s,
+            }));
+            bar.set_position(run.state.global_step as u64);
+            bar.set_message(format!(
+                "ep {epoch} st {stage} loss {:.3} acc {acc:.3} {tok_s:.0} tok/s",
+                step.loss
+            ));
+            steps_this_process += 1;
+            let epoch_end = run.state.step_in_epoch == s.steps_per_epoch;
+            if epoch_end {
+                run.state.epoch += 1;
+                run.state.step_in_epoch = 0;
+                run.state.last_stage = Some(stage);
+            }
+            if epoch_end
+                || run
+                    .state
+                    .global_step
+                    .is_multiple_of(cfg.run.checkpoint_every)
+            {
+                if !params_finite(&run.model) {
+                    bar.abandon();
+                    return Err(run.diverged(run.state.global_step, step.loss));
+                }
+                let out = &cx.opts.out;
+                run.last_ckpt = Some(save_checkpoint(
+                    out, &run.model, &run.opt, &run.state, cx.meta,
+                )?);
+            }
+            if epoch_end {
+                epoch_eval(cx, &run, metrics, bar, stage);
+            }
+            if cfg.run.max_steps > 0 && steps_this_process >= cfg.run.max_steps {
+                return Ok((run, true));
+            }
+            if epoch_end {
+                break;
+            }
+        }
+    }
+    Ok((run, false))
+}
+
+/// The quick held-out evaluation every `run.eval_every_epochs` epochs (not after the last).
+fn epoch_eval(
+    cx: &Ctx,
+    run: &Run,
+    metrics: &mut MetricsLog,
+    bar: &indicatif::ProgressBar,
+    stage: usize,
+) {
+    let (cfg, st) = (cx.cfg, &run.state);
+    let every = cfg.run.eval_every_epochs;
+    if every == 0
+        || !st.epoch.is_multiple_of(every)
+        || st.epoch >= cfg.optim.epochs
+        || cx.data.val.is_empty()
+    {
+        return;
+    }
+    let quick = EvalOptions {
+        probes: false,
+        ablations: false,
+        ..cx.opts.eval.clone()
     };
-    let bs = o.batch_size;
-    let micro = bs / o.grad_accum;
-    let steps_per_epoch = train_set.len().div_ceil(bs);
-    let total_steps = steps_per_epoch * o.epochs;
-    let continuous = cfg.run.mode.continuous();
+    let r = evaluate_model(
+        &run.model.valid(),
+        &cx.meta.meta,
+        &cx.data.val,
+        &quick,
+        &cx.eval_device,
+    );
+    metrics.log(serde_json::json!({
+        "kind": "eval", "step": st.global_step, "epoch": st.epoch,
+        "val_accuracy": r.accuracy, "by_hops": r.by_hops,
+    }));
+    bar.println(format!(
+        "{}: epoch {} (stage {stage}) val accuracy {:.1}%",
+        cfg.run.name,
+        st.epoch,
+        100.0 * r.accuracy
+    ));
+}
+
+/// The final evaluation: held-out graphs and every `data.eval_files` entry.
+fn final_eval(
+    cx: &Ctx,
+    run: &Run,
+    metrics: &mut MetricsLog,
+) -> (Option<EvalReport>, BTreeMap<String, EvalReport>) {
+    let model = run.model.valid();
+    let st = &run.state;
+    let eval = |exs: &[ReachExample]| {
+        evaluate_model(&model, &cx.meta.meta, exs, &cx.opts.eval, &cx.eval_device)
+    };
+    let val = (!cx.data.val.is_empty()).then(|| {
+        let r = eval(&cx.data.val);
+        metrics.log(serde_json::json!({
+            "kind": "eval", "step": st.global_step, "epoch": st.epoch, "final": true,
+            "val_accuracy": r.accuracy, "by_hops": r.by_hops,
+        }));
+        r
+    });
+    let mut files = BTreeMap::new();
+    for (name, exs) in &cx.data.files {
+        let r = eval(exs);
+        metrics.log(serde_json::json!({
+            "kind": "eval", "step": st.global_step, "file": name, "final": true,
+            "accuracy": r.accuracy, "by_hops": r.by_hops,
+        }));
+        files.insert(name.clone(), r);
+    }
+    (val, files)
+}
+
+/// A progress bar over the run's steps (hidden without `progress`).
+fn step_bar(
+    cfg: &TrainConfig,
+    opts: &TrainOptions,
+    total: usize,
+    at: usize,
+) -> indicatif::ProgressBar {
     let bar = if opts.progress {
-        indicatif::ProgressBar::new(total_steps as u64)
+        indicatif::ProgressBar::new(total as u64)
     } else {
         indicatif::ProgressBar::hidden()
     };
@@ -550,212 +748,55 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<TrainSummary, Tra
         .progress_chars("=> "),
     );
     bar.set_prefix(cfg.run.name.clone());
-    bar.set_position(state.global_step as u64);
-    let started = Instant::now();
-    let elapsed_before = state.elapsed_s;
-    let mut steps_this_process = 0usize;
-    let mut last_ckpt: Option<PathBuf> = existing.clone().filter(|_| resumed_at);
-    let mut stopped_early = false;
-    let mut val_report = None;
+    bar.set_position(at as u64);
+    bar
+}
 
-    'epochs: while state.epoch < o.epochs {
-        let epoch = state.epoch;
-        let stage = cfg.stage(epoch);
-        if state.step_in_epoch == 0 && state.last_stage.is_some_and(|s| s != stage) {
-            state.steps_in_stage = 0;
-            if cfg.curriculum.reset_optimizer {
-                // Coconut resets the optimizer state at every stage switch (following iCoT).
-                opt.reset();
-            }
-        }
-        let seqs = epoch_sequences(cfg, &vocab, &train_set, epoch);
-        while state.step_in_epoch < steps_per_epoch {
-            let t0 = Instant::now();
-            let lo = state.step_in_epoch * bs;
-            let batch: Vec<&Encoded> = seqs[lo..(lo + bs).min(seqs.len())].iter().collect();
-            let total_targets: usize = batch
-                .iter()
-                .map(|s| s.targets.iter().flatten().count())
-                .sum();
-            let lambda = cfg.curriculum.frontier_weight_at(stage);
-            let p_teacher = cfg.curriculum.teacher_forcing_at(state.global_step);
-            let mut teacher_rng = ChaCha8Rng::seed_from_u64(
-                cfg.run.seed ^ (state.global_step as u64).wrapping_mul(0xA24B_AED4_963E_E407),
-            );
-            let total_pairs: usize = batch
-                .iter()
-                .map(|s| s.thought_sets.iter().filter(|t| !t.is_empty()).count())
-                .sum();
-            let mut accum = GradientsAccumulator::<Model>::new();
-            let mut loss_val = 0.0f64;
-            let mut frontier_val = 0.0f64;
-            let mut hits = 0usize;
-            let mut tokens = 0usize;
-            for mb in batch.chunks(micro) {
-                let mut hb = collate(mb, vocab.eos());
-                if cfg.curriculum.readout_bottleneck {
-                    hb = hb.with_readout_bottleneck();
-                }
-                tokens += hb.key_mask.iter().filter(|&&m| m).count();
-                let feed = thought_feed(&model, &hb, p_teacher, &mut teacher_rng, &device);
-                let mp = multipass(&model, &hb, continuous, &feed, None, &device);
-                let aux = (lambda > 0.0).then(|| frontier_loss(&mp.logits, &hb, &device).0);
-                let (loss_sum, _, correct) = lm_loss(mp.logits, &hb, &device);
-                hits += correct;
-                // Mean over the target tokens of the whole (accumulated) batch, plus λ times
-                // the mean frontier loss over its (row, thought) pairs.
-                let mut loss = loss_sum.div_scalar(total_targets.max(1) as f64);
-                if let Some(f) = aux {
-                    let f = f.div_scalar(total_pairs.max(1) as f64);
-                    let fv: f32 = f.clone().inner().into_scalar();
-                    frontier_val += fv as f64;
-                    loss = loss.add(f.mul_scalar(lambda));
-                }
-                let lv: f32 = loss.clone().inner().into_scalar();
-                loss_val += lv as f64;
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
-                accum.accumulate(&model, grads);
-            }
-            let mut grads = accum.grads();
-            let norm = global_grad_norm(&model, &grads);
-            let diverged = !loss_val.is_finite()
-                || !norm.is_finite()
-                || (state.steps_in_stage >= 50
-                    && state
-                        .loss_ema
-                        .is_some_and(|m| loss_val > cfg.run.divergence_factor as f64 * m.max(0.5)));
-            if diverged {
-                bar.abandon();
-                metrics.log(serde_json::json!({
-                    "kind": "diverged", "step": state.global_step + 1, "loss": loss_val,
-                    "grad_norm": norm,
-                }));
-                return Err(TrainError::Diverged {
-                    step: state.global_step + 1,
-                    loss: loss_val as f32,
-                    checkpoint: last_ckpt
-                        .as_ref()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_else(|| "none (no checkpoint was saved yet)".into()),
-                });
-            }
-            let scale = clip_scale(norm, o.clip_norm);
-            let lr = learning_rate(o, state.global_step, total_steps);
-            model = opt.step(&adam, lr, model, &mut grads, scale);
-            state.global_step += 1;
-            state.step_in_epoch += 1;
-            state.steps_in_stage += 1;
-            state.last_loss = Some(loss_val);
-            state.loss_ema = Some(match state.loss_ema {
-                Some(m) if state.steps_in_stage > 1 => 0.95 * m + 0.05 * loss_val,
-                _ => loss_val,
-            });
-            let dt = t0.elapsed().as_secs_f64();
-            let acc = hits as f64 / total_targets.max(1) as f64;
-            state.elapsed_s = elapsed_before + started.elapsed().as_secs_f64();
-            metrics.log(serde_json::json!({
-                "kind": "step", "step": state.global_step, "epoch": epoch, "stage": stage,
-                "loss": loss_val, "frontier_loss": frontier_val, "teacher_forcing": p_teacher,
-                "token_accuracy": acc, "lr": lr,
-                "grad_norm": norm,
-                "tokens_per_s": tokens as f64 / dt.max(1e-9), "elapsed_s": state.elapsed_s,
-            }));
-            bar.set_position(state.global_step as u64);
-            bar.set_message(format!(
-                "ep {epoch} st {stage} loss {loss_val:.3} acc {acc:.3} {:.0} tok/s",
-                tokens as f64 / dt.max(1e-9)
-            ));
-            steps_this_process += 1;
-            let epoch_end = state.step_in_epoch == steps_per_epoch;
-            if epoch_end {
-                state.epoch += 1;
-                state.step_in_epoch = 0;
-                state.last_stage = Some(stage);
-            }
-            if epoch_end || state.global_step % cfg.run.checkpoint_every == 0 {
-                if !params_finite(&model) {
-                    bar.abandon();
-                    return Err(TrainError::Diverged {
-                        step: state.global_step,
-                        loss: loss_val as f32,
-                        checkpoint: last_ckpt
-                            .as_ref()
-                            .map(|p| p.display().to_string())
-                            .unwrap_or_else(|| "none (no checkpoint was saved yet)".into()),
-                    });
-                }
-                last_ckpt = Some(save_checkpoint(out, &model, &opt, &state, &meta)?);
-            }
-            if epoch_end
-                && cfg.run.eval_every_epochs > 0
-                && state.epoch % cfg.run.eval_every_epochs == 0
-                && state.epoch < o.epochs
-                && !val_set.is_empty()
-            {
-                let quick = EvalOptions {
-                    probes: false,
-                    ablations: false,
-                    ..opts.eval.clone()
-                };
-                let r = evaluate_model(&model.valid(), &meta.meta, &val_set, &quick, &eval_device);
-                metrics.log(serde_json::json!({
-                    "kind": "eval", "step": state.global_step, "epoch": state.epoch,
-                    "val_accuracy": r.accuracy, "by_hops": r.by_hops,
-                }));
-                bar.println(format!(
-                    "{}: epoch {} (stage {stage}) val accuracy {:.1}%",
-                    cfg.run.name,
-                    state.epoch,
-                    100.0 * r.accuracy
-                ));
-            }
-            if cfg.run.max_steps > 0 && steps_this_process >= cfg.run.max_steps {
-                stopped_early = true;
-                break 'epochs;
-            }
-            if epoch_end {
-                break;
-            }
-        }
-    }
+/// Train according to `cfg` (see the module docs): resume or start, run the epochs with their
+/// checkpoints, evaluate. Returns the summary also written to `final.json`.
+pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
+    let eval_device = run_device()?;
+    let device = eval_device.clone().autodiff();
+    let out = &opts.out;
+    std::fs::create_dir_all(out).map_err(|e| TrainError::io(out, e))?;
+    let meta = run_meta(cfg);
+    let data = RunData::load(cfg)?;
+    let run = start(cfg, opts, &device)?;
+    let resumed = run.last_ckpt.is_some();
+    let mut metrics = MetricsLog::open(out, resumed.then_some(run.state.global_step))?;
+    let cx = Ctx {
+        sched: Schedule::new(cfg, data.train.len()),
+        cfg,
+        opts,
+        meta: &meta,
+        data: &data,
+        device,
+        eval_device,
+    };
+    let bar = step_bar(cfg, opts, cx.sched.total_steps, run.state.global_step);
+    let (mut run, stopped_early) = run_epochs(&cx, run, &mut metrics, &bar)?;
     bar.finish_and_clear();
-    if stopped_early {
-        last_ckpt = Some(checkpoint_at_stop(
-            out, &model, &opt, &state, &meta, last_ckpt,
+    let (val, files) = if stopped_early {
+        let last = run.last_ckpt.take();
+        run.last_ckpt = Some(checkpoint_at_stop(
+            out, &run.model, &run.opt, &run.state, &meta, last,
         )?);
-    }
-
-    let mut files = BTreeMap::new();
-    if !stopped_early {
-        let eval_model = model.valid();
-        if !val_set.is_empty() {
-            let r = evaluate_model(&eval_model, &meta.meta, &val_set, &opts.eval, &eval_device);
-            metrics.log(serde_json::json!({
-                "kind": "eval", "step": state.global_step, "epoch": state.epoch, "final": true,
-                "val_accuracy": r.accuracy, "by_hops": r.by_hops,
-            }));
-            val_report = Some(r);
-        }
-        for (name, exs) in &file_sets {
-            let r = evaluate_model(&eval_model, &meta.meta, exs, &opts.eval, &eval_device);
-            metrics.log(serde_json::json!({
-                "kind": "eval", "step": state.global_step, "file": name, "final": true,
-                "accuracy": r.accuracy, "by_hops": r.by_hops,
-            }));
-            files.insert(name.clone(), r);
-        }
-    }
+        (None, BTreeMap::new())
+    } else {
+        final_eval(&cx, &run, &mut metrics)
+    };
     let summary = TrainSummary {
         run: cfg.run.name.clone(),
         mode: cfg.run.mode.name().to_string(),
-        steps: state.global_step,
-        epochs: state.epoch,
-        wall_s: state.elapsed_s,
-        final_loss: state.last_loss,
+        steps: run.state.global_step,
+        epochs: run.state.epoch,
+        wall_s: run.state.elapsed_s,
+        final_loss: run.state.last_loss,
         stopped_early,
-        val: val_report,
+        val,
         files,
-        checkpoint: last_ckpt
+        checkpoint: run
+            .last_ckpt
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
     };
@@ -766,341 +807,4 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<TrainSummary, Tra
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use burn::tensor::TensorData;
-
-    /// A run small enough for a unit test (seconds on one core).
-    pub(crate) fn tiny_config(mode: &str) -> TrainConfig {
-        let text = format!(
-            r#"
-[run]
-name = "tiny"
-mode = "{mode}"
-seed = 7
-checkpoint_every = 2
-eval_every_epochs = 1
-
-[data]
-train_graphs = 12
-val_graphs = 6
-min_hops = 3
-max_hops = 4
-node_tokens = 12
-min_nodes = 8
-max_nodes = 12
-
-[model]
-n_layer = 2
-n_head = 2
-d_model = 16
-n_positions = 96
-
-[curriculum]
-max_stage = 2
-epochs_per_stage = 1
-p_mix = 0.2
-
-[optim]
-epochs = 3
-batch_size = 4
-grad_accum = 2
-lr = 3e-3
-warmup_steps = 2
-"#
-        );
-        TrainConfig::parse(&text, "tiny.toml").unwrap()
-    }
-
-    fn opts(out: &Path) -> TrainOptions {
-        TrainOptions {
-            out: out.to_path_buf(),
-            resume: false,
-            progress: false,
-            eval: EvalOptions {
-                batch_size: 4,
-                ..EvalOptions::default()
-            },
-        }
-    }
-
-    #[test]
-    fn resume_reaches_the_same_final_metrics() {
-        let cfg = tiny_config("coconut");
-        let dir = tempfile::tempdir().unwrap();
-        let full = train(&cfg, &opts(&dir.path().join("full"))).unwrap();
-        assert_eq!(full.steps, 9);
-        assert!(!full.stopped_early);
-
-        // Stop after 5 steps: the run saves a checkpoint where it stops (step 5, between the
-        // regular ones at steps 4 and 6).
-        let out = dir.path().join("killed");
-        let mut stop = cfg.clone();
-        stop.run.max_steps = 5;
-        let part = train(&stop, &opts(&out)).unwrap();
-        assert!(part.stopped_early);
-        assert_eq!(part.steps, 5);
-        // Without --resume an existing run is refused.
-        let err = train(&cfg, &opts(&out)).unwrap_err().to_string();
-        assert!(err.contains("--resume"), "{err}");
-        let resumed = train(
-            &cfg,
-            &TrainOptions {
-                resume: true,
-                ..opts(&out)
-            },
-        )
-        .unwrap();
-        assert_eq!(resumed.steps, full.steps);
-        assert_eq!(resumed.final_loss, full.final_loss);
-        assert_eq!(resumed.val, full.val);
-        let v = full.val.unwrap();
-        assert_eq!(v.tasks, 6);
-        assert_eq!(v.thought_node_inner.len(), 2);
-        // metrics.jsonl holds each step once
-        let text = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
-        let steps: Vec<u64> = text
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|v| v["kind"] == "step")
-            .map(|v| v["step"].as_u64().unwrap())
-            .collect();
-        assert_eq!(steps, (1..=9).collect::<Vec<_>>());
-        // and the checkpoint evaluates through the public entry point
-        let exs = datasets(&cfg).unwrap().1;
-        let r = evaluate(&out, &exs, &opts(&out).eval).unwrap();
-        assert_eq!(r.tasks, 6);
-    }
-
-    #[test]
-    fn evaluate_refuses_a_task_longer_than_the_context() {
-        let cfg = tiny_config("coconut");
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("run");
-        train(&cfg, &opts(&out)).unwrap();
-        // A chain over the 12 node tokens, each edge repeated: 40 edges = 120+ positions > 96.
-        let mut edges = Vec::new();
-        for k in 0..40u32 {
-            edges.push((k % 10, k % 10 + 1));
-        }
-        let long = ReachExample::new(12, edges, 0, 3, 11, None).unwrap();
-        let err = evaluate(&out, &[long], &EvalOptions::default()).unwrap_err();
-        let msg = err.to_string();
-        assert!(
-            msg.contains("task 0") && msg.contains("context is 96"),
-            "{msg}"
-        );
-        // Single-row batches answer exactly as the same tasks do inside larger batches.
-        let (_, val) = datasets(&cfg).unwrap();
-        let one = EvalOptions {
-            batch_size: 1,
-            ablations: false,
-            probes: false,
-            ..EvalOptions::default()
-        };
-        let four = EvalOptions {
-            batch_size: 4,
-            ..one.clone()
-        };
-        let a = evaluate(&out, &val, &one).unwrap();
-        let b = evaluate(&out, &val, &four).unwrap();
-        assert_eq!(a.tasks, val.len());
-        assert_eq!((a.correct, a.no_answer), (b.correct, b.no_answer));
-    }
-
-    #[test]
-    fn divergence_stops_and_keeps_the_last_good_checkpoint() {
-        let mut cfg = tiny_config("cot");
-        cfg.optim.lr = 1e35;
-        cfg.optim.warmup_steps = 0;
-        cfg.optim.clip_norm = 0.0;
-        cfg.run.checkpoint_every = 1;
-        let dir = tempfile::tempdir().unwrap();
-        let err = train(&cfg, &opts(dir.path())).unwrap_err();
-        let TrainError::Diverged {
-            step, checkpoint, ..
-        } = &err
-        else {
-            panic!("expected divergence, got {err}");
-        };
-        assert!(*step >= 2, "{err}");
-        let ckpt = resolve_checkpoint(dir.path()).unwrap();
-        assert!(
-            checkpoint.contains(ckpt.file_name().unwrap().to_str().unwrap()),
-            "{err}"
-        );
-        let (model, _) = load_for_eval(dir.path(), &Device::default()).unwrap();
-        assert!(params_finite(&model));
-        let state: TrainState = read_json(&ckpt.join("state.json")).unwrap();
-        assert!(state.last_loss.unwrap().is_finite());
-    }
-
-    /// The first three training examples encoded at stage 2 (two thoughts), as one batch.
-    fn stage2_batch(cfg: &TrainConfig, vocab: &Vocab, seed: u64) -> crate::batch::HostBatch {
-        let (train_set, _) = datasets(cfg).unwrap();
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let cur = cfg.curriculum();
-        let seqs: Vec<Encoded> = train_set[..3]
-            .iter()
-            .map(|ex| {
-                let span = cfg.curriculum.loss_span;
-                encode(ex, vocab, cfg.run.mode, 2, &cur, span, &mut rng)
-            })
-            .collect();
-        let refs: Vec<&Encoded> = seqs.iter().collect();
-        collate(&refs, vocab.eos())
-    }
-
-    #[test]
-    fn gradient_flows_through_fed_back_thoughts() {
-        let cfg = tiny_config("coconut");
-        let vocab = Vocab::new(cfg.data.node_tokens);
-        let device = Device::default().autodiff();
-        let model = seeded_model(&model_config(&cfg, &vocab), 3, &device).unwrap();
-        let hb = stage2_batch(&cfg, &vocab, 0);
-        let grads_for = |feed: ThoughtFeed| {
-            let mp = multipass(&model, &hb, true, &feed, None, &device);
-            let (loss, _, _) = lm_loss(mp.logits, &hb, &device);
-            let lv: f32 = loss.clone().inner().into_scalar();
-            (lv, GradientsParams::from_grads(loss.backward(), &model))
-        };
-        let (l_bptt, g_bptt) = grads_for(ThoughtFeed::Hidden);
-        let (l_cut, g_cut) = grads_for(ThoughtFeed::Detached);
-        // Same forward pass ...
-        assert!((l_bptt - l_cut).abs() < 1e-4 * l_bptt.abs().max(1.0));
-        // ... but different gradients: the part that flows back through the fed-back states
-        // into the positions before them.
-        struct Diff<'a>(&'a GradientsParams, &'a GradientsParams, f64, f64);
-        impl ModuleVisitor for Diff<'_> {
-            fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-                if let (Some(a), Some(b)) = (self.0.get::<D>(p.id), self.1.get::<D>(p.id)) {
-                    let d: f32 = (a.clone() - b).powi_scalar(2).sum().into_scalar();
-                    let n: f32 = a.powi_scalar(2).sum().into_scalar();
-                    self.2 += d as f64;
-                    self.3 += n as f64;
-                }
-            }
-        }
-        let mut diff = Diff(&g_bptt, &g_cut, 0.0, 0.0);
-        model.visit(&mut diff);
-        let (d, n) = (diff.2.sqrt(), diff.3.sqrt());
-        assert!(
-            d > 1e-3 * n,
-            "|g_bptt - g_cut| = {d}, |g| = {n}: no gradient through the thoughts"
-        );
-    }
-
-    #[test]
-    fn zeroed_and_shuffled_thoughts_change_the_output() {
-        let cfg = tiny_config("coconut");
-        let vocab = Vocab::new(cfg.data.node_tokens);
-        let device = Device::default();
-        let model = seeded_model(&model_config(&cfg, &vocab), 5, &device).unwrap();
-        let hb = stage2_batch(&cfg, &vocab, 1);
-        let run = |feed: ThoughtFeed| multipass(&model, &hb, true, &feed, None, &device);
-        let base = run(ThoughtFeed::Hidden);
-        let max_diff = |a: &Tensor<3>, b: &Tensor<3>| -> f32 {
-            a.clone().sub(b.clone()).abs().max().into_scalar()
-        };
-        let zeroed = run(ThoughtFeed::Zero);
-        let shuffled = run(ThoughtFeed::Shuffle(vec![1, 2, 0]));
-        assert!(
-            max_diff(&base.logits, &zeroed.logits) > 1e-4,
-            "zeroing the thoughts changed nothing"
-        );
-        assert!(
-            max_diff(&base.logits, &shuffled.logits) > 1e-4,
-            "shuffling the thoughts changed nothing"
-        );
-        // The first recorded thought is computed before any ablation, so it is the same.
-        let t0: f32 = base.thoughts[0]
-            .clone()
-            .sub(shuffled.thoughts[0].clone())
-            .abs()
-            .max()
-            .into_scalar();
-        assert!(t0 < 1e-6);
-    }
-
-    #[test]
-    fn given_thoughts_reproduce_the_run_and_the_mean_is_shared() {
-        let cfg = tiny_config("coconut");
-        let vocab = Vocab::new(cfg.data.node_tokens);
-        let device = Device::default();
-        let model = seeded_model(&model_config(&cfg, &vocab), 5, &device).unwrap();
-        let hb = stage2_batch(&cfg, &vocab, 1);
-        let run = |feed: ThoughtFeed| multipass(&model, &hb, true, &feed, None, &device);
-        let max_diff = |a: Tensor<3>, b: Tensor<3>| -> f32 { a.sub(b).abs().max().into_scalar() };
-        let base = run(ThoughtFeed::Hidden);
-        // Feeding the run's own thoughts back as given vectors is the same run.
-        let given = run(ThoughtFeed::Given(base.thoughts.clone()));
-        assert!(max_diff(base.logits.clone(), given.logits) < 1e-5);
-        // The mean feed gives every row the same vector in the first thought slot: row
-        // outputs there differ only through the rows' own prompts, and the result differs
-        // from the plain run.
-        let mean = run(ThoughtFeed::Mean);
-        assert!(max_diff(base.logits, mean.logits) > 1e-4);
-    }
-
-    #[test]
-    fn frontier_loss_of_uniform_logits_is_log_vocab_per_thought() {
-        let cfg = tiny_config("coconut");
-        let vocab = Vocab::new(cfg.data.node_tokens);
-        let device = Device::default();
-        let hb = stage2_batch(&cfg, &vocab, 2);
-        let v = vocab.size();
-        let logits = Tensor::<3>::zeros([hb.rows, hb.cols, v], &device);
-        let (loss, pairs) = frontier_loss(&logits, &hb, &device);
-        // Three rows at stage 2: two thoughts each, every set non-empty.
-        assert_eq!(pairs, 6);
-        let got: f32 = loss.into_scalar();
-        let want = pairs as f32 * (v as f32).ln();
-        assert!((got - want).abs() < 1e-3 * want, "{got} vs {want}");
-        // Logits that put all mass on one node of the set: the loss is ln|set| there.
-        let r0 = &hb.thought_sets[0][0];
-        let mut data = vec![0f32; hb.rows * hb.cols * v];
-        for c in 0..hb.cols {
-            for &node in r0 {
-                data[c * v + node as usize] = 30.0;
-            }
-        }
-        let logits = Tensor::<3>::from_data(TensorData::new(data, [hb.rows, hb.cols, v]), &device);
-        let (loss, _) = frontier_loss(&logits, &hb, &device);
-        let got: f32 = loss.into_scalar();
-        // Row 0, thought 0 contributes ln|set| (uniform over exactly its set); the rest stay
-        // near ln(vocab) or above, so the sum is at least that term.
-        assert!(got >= (r0.len() as f32).ln() - 1e-3);
-    }
-
-    #[test]
-    fn readout_bottleneck_hides_the_edge_list_from_the_answer_pass() {
-        let cfg = tiny_config("coconut");
-        let vocab = Vocab::new(cfg.data.node_tokens);
-        let device = Device::default();
-        let model = seeded_model(&model_config(&cfg, &vocab), 5, &device).unwrap();
-        let hb = stage2_batch(&cfg, &vocab, 1);
-        let run = |b: &crate::batch::HostBatch| {
-            multipass(&model, b, true, &ThoughtFeed::Zero, None, &device).logits
-        };
-        let open = run(&hb);
-        let closed = run(&hb.clone().with_readout_bottleneck());
-        let [rows, cols, v] = open.dims();
-        let first_answer_col = hb.bot_col + 1 + hb.max_thoughts();
-        let slice = |t: Tensor<3>, lo: usize, hi: usize| t.slice([0..rows, lo..hi, 0..v]);
-        let d_before: f32 = slice(open.clone(), 0, first_answer_col)
-            .sub(slice(closed.clone(), 0, first_answer_col))
-            .abs()
-            .max()
-            .into_scalar();
-        let d_after: f32 = slice(open, first_answer_col, cols)
-            .sub(slice(closed, first_answer_col, cols))
-            .abs()
-            .max()
-            .into_scalar();
-        assert!(
-            d_before < 1e-6,
-            "the prompt and thought passes are unchanged"
-        );
-        assert!(d_after > 1e-4, "the answer pass no longer sees the edges");
-    }
-}
+mod tests;

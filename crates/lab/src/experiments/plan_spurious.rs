@@ -570,7 +570,9 @@ fn interpret_extractors(
             format!(" (they differ on {})", differ.join(", "))
         }
     ));
-    let both: Vec<&(&Measured, &OtherExtractors)> = same
+    /// One problem: the classic run and the other extractors' runs.
+    type Pair<'a> = (&'a Measured, &'a OtherExtractors);
+    let both: Vec<&Pair> = same
         .iter()
         .copied()
         .filter(|(m, _)| m.gp.summary.plan_level.is_some())
@@ -578,7 +580,7 @@ fn interpret_extractors(
     if both.is_empty() {
         return (out, sum);
     }
-    let total = |f: &dyn Fn(&(&Measured, &OtherExtractors)) -> (u64, u64)| {
+    let total = |f: &dyn Fn(&Pair) -> (u64, u64)| {
         both.iter()
             .map(|x| f(x))
             .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
