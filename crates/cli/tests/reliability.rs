@@ -283,7 +283,13 @@ fn eval_and_think_refuse_ids_beyond_the_vocabulary() {
     use superpose_model::{save_checkpoint, Model, ModelConfig};
     let ck = dir.path().join("ck");
     let model = Model::new_seeded(
-        &ModelConfig::gpt2_like(13, 32, 16, 1, 2),
+        &ModelConfig::gpt2(superpose_model::ModelSize {
+            vocab_size: 13,
+            n_positions: 32,
+            d_model: 16,
+            n_layer: 1,
+            n_head: 2,
+        }),
         3,
         &superpose_model::cpu_device(),
     );

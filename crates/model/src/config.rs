@@ -162,24 +162,6 @@ impl ModelConfig {
         }
     }
 
-    /// [`ModelConfig::gpt2`] with the size as five integers in [`ModelSize`]'s field order;
-    /// kept for callers not yet moved to the typed size (the trainer).
-    pub fn gpt2_like(
-        vocab_size: usize,
-        n_positions: usize,
-        d_model: usize,
-        n_layer: usize,
-        n_head: usize,
-    ) -> Self {
-        Self::gpt2(ModelSize {
-            vocab_size,
-            n_positions,
-            d_model,
-            n_layer,
-            n_head,
-        })
-    }
-
     /// The reference benchmark model of issue 4: 4 layers, d 256, 4 heads, MLP 4x, vocab 1000,
     /// context 256.
     pub fn reference() -> Self {

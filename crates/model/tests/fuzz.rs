@@ -42,7 +42,13 @@ proptest! {
     ) {
         let dev = cpu_device();
         let dir = tempfile::tempdir().unwrap();
-        let model = Model::new(&ModelConfig::gpt2_like(12, 16, 8, 1, 2), &dev);
+        let model = Model::new(&ModelConfig::gpt2(ModelSize {
+            vocab_size: 12,
+            n_positions: 16,
+            d_model: 8,
+            n_layer: 1,
+            n_head: 2,
+        }), &dev);
         save_checkpoint(&model, dir.path()).unwrap();
         let cfg = dir.path().join(CONFIG_FILE);
         let weights = dir.path().join(WEIGHTS_FILE);

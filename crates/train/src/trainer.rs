@@ -21,7 +21,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use superpose_model::{Model, ModelConfig};
+use superpose_model::{Model, ModelConfig, ModelSize};
 
 use crate::batch::collate;
 use crate::checkpoint::{
@@ -97,8 +97,13 @@ pub struct RunMeta {
 /// The model configuration for a run: GPT-2-like (learned positions, pre-LN, GELU, tied).
 pub fn model_config(cfg: &TrainConfig, vocab: &Vocab) -> ModelConfig {
     let m = &cfg.model;
-    let mut mc =
-        ModelConfig::gpt2_like(vocab.size(), m.n_positions, m.d_model, m.n_layer, m.n_head);
+    let mut mc = ModelConfig::gpt2(ModelSize {
+        vocab_size: vocab.size(),
+        n_positions: m.n_positions,
+        d_model: m.d_model,
+        n_layer: m.n_layer,
+        n_head: m.n_head,
+    });
     if let Some(d_mlp) = m.d_mlp {
         mc.d_mlp = d_mlp;
     }
