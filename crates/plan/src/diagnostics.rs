@@ -87,6 +87,102 @@ fn interferes(task: &GroundTask, a: usize, b: usize) -> bool {
         || y.del.iter().any(|d| x.pre.contains(d) || x.add.contains(d))
 }
 
+/// What the states seen so far say about the goals: the union projection, whether some state
+/// holds every goal, and which goals and goal pairs hold in some state.
+struct GoalObserver {
+    goal: FixedBitSet,
+    goals: Vec<usize>,
+    union: FixedBitSet,
+    any_goal_state: bool,
+    goal_seen: Vec<bool>,
+    /// `pair_seen[i * goals.len() + j]` for `i < j`.
+    pair_seen: Vec<bool>,
+}
+
+impl GoalObserver {
+    fn new(task: &GroundTask) -> Self {
+        let goals: Vec<usize> = task.goal.iter().map(|&g| g as usize).collect();
+        GoalObserver {
+            goal: task.goal_set(),
+            union: FixedBitSet::with_capacity(task.num_facts()),
+            any_goal_state: false,
+            goal_seen: vec![false; goals.len()],
+            pair_seen: vec![false; goals.len() * goals.len()],
+            goals,
+        }
+    }
+
+    fn observe(&mut self, s: &FixedBitSet) {
+        self.union.union_with(s);
+        if self.goal.is_subset(s) {
+            self.any_goal_state = true;
+        }
+        let n = self.goals.len();
+        for (i, &g) in self.goals.iter().enumerate() {
+            if s.contains(g) {
+                self.goal_seen[i] = true;
+                for (j, &h) in self.goals.iter().enumerate().skip(i + 1) {
+                    if s.contains(h) {
+                        self.pair_seen[i * n + j] = true;
+                    }
+                }
+            }
+        }
+    }
+
+    fn record(&self, level: usize, states: usize) -> ExactLevel {
+        let n = self.goals.len();
+        ExactLevel {
+            level,
+            states,
+            goal_state: self.any_goal_state,
+            goals_covered: self.goal_seen.iter().all(|&x| x),
+            goal_pairs_cooccur: (0..n).all(|i| (i + 1..n).all(|j| self.pair_seen[i * n + j])),
+            union_facts: self.union.count_ones(..),
+        }
+    }
+}
+
+/// Every non-empty set of pairwise non-interfering actions among `applicable[i..]` added to
+/// `chosen` is one parallel step from `s`: `emit` gets each successor state and returns false
+/// to stop (then this returns false). Include/exclude enumeration.
+fn parallel_steps(
+    task: &GroundTask,
+    applicable: &[usize],
+    i: usize,
+    chosen: &mut Vec<usize>,
+    s: &FixedBitSet,
+    emit: &mut dyn FnMut(FixedBitSet) -> bool,
+) -> bool {
+    if i == applicable.len() {
+        if chosen.is_empty() {
+            return true;
+        }
+        let mut t = s.clone();
+        for &a in chosen.iter() {
+            for &d in &task.actions[a].del {
+                t.set(d as usize, false);
+            }
+        }
+        for &a in chosen.iter() {
+            for &f in &task.actions[a].add {
+                t.insert(f as usize);
+            }
+        }
+        return emit(t);
+    }
+    let a = applicable[i];
+    if chosen.iter().all(|&b| !interferes(task, a, b)) {
+        chosen.push(a);
+        let ok = parallel_steps(task, applicable, i + 1, chosen, s, emit);
+        chosen.pop();
+        if !ok {
+            return false;
+        }
+    }
+    parallel_steps(task, applicable, i + 1, chosen, s, emit)
+}
+
 /// Enumerate the states reachable within `0..=max_level` parallel steps by breadth-first
 /// search, stopping (`truncated`) when more than `state_cap` states are stored or more than
 /// `64 * state_cap` parallel steps were tried.
@@ -95,118 +191,28 @@ pub fn exact_reachable_by_level(
     max_level: usize,
     state_cap: usize,
 ) -> ExactReachability {
-    let n = task.num_facts();
-    let goal = task.goal_set();
     let init = task.init_state();
     let mut seen: HashSet<FixedBitSet> = HashSet::default();
     let mut steps_tried = 0usize;
     let step_budget = state_cap.saturating_mul(64);
     seen.insert(init.clone());
     let mut frontier = vec![init];
-    let mut union = FixedBitSet::with_capacity(n);
-    let goals: Vec<usize> = task.goal.iter().map(|&g| g as usize).collect();
-    let mut pair_seen = vec![false; goals.len() * goals.len()];
-    let mut goal_seen = vec![false; goals.len()];
-    let mut any_goal_state = false;
+    let mut obs = GoalObserver::new(task);
     let mut out = ExactReachability {
         levels: Vec::new(),
         truncated: false,
         exhausted: false,
     };
-    let observe = |s: &FixedBitSet,
-                   union: &mut FixedBitSet,
-                   any: &mut bool,
-                   gs: &mut Vec<bool>,
-                   ps: &mut Vec<bool>| {
-        union.union_with(s);
-        if goal.is_subset(s) {
-            *any = true;
-        }
-        for (i, &g) in goals.iter().enumerate() {
-            if s.contains(g) {
-                gs[i] = true;
-                for (j, &h) in goals.iter().enumerate().skip(i + 1) {
-                    if s.contains(h) {
-                        ps[i * goals.len() + j] = true;
-                    }
-                }
-            }
-        }
-    };
     for s in &frontier {
-        observe(
-            s,
-            &mut union,
-            &mut any_goal_state,
-            &mut goal_seen,
-            &mut pair_seen,
-        );
+        obs.observe(s);
     }
-    let record =
-        |level: usize, seen: usize, union: &FixedBitSet, any: bool, gs: &[bool], ps: &[bool]| {
-            ExactLevel {
-                level,
-                states: seen,
-                goal_state: any,
-                goals_covered: gs.iter().all(|&x| x),
-                goal_pairs_cooccur: (0..goals.len())
-                    .all(|i| (i + 1..goals.len()).all(|j| ps[i * goals.len() + j])),
-                union_facts: union.count_ones(..),
-            }
-        };
-    out.levels.push(record(
-        0,
-        seen.len(),
-        &union,
-        any_goal_state,
-        &goal_seen,
-        &pair_seen,
-    ));
+    out.levels.push(obs.record(0, seen.len()));
     'levels: for level in 1..=max_level {
         let mut next = Vec::new();
         for s in &frontier {
             let applicable: Vec<usize> = (0..task.actions.len())
                 .filter(|&a| task.actions[a].pre.iter().all(|&p| s.contains(p as usize)))
                 .collect();
-            // Every non-empty set of pairwise non-interfering applicable actions is one step.
-            let mut chosen: Vec<usize> = Vec::new();
-            // Include/exclude enumeration over `applicable`.
-            fn rec(
-                task: &GroundTask,
-                applicable: &[usize],
-                i: usize,
-                chosen: &mut Vec<usize>,
-                s: &FixedBitSet,
-                emit: &mut dyn FnMut(FixedBitSet) -> bool,
-            ) -> bool {
-                if i == applicable.len() {
-                    if chosen.is_empty() {
-                        return true;
-                    }
-                    let mut t = s.clone();
-                    for &a in chosen.iter() {
-                        for &d in &task.actions[a].del {
-                            t.set(d as usize, false);
-                        }
-                    }
-                    for &a in chosen.iter() {
-                        for &f in &task.actions[a].add {
-                            t.insert(f as usize);
-                        }
-                    }
-                    return emit(t);
-                }
-                let a = applicable[i];
-                if chosen.iter().all(|&b| !interferes(task, a, b)) {
-                    chosen.push(a);
-                    let ok = rec(task, applicable, i + 1, chosen, s, emit);
-                    chosen.pop();
-                    if !ok {
-                        return false;
-                    }
-                }
-                rec(task, applicable, i + 1, chosen, s, emit)
-            }
             let mut emit = |t: FixedBitSet| -> bool {
                 steps_tried += 1;
                 if !seen.contains(&t) {
@@ -216,28 +222,15 @@ pub fn exact_reachable_by_level(
                 // Parallel steps are subsets of the applicable actions; bound their number too.
                 seen.len() <= state_cap && steps_tried <= step_budget
             };
-            if !rec(task, &applicable, 0, &mut chosen, s, &mut emit) {
+            if !parallel_steps(task, &applicable, 0, &mut Vec::new(), s, &mut emit) {
                 out.truncated = true;
                 break 'levels;
             }
         }
         for s in &next {
-            observe(
-                s,
-                &mut union,
-                &mut any_goal_state,
-                &mut goal_seen,
-                &mut pair_seen,
-            );
+            obs.observe(s);
         }
-        out.levels.push(record(
-            level,
-            seen.len(),
-            &union,
-            any_goal_state,
-            &goal_seen,
-            &pair_seen,
-        ));
+        out.levels.push(obs.record(level, seen.len()));
         if next.is_empty() {
             out.exhausted = true;
             break;

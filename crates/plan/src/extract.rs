@@ -339,51 +339,104 @@ impl StageMemo {
     }
 }
 
+/// The result of a run that stopped with `outcome`.
+fn finish(
+    task: &GroundTask,
+    start: Instant,
+    outcome: Outcome,
+    levels: Vec<LevelDiagnostics>,
+    summary: GraphplanSummary,
+) -> GraphplanResult {
+    GraphplanResult {
+        outcome,
+        levels,
+        summary,
+        time_s: start.elapsed().as_secs_f64(),
+        ground: task.stats.clone(),
+    }
+}
+
+/// Graphplan's stage loop (Blum & Furst 1997): record stage `t`, extract when the goals
+/// are present and pairwise non-mutex, test for unsolvability and limits, expand, repeat.
 fn run_stages(task: &GroundTask, limits: &Limits, search: Search) -> GraphplanResult {
     let start = Instant::now();
-    let deadline = limits.deadline(start);
-    let goals: Vec<u32> = task.goal.clone();
-    let mut summary = GraphplanSummary::default();
-    let mut levels: Vec<LevelDiagnostics> = Vec::new();
-    let finish = |outcome: Outcome, levels: Vec<LevelDiagnostics>, summary: GraphplanSummary| {
-        GraphplanResult {
-            outcome,
-            levels,
-            summary,
-            time_s: start.elapsed().as_secs_f64(),
-            ground: task.stats.clone(),
-        }
-    };
     if !task.goal_satisfiable {
-        summary.unsolvable_at = Some(0);
-        return finish(
-            Outcome::Unsolvable {
-                stage: 0,
-                reason: "a static goal fact is false in the initial state".into(),
-            },
-            levels,
-            summary,
-        );
+        let summary = GraphplanSummary {
+            unsolvable_at: Some(0),
+            ..GraphplanSummary::default()
+        };
+        let outcome = Outcome::Unsolvable {
+            stage: 0,
+            reason: "a static goal fact is false in the initial state".into(),
+        };
+        return finish(task, start, outcome, Vec::new(), summary);
     }
-    let mut g = PlanningGraph::new(task);
-    let mut memo = match search {
-        Search::Classic => StageMemo::FailedSets(Vec::new()),
-        Search::Ebl => StageMemo::Nogoods(Vec::new()),
-        Search::Sat => StageMemo::Sat(Box::new(SatExtractor::new(&g)), 20_000),
-    };
-    let mut prev_memo_count: Option<usize> = None;
+    let mut run = StageRun::new(task, limits, search, start);
     let mut t = 0usize;
     loop {
+        let (present, non_mutex) = run.record_stage(t);
+        let stop = if non_mutex {
+            run.extract(t)
+        } else {
+            run.never_reached(t, present)
+        };
+        if let Some(outcome) = stop.or_else(|| run.expand(t).err()) {
+            return finish(task, start, outcome, run.levels, run.summary);
+        }
+        t += 1;
+    }
+}
+
+/// The state of [`run_stages`]: the graph, the memo and the rows so far.
+struct StageRun<'t> {
+    task: &'t GroundTask,
+    limits: &'t Limits,
+    start: Instant,
+    deadline: Option<Instant>,
+    g: PlanningGraph,
+    memo: StageMemo,
+    /// Memo count at the levelled-off level after the previous failed stage.
+    prev_memo_count: Option<usize>,
+    levels: Vec<LevelDiagnostics>,
+    summary: GraphplanSummary,
+}
+
+impl<'t> StageRun<'t> {
+    fn new(task: &'t GroundTask, limits: &'t Limits, search: Search, start: Instant) -> Self {
+        let g = PlanningGraph::new(task);
+        let memo = match search {
+            Search::Classic => StageMemo::FailedSets(Vec::new()),
+            Search::Ebl => StageMemo::Nogoods(Vec::new()),
+            Search::Sat => StageMemo::Sat(Box::new(SatExtractor::new(&g)), 20_000),
+        };
+        StageRun {
+            task,
+            limits,
+            start,
+            deadline: limits.deadline(start),
+            g,
+            memo,
+            prev_memo_count: None,
+            levels: Vec::new(),
+            summary: GraphplanSummary::default(),
+        }
+    }
+
+    /// Push the row of stage `t` and update the summary; returns whether the goals are present
+    /// and whether they are pairwise non-mutex.
+    fn record_stage(&mut self, t: usize) -> (bool, bool) {
+        let g = &self.g;
+        let goals = &self.task.goal;
         let lvl = g.level(t);
-        let present = g.all_present(t, &goals);
-        let non_mutex = present && g.pairwise_non_mutex(t, &goals);
+        let present = g.all_present(t, goals);
+        let non_mutex = present && g.pairwise_non_mutex(t, goals);
         let (actions, op_pairs) = if t > 0 {
             let a = g.level(t - 1);
             (a.num_actions, a.op_mutex_pairs)
         } else {
             (0, 0)
         };
-        levels.push(LevelDiagnostics {
+        self.levels.push(LevelDiagnostics {
             level: t,
             facts: lvl.facts.count_ones(..),
             fact_mutex_pairs: lvl.fact_mutex_pairs,
@@ -400,114 +453,96 @@ fn run_stages(task: &GroundTask, limits: &Limits, search: Search) -> GraphplanRe
             exact_goal_state: None,
             sat: None,
         });
-        if present && summary.goals_first_present.is_none() {
-            summary.goals_first_present = Some(t);
+        let s = &mut self.summary;
+        if present && s.goals_first_present.is_none() {
+            s.goals_first_present = Some(t);
         }
-        if non_mutex && summary.goals_first_non_mutex.is_none() {
-            summary.goals_first_non_mutex = Some(t);
+        if non_mutex && s.goals_first_non_mutex.is_none() {
+            s.goals_first_non_mutex = Some(t);
         }
-        summary.leveled_off_at = g.leveled_off_at;
-        if non_mutex {
-            if t == 0 {
-                levels[0].extraction = Extraction::Succeeded;
-                summary.plan_level = Some(0);
-                return finish(Outcome::Solved(Plan { steps: Vec::new() }), levels, summary);
-            }
-            let (result, stats) = memo.extract(&g, deadline, t, &goals);
-            levels[t].search_nodes = stats.nodes;
-            levels[t].memo_hits = stats.memo_hits;
-            levels[t].sat = memo.sat_stage(t);
-            for (i, l) in levels.iter_mut().enumerate() {
-                l.memo_entries = memo.len_at(i);
-            }
-            let aborted = stats.aborted;
-            if let Some(steps) = result {
-                levels[t].extraction = Extraction::Succeeded;
-                summary.plan_level = Some(t);
-                let plan = Plan {
-                    steps: steps
-                        .into_iter()
-                        .map(|s| s.into_iter().map(|op| op as usize - g.n_facts).collect())
-                        .collect(),
-                };
-                return finish(Outcome::Solved(plan), levels, summary);
-            }
-            if aborted {
-                return finish(
-                    Outcome::LimitReached {
-                        reason: "time limit during extraction".into(),
-                    },
-                    levels,
-                    summary,
-                );
-            }
-            levels[t].extraction = Extraction::Failed;
-            summary.extraction_failed_at.push(t);
-            // Blum–Furst termination: memo count at the levelled-off level unchanged over a stage
-            // (not for nogood memos: see `crate::ebl`); for SAT, the state space exhausted.
-            if let Some(n) = g.leveled_off_at.filter(|&n| t > n) {
-                if let Some(reason) = memo.unsolvable_after(
-                    task,
-                    n,
-                    t,
-                    &mut prev_memo_count,
-                    deadline,
-                    start.elapsed(),
-                ) {
-                    summary.unsolvable_at = Some(t);
-                    return finish(Outcome::Unsolvable { stage: t, reason }, levels, summary);
-                }
-            }
-        } else if let Some(n) = g.leveled_off_at {
-            if t > n {
-                summary.unsolvable_at = Some(t);
-                let why = if present {
-                    "pairwise non-mutex"
-                } else {
-                    "present"
-                };
-                return finish(
-                    Outcome::Unsolvable {
-                        stage: t,
-                        reason: format!("graph levelled off at {n} and the goals are never {why}"),
-                    },
-                    levels,
-                    summary,
-                );
-            }
+        s.leveled_off_at = g.leveled_off_at;
+        (present, non_mutex)
+    }
+
+    /// Extract at stage `t` (goals present and non-mutex): the outcome if the run stops here.
+    fn extract(&mut self, t: usize) -> Option<Outcome> {
+        if t == 0 {
+            self.levels[0].extraction = Extraction::Succeeded;
+            self.summary.plan_level = Some(0);
+            return Some(Outcome::Solved(Plan { steps: Vec::new() }));
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return finish(
-                Outcome::LimitReached {
-                    reason: "time limit".into(),
-                },
-                levels,
-                summary,
-            );
+        let (result, stats) = self
+            .memo
+            .extract(&self.g, self.deadline, t, &self.task.goal);
+        self.levels[t].search_nodes = stats.nodes;
+        self.levels[t].memo_hits = stats.memo_hits;
+        self.levels[t].sat = self.memo.sat_stage(t);
+        for (i, l) in self.levels.iter_mut().enumerate() {
+            l.memo_entries = self.memo.len_at(i);
         }
-        if t >= limits.max_levels {
-            return finish(
-                Outcome::LimitReached {
-                    reason: format!("level limit {}", limits.max_levels),
-                },
-                levels,
-                summary,
-            );
+        if let Some(steps) = result {
+            self.levels[t].extraction = Extraction::Succeeded;
+            self.summary.plan_level = Some(t);
+            let n_facts = self.g.n_facts;
+            let steps = steps
+                .into_iter()
+                .map(|s| s.into_iter().map(|op| op as usize - n_facts).collect())
+                .collect();
+            return Some(Outcome::Solved(Plan { steps }));
         }
-        match g.expand(limits.max_graph_bytes, deadline) {
-            Ok(_) => {}
-            Err(ExpandError::TooLarge(bytes)) => {
-                let reason = format!(
-                    "planning graph would exceed the memory limit ({} MB)",
-                    bytes >> 20
-                );
-                return finish(Outcome::LimitReached { reason }, levels, summary);
-            }
-            Err(ExpandError::Timeout) => {
-                let reason = "time limit during graph expansion".to_string();
-                return finish(Outcome::LimitReached { reason }, levels, summary);
-            }
+        if stats.aborted {
+            return Some(Outcome::LimitReached {
+                reason: "time limit during extraction".into(),
+            });
         }
-        t += 1;
+        self.levels[t].extraction = Extraction::Failed;
+        self.summary.extraction_failed_at.push(t);
+        // Blum–Furst termination: memo count at the levelled-off level unchanged over a stage
+        // (not for nogood memos: see `crate::ebl`); for SAT, the state space exhausted.
+        let n = self.g.leveled_off_at.filter(|&n| t > n)?;
+        let reason = self.memo.unsolvable_after(
+            self.task,
+            n,
+            t,
+            &mut self.prev_memo_count,
+            self.deadline,
+            self.start.elapsed(),
+        )?;
+        self.summary.unsolvable_at = Some(t);
+        Some(Outcome::Unsolvable { stage: t, reason })
+    }
+
+    /// Goals not present or not non-mutex at stage `t`: unsolvable once past the level-off.
+    fn never_reached(&mut self, t: usize, present: bool) -> Option<Outcome> {
+        let n = self.g.leveled_off_at.filter(|&n| t > n)?;
+        self.summary.unsolvable_at = Some(t);
+        let why = if present {
+            "pairwise non-mutex"
+        } else {
+            "present"
+        };
+        Some(Outcome::Unsolvable {
+            stage: t,
+            reason: format!("graph levelled off at {n} and the goals are never {why}"),
+        })
+    }
+
+    /// Check the time and level limits, then build the next stage.
+    fn expand(&mut self, t: usize) -> Result<(), Outcome> {
+        let limit = |reason: String| Outcome::LimitReached { reason };
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(limit("time limit".into()));
+        }
+        if t >= self.limits.max_levels {
+            return Err(limit(format!("level limit {}", self.limits.max_levels)));
+        }
+        match self.g.expand(self.limits.max_graph_bytes, self.deadline) {
+            Ok(_) => Ok(()),
+            Err(ExpandError::TooLarge(bytes)) => Err(limit(format!(
+                "planning graph would exceed the memory limit ({} MB)",
+                bytes >> 20
+            ))),
+            Err(ExpandError::Timeout) => Err(limit("time limit during graph expansion".into())),
+        }
     }
 }

@@ -299,35 +299,10 @@ impl PlanningGraph {
             self.depth += 1;
             return Ok(self.depth);
         }
-        let n_facts = self.n_facts;
-        let n_ops = self.n_ops;
+        let (n_facts, n_ops) = (self.n_facts, self.n_ops);
         let k = self.levels.len() - 1;
         // --- Action layer A_k ---
-        let cur = &self.levels[k];
-        let mut ops = if k > 0 {
-            self.levels[k - 1].ops.clone()
-        } else {
-            FixedBitSet::with_capacity(n_ops)
-        };
-        for f in cur.facts.ones() {
-            ops.insert(f); // no-op of every present fact
-        }
-        for op in n_facts..n_ops {
-            if ops.contains(op) {
-                continue; // actions, once present, stay present (monotonicity)
-            }
-            let pre = &self.op_pre[op];
-            let ok = pre.iter().all(|&p| cur.facts.contains(p as usize))
-                && pre.iter().all(|&p| {
-                    // "If an operator needs two facts that are mutually exclusive, then we don't
-                    // put it in the graph" (graphplan.c).
-                    let m = &cur.fact_mutex[p as usize];
-                    m.is_empty() || pre.iter().all(|&q| !m.contains(q as usize))
-                });
-            if ok {
-                ops.insert(op);
-            }
-        }
+        let ops = self.action_layer(k);
         for op in ops.ones() {
             if self.op_level[op] == u32::MAX {
                 self.op_level[op] = k as u32;
@@ -335,101 +310,24 @@ impl PlanningGraph {
         }
         let num_actions = ops.count_ones(n_facts..);
         // Size of the new action and fact layers (mutex rows), checked before allocating them.
-        let present_facts = cur.facts.count_ones(..);
+        let present_facts = self.levels[k].facts.count_ones(..);
         let est = (ops.count_ones(..) * n_ops + 2 * present_facts * n_facts) / 8 + n_ops * 48;
         if self.bytes + est > max_bytes {
             return Err(ExpandError::TooLarge(self.bytes + est));
         }
-        let mut op_mutex: Vec<FixedBitSet> = vec![FixedBitSet::new(); n_ops];
-        let mut op_pairs = 0usize;
-        let mut fm = FixedBitSet::with_capacity(n_facts);
-        for (i, a) in ops.ones().enumerate() {
-            if i % 512 == 511 && deadline.is_some_and(|d| std::time::Instant::now() >= d) {
-                return Err(ExpandError::Timeout);
-            }
-            let mut row = FixedBitSet::with_capacity(n_ops);
-            // Inconsistent effects and interference (static).
-            self.static_mutex_row(a, &ops, &mut row);
-            // Competing needs: a precondition of b is mutex with a precondition of a in P_k.
-            fm.clear();
-            for &p in &self.op_pre[a] {
-                let m = &cur.fact_mutex[p as usize];
-                if !m.is_empty() {
-                    fm.union_with(m);
-                }
-            }
-            if !fm.is_clear() {
-                let mut cn = FixedBitSet::with_capacity(n_ops);
-                for q in fm.ones() {
-                    match &self.index_bits {
-                        Some(bits) => cn.union_with(&bits.consumers[q]),
-                        None => {
-                            for &b in &self.consumers[q] {
-                                cn.insert(b as usize);
-                            }
-                        }
-                    }
-                }
-                cn.intersect_with(&ops);
-                row.union_with(&cn);
-            }
-            op_pairs += row.count_ones(..);
-            op_mutex[a] = row;
-        }
-        op_pairs /= 2;
-
+        let (op_mutex, op_pairs) = self.op_mutexes(k, &ops, deadline)?;
         // --- Fact layer P_{k+1} ---
-        let mut facts = FixedBitSet::with_capacity(n_facts);
-        let mut achievers: Vec<Vec<u32>> = vec![Vec::new(); n_facts];
-        for (f, ach) in achievers.iter_mut().enumerate() {
-            for &op in &self.all_achievers[f] {
-                if ops.contains(op as usize) {
-                    ach.push(op);
-                }
-            }
-            if !ach.is_empty() {
-                facts.insert(f);
-            }
-        }
+        let (facts, achievers) = self.fact_layer(&ops);
+        let cur = &self.levels[k];
         let mut new_facts = facts.clone();
         new_facts.difference_with(&cur.facts);
+        let (fact_mutex, fact_pairs) =
+            self.fact_mutexes(cur, &facts, &new_facts, &achievers, &op_mutex);
+        let fact_count = facts.count_ones(..);
+        let leveled = fact_count == cur.facts.count_ones(..) && fact_pairs == cur.fact_mutex_pairs;
         for f in new_facts.ones() {
             self.fact_level[f] = k as u32 + 1;
         }
-        let mut fact_mutex: Vec<FixedBitSet> = vec![FixedBitSet::new(); n_facts];
-        for p in facts.ones() {
-            fact_mutex[p] = FixedBitSet::with_capacity(n_facts);
-        }
-        let mut fact_pairs = 0usize;
-        let mut cand = FixedBitSet::with_capacity(n_facts);
-        for p in facts.ones() {
-            // Candidates: pairs mutex in P_k (mutexes only disappear) and pairs with a new fact.
-            cand.clear();
-            if cur.facts.contains(p) {
-                cand.union_with(&cur.fact_mutex[p]);
-                cand.union_with(&new_facts);
-            } else {
-                cand.union_with(&facts);
-            }
-            for q in cand.ones() {
-                if q <= p || !facts.contains(q) {
-                    continue;
-                }
-                // Inconsistent support: every achiever of p is mutex with every achiever of q.
-                let supported = achievers[p].iter().any(|&a| {
-                    achievers[q]
-                        .iter()
-                        .any(|&b| a == b || !op_mutex[a as usize].contains(b as usize))
-                });
-                if !supported {
-                    fact_mutex[p].insert(q);
-                    fact_mutex[q].insert(p);
-                    fact_pairs += 1;
-                }
-            }
-        }
-        let fact_count = facts.count_ones(..);
-        let leveled = fact_count == cur.facts.count_ones(..) && fact_pairs == cur.fact_mutex_pairs;
         let layer_bytes = (ops.count_ones(..) * n_ops + fact_count * n_facts) / 8 + n_ops * 48;
         self.bytes += layer_bytes;
         let lk = &mut self.levels[k];
@@ -455,6 +353,160 @@ impl PlanningGraph {
             });
         }
         Ok(self.depth)
+    }
+
+    /// The operators of `A_k`: those of `A_{k-1}`, the no-op of every fact of `P_k`, and every
+    /// action whose preconditions are in `P_k` and pairwise non-mutex there.
+    fn action_layer(&self, k: usize) -> FixedBitSet {
+        let cur = &self.levels[k];
+        let mut ops = if k > 0 {
+            self.levels[k - 1].ops.clone()
+        } else {
+            FixedBitSet::with_capacity(self.n_ops)
+        };
+        for f in cur.facts.ones() {
+            ops.insert(f); // no-op of every present fact
+        }
+        for op in self.n_facts..self.n_ops {
+            if ops.contains(op) {
+                continue; // actions, once present, stay present (monotonicity)
+            }
+            let pre = &self.op_pre[op];
+            let ok = pre.iter().all(|&p| cur.facts.contains(p as usize))
+                && pre.iter().all(|&p| {
+                    // "If an operator needs two facts that are mutually exclusive, then we don't
+                    // put it in the graph" (graphplan.c).
+                    let m = &cur.fact_mutex[p as usize];
+                    m.is_empty() || pre.iter().all(|&q| !m.contains(q as usize))
+                });
+            if ok {
+                ops.insert(op);
+            }
+        }
+        ops
+    }
+
+    /// The mutex rows of the operators `ops` of `A_k` and the number of mutex pairs.
+    fn op_mutexes(
+        &self,
+        k: usize,
+        ops: &FixedBitSet,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<(Vec<FixedBitSet>, usize), ExpandError> {
+        let cur = &self.levels[k];
+        let mut op_mutex: Vec<FixedBitSet> = vec![FixedBitSet::new(); self.n_ops];
+        let mut op_pairs = 0usize;
+        let mut fm = FixedBitSet::with_capacity(self.n_facts);
+        for (i, a) in ops.ones().enumerate() {
+            if i % 512 == 511 && deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                return Err(ExpandError::Timeout);
+            }
+            let mut row = FixedBitSet::with_capacity(self.n_ops);
+            // Inconsistent effects and interference (static).
+            self.static_mutex_row(a, ops, &mut row);
+            self.competing_needs_row(cur, a, ops, &mut fm, &mut row);
+            op_pairs += row.count_ones(..);
+            op_mutex[a] = row;
+        }
+        Ok((op_mutex, op_pairs / 2))
+    }
+
+    /// Competing needs: add to `row` the operators of `ops` with a precondition mutex in `P_k`
+    /// (`cur`) with a precondition of `a` (`fm` is scratch).
+    fn competing_needs_row(
+        &self,
+        cur: &Level,
+        a: usize,
+        ops: &FixedBitSet,
+        fm: &mut FixedBitSet,
+        row: &mut FixedBitSet,
+    ) {
+        fm.clear();
+        for &p in &self.op_pre[a] {
+            let m = &cur.fact_mutex[p as usize];
+            if !m.is_empty() {
+                fm.union_with(m);
+            }
+        }
+        if fm.is_clear() {
+            return;
+        }
+        let mut cn = FixedBitSet::with_capacity(self.n_ops);
+        for q in fm.ones() {
+            match &self.index_bits {
+                Some(bits) => cn.union_with(&bits.consumers[q]),
+                None => {
+                    for &b in &self.consumers[q] {
+                        cn.insert(b as usize);
+                    }
+                }
+            }
+        }
+        cn.intersect_with(ops);
+        row.union_with(&cn);
+    }
+
+    /// The facts of `P_{k+1}` (those with an achiever in `ops`) and each fact's achievers.
+    fn fact_layer(&self, ops: &FixedBitSet) -> (FixedBitSet, Vec<Vec<u32>>) {
+        let mut facts = FixedBitSet::with_capacity(self.n_facts);
+        let mut achievers: Vec<Vec<u32>> = vec![Vec::new(); self.n_facts];
+        for (f, ach) in achievers.iter_mut().enumerate() {
+            for &op in &self.all_achievers[f] {
+                if ops.contains(op as usize) {
+                    ach.push(op);
+                }
+            }
+            if !ach.is_empty() {
+                facts.insert(f);
+            }
+        }
+        (facts, achievers)
+    }
+
+    /// The mutex rows of the facts of `P_{k+1}` and the number of mutex pairs (inconsistent
+    /// support); `cur` is `P_k` and `new_facts` the facts not in it.
+    fn fact_mutexes(
+        &self,
+        cur: &Level,
+        facts: &FixedBitSet,
+        new_facts: &FixedBitSet,
+        achievers: &[Vec<u32>],
+        op_mutex: &[FixedBitSet],
+    ) -> (Vec<FixedBitSet>, usize) {
+        let n_facts = self.n_facts;
+        let mut fact_mutex: Vec<FixedBitSet> = vec![FixedBitSet::new(); n_facts];
+        for p in facts.ones() {
+            fact_mutex[p] = FixedBitSet::with_capacity(n_facts);
+        }
+        let mut fact_pairs = 0usize;
+        let mut cand = FixedBitSet::with_capacity(n_facts);
+        for p in facts.ones() {
+            // Candidates: pairs mutex in P_k (mutexes only disappear) and pairs with a new fact.
+            cand.clear();
+            if cur.facts.contains(p) {
+                cand.union_with(&cur.fact_mutex[p]);
+                cand.union_with(new_facts);
+            } else {
+                cand.union_with(facts);
+            }
+            for q in cand.ones() {
+                if q <= p || !facts.contains(q) {
+                    continue;
+                }
+                // Inconsistent support: every achiever of p is mutex with every achiever of q.
+                let supported = achievers[p].iter().any(|&a| {
+                    achievers[q]
+                        .iter()
+                        .any(|&b| a == b || !op_mutex[a as usize].contains(b as usize))
+                });
+                if !supported {
+                    fact_mutex[p].insert(q);
+                    fact_mutex[q].insert(p);
+                    fact_pairs += 1;
+                }
+            }
+        }
+        (fact_mutex, fact_pairs)
     }
 
     /// Achievers of fact `f` at `P_i` (i ≥ 1), i.e. operators of `A_{i-1}` adding `f`, no-op first.

@@ -106,7 +106,26 @@ pub fn validate_plan<S: AsRef<str>>(
     problem: &Problem,
     calls: &[S],
 ) -> Result<ValidationReport, ValidationError> {
-    // Object types with their ancestors.
+    let obj_types = object_types(domain, problem);
+    let mut state: HashSet<GroundAtom> = problem.init.iter().cloned().collect();
+    for (i, call) in calls.iter().enumerate() {
+        apply_call(domain, &obj_types, &mut state, i + 1, call.as_ref())?;
+    }
+    let missing = missing_goals(problem, &state);
+    if !missing.is_empty() {
+        return Err(ValidationError::Goal {
+            steps: calls.len(),
+            missing,
+        });
+    }
+    Ok(ValidationReport { steps: calls.len() })
+}
+
+/// The types of each object (constants and problem objects) with their ancestors.
+fn object_types<'a>(
+    domain: &'a Domain,
+    problem: &'a Problem,
+) -> HashMap<&'a str, HashSet<&'a str>> {
     let parent: HashMap<&str, &str> = domain
         .types
         .iter()
@@ -125,87 +144,107 @@ pub fn validate_plan<S: AsRef<str>>(
             }
         }
     }
-    let mut state: HashSet<GroundAtom> = problem.init.iter().cloned().collect();
-    for (i, call) in calls.iter().enumerate() {
-        let call = crate::ground::normalise_call(call.as_ref());
-        let step = i + 1;
-        let fail = |reason: String| ValidationError::Step {
-            step,
-            action: call.clone(),
-            reason,
-        };
-        let toks: Vec<&str> = call[1..call.len() - 1].split_whitespace().collect();
-        let Some((name, args)) = toks.split_first() else {
-            return Err(fail("empty action".into()));
-        };
-        let schema = domain
-            .actions
-            .iter()
-            .find(|a| a.name == *name)
-            .ok_or_else(|| fail(format!("unknown action `{name}`")))?;
-        if schema.params.len() != args.len() {
+    obj_types
+}
+
+/// Does the ground literal's atom hold in `state` (`=` compares its arguments)?
+fn holds(state: &HashSet<GroundAtom>, g: &GroundAtom) -> bool {
+    if g.predicate == "=" {
+        g.args[0] == g.args[1]
+    } else {
+        state.contains(g)
+    }
+}
+
+/// Why the precondition `g` (negated unless `positive`) is violated.
+fn violated(g: &GroundAtom, positive: bool) -> String {
+    if g.predicate == "=" {
+        format!(
+            "{} {} {}",
+            g.args[0],
+            if positive { "!=" } else { "=" },
+            g.args[1]
+        )
+    } else if positive {
+        format!("precondition {g} is false")
+    } else {
+        format!("precondition (not {g}) is false")
+    }
+}
+
+/// Check and apply step `step`, the call `call`, to `state` (delete then add).
+fn apply_call(
+    domain: &Domain,
+    obj_types: &HashMap<&str, HashSet<&str>>,
+    state: &mut HashSet<GroundAtom>,
+    step: usize,
+    call: &str,
+) -> Result<(), ValidationError> {
+    let call = crate::ground::normalise_call(call);
+    let fail = |reason: String| ValidationError::Step {
+        step,
+        action: call.clone(),
+        reason,
+    };
+    let toks: Vec<&str> = call[1..call.len() - 1].split_whitespace().collect();
+    let Some((name, args)) = toks.split_first() else {
+        return Err(fail("empty action".into()));
+    };
+    let schema = domain
+        .actions
+        .iter()
+        .find(|a| a.name == *name)
+        .ok_or_else(|| fail(format!("unknown action `{name}`")))?;
+    if schema.params.len() != args.len() {
+        return Err(fail(format!(
+            "`{name}` takes {} arguments, given {}",
+            schema.params.len(),
+            args.len()
+        )));
+    }
+    let mut bind: HashMap<&str, &str> = HashMap::new();
+    for (p, a) in schema.params.iter().zip(args) {
+        let types = obj_types
+            .get(a)
+            .ok_or_else(|| fail(format!("unknown object `{a}`")))?;
+        if !types.contains(p.ty.as_str()) {
             return Err(fail(format!(
-                "`{name}` takes {} arguments, given {}",
-                schema.params.len(),
-                args.len()
+                "object `{a}` is not of type `{}` (parameter {})",
+                p.ty, p.name
             )));
         }
-        let mut bind: HashMap<&str, &str> = HashMap::new();
-        for (p, a) in schema.params.iter().zip(args) {
-            let types = obj_types
-                .get(a)
-                .ok_or_else(|| fail(format!("unknown object `{a}`")))?;
-            if !types.contains(p.ty.as_str()) {
-                return Err(fail(format!(
-                    "object `{a}` is not of type `{}` (parameter {})",
-                    p.ty, p.name
-                )));
-            }
-            bind.insert(p.name.as_str(), a);
-        }
-        let ground = |at: &crate::pddl::Atom| GroundAtom {
-            predicate: at.predicate.clone(),
-            args: at
-                .args
-                .iter()
-                .map(|t| match t {
-                    Term::Var(v) => bind[v.as_str()].to_string(),
-                    Term::Const(c) => c.clone(),
-                })
-                .collect(),
-        };
-        for l in &schema.precondition {
-            let g = ground(&l.atom);
-            let holds = if g.predicate == "=" {
-                g.args[0] == g.args[1]
-            } else {
-                state.contains(&g)
-            };
-            if holds != l.positive {
-                let what = if g.predicate == "=" {
-                    format!(
-                        "{} {} {}",
-                        g.args[0],
-                        if l.positive { "!=" } else { "=" },
-                        g.args[1]
-                    )
-                } else if l.positive {
-                    format!("precondition {g} is false")
-                } else {
-                    format!("precondition (not {g}) is false")
-                };
-                return Err(fail(what));
-            }
-        }
-        let dels: Vec<GroundAtom> = schema.del.iter().map(ground).collect();
-        let adds: Vec<GroundAtom> = schema.add.iter().map(ground).collect();
-        for d in dels {
-            state.remove(&d);
-        }
-        for a in adds {
-            state.insert(a);
+        bind.insert(p.name.as_str(), a);
+    }
+    let ground = |at: &crate::pddl::Atom| GroundAtom {
+        predicate: at.predicate.clone(),
+        args: at
+            .args
+            .iter()
+            .map(|t| match t {
+                Term::Var(v) => bind[v.as_str()].to_string(),
+                Term::Const(c) => c.clone(),
+            })
+            .collect(),
+    };
+    for l in &schema.precondition {
+        let g = ground(&l.atom);
+        if holds(state, &g) != l.positive {
+            return Err(fail(violated(&g, l.positive)));
         }
     }
+    let dels: Vec<GroundAtom> = schema.del.iter().map(ground).collect();
+    let adds: Vec<GroundAtom> = schema.add.iter().map(ground).collect();
+    for d in dels {
+        state.remove(&d);
+    }
+    for a in adds {
+        state.insert(a);
+    }
+    Ok(())
+}
+
+/// The goal literals that do not hold in `state`, as `(p ...)` or `(not (p ...))`.
+fn missing_goals(problem: &Problem, state: &HashSet<GroundAtom>) -> Vec<String> {
     let mut missing = Vec::new();
     for l in &problem.goal {
         let g = GroundAtom {
@@ -219,12 +258,7 @@ pub fn validate_plan<S: AsRef<str>>(
                 })
                 .collect(),
         };
-        let holds = if g.predicate == "=" {
-            g.args[0] == g.args[1]
-        } else {
-            state.contains(&g)
-        };
-        if holds != l.positive {
+        if holds(state, &g) != l.positive {
             missing.push(if l.positive {
                 g.to_string()
             } else {
@@ -232,13 +266,7 @@ pub fn validate_plan<S: AsRef<str>>(
             });
         }
     }
-    if !missing.is_empty() {
-        return Err(ValidationError::Goal {
-            steps: calls.len(),
-            missing,
-        });
-    }
-    Ok(ValidationReport { steps: calls.len() })
+    missing
 }
 
 #[cfg(test)]
