@@ -6,13 +6,7 @@ use std::path::Path;
 
 use proptest::prelude::*;
 use superpose_graph::prosqa::{parse_records, records_to_json};
-
-fn cases() -> u32 {
-    std::env::var("SUPERPOSE_FUZZ_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(64)
-}
+use superpose_util::fuzz::{cases, mutate};
 
 /// The first three records of the shipped validation file, as JSON text.
 fn base() -> String {
@@ -23,24 +17,6 @@ fn base() -> String {
     let text = std::fs::read_to_string(path).unwrap();
     let records = parse_records(&text, Path::new(path)).unwrap();
     records_to_json(&records[..3])
-}
-
-/// Edits (kind, position, byte): replace, insert, delete a run, or truncate.
-fn mutate(base: &str, edits: &[(u8, usize, u8)]) -> String {
-    let mut b = base.as_bytes().to_vec();
-    for &(kind, at, byte) in edits {
-        let at = if b.is_empty() { 0 } else { at % b.len() };
-        match kind % 4 {
-            0 if !b.is_empty() => b[at] = byte,
-            1 => b.insert(at, byte),
-            2 => {
-                let end = (at + byte as usize % 16).min(b.len());
-                b.drain(at..end);
-            }
-            _ => b.truncate(at),
-        }
-    }
-    String::from_utf8_lossy(&b).into_owned()
 }
 
 /// Parses and converts every record to a task (the path `graph solve` takes).

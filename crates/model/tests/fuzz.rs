@@ -5,31 +5,7 @@
 use proptest::prelude::*;
 use superpose_model::checkpoint::{CONFIG_FILE, WEIGHTS_FILE};
 use superpose_model::*;
-
-fn cases() -> u32 {
-    std::env::var("SUPERPOSE_FUZZ_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(64)
-}
-
-/// Edits (kind, position, byte): replace, insert, delete a run, or truncate.
-fn mutate(base: &[u8], edits: &[(u8, usize, u8)]) -> Vec<u8> {
-    let mut b = base.to_vec();
-    for &(kind, at, byte) in edits {
-        let at = if b.is_empty() { 0 } else { at % b.len() };
-        match kind % 4 {
-            0 if !b.is_empty() => b[at] = byte,
-            1 => b.insert(at, byte),
-            2 => {
-                let end = (at + byte as usize % 16).min(b.len());
-                b.drain(at..end);
-            }
-            _ => b.truncate(at),
-        }
-    }
-    b
-}
+use superpose_util::fuzz::{cases, mutate_bytes as mutate};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases()))]

@@ -5,38 +5,9 @@
 
 use proptest::prelude::*;
 use superpose_train::{data::read_prosqa, TrainConfig, TrainError};
-
-fn cases() -> u32 {
-    std::env::var("SUPERPOSE_FUZZ_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(64)
-}
+use superpose_util::fuzz::{cases, mutate};
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-
-/// Edits (kind, position, byte): replace, insert, delete a run, duplicate a run, or truncate.
-fn mutate(base: &str, edits: &[(u8, usize, u8)]) -> String {
-    let mut b = base.as_bytes().to_vec();
-    for &(kind, at, byte) in edits {
-        let at = if b.is_empty() { 0 } else { at % b.len() };
-        match kind % 5 {
-            0 if !b.is_empty() => b[at] = byte,
-            1 => b.insert(at, byte),
-            2 => {
-                let end = (at + byte as usize % 16).min(b.len());
-                b.drain(at..end);
-            }
-            3 => {
-                let end = (at + byte as usize % 32).min(b.len());
-                let run = b[at..end].to_vec();
-                b.splice(at..at, run);
-            }
-            _ => b.truncate(at),
-        }
-    }
-    String::from_utf8_lossy(&b).into_owned()
-}
 
 fn edits() -> impl Strategy<Value = Vec<(u8, usize, u8)>> {
     prop::collection::vec((any::<u8>(), any::<usize>(), any::<u8>()), 1..8)

@@ -1,5 +1,8 @@
 //! superpose-util: the few helpers that several crates share, so that each has one owner —
-//! the median of a sample and the progress bar on stderr. It depends on nothing of ours.
+//! the median of a sample, the progress bar on stderr, and the fuzz tests' harness. It depends
+//! on nothing of ours.
+
+pub mod fuzz;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
