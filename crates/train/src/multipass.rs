@@ -36,6 +36,43 @@ pub enum ThoughtFeed {
     },
 }
 
+impl ThoughtFeed {
+    /// The vector written into thought slot `i`, given the previous position's last hidden
+    /// state `last` `[rows, 1, d]`.
+    fn vector(&self, i: usize, last: &Tensor<3>, device: &Device) -> Tensor<3> {
+        let [rows, _, d] = last.dims();
+        match self {
+            ThoughtFeed::Hidden => last.clone(),
+            ThoughtFeed::Zero => last.zeros_like(),
+            ThoughtFeed::Detached => last.clone().detach(),
+            ThoughtFeed::Mean => last.clone().mean_dim(0).repeat_dim(0, rows),
+            ThoughtFeed::Given(given) => match given.get(i) {
+                Some(t) => t.clone().reshape([rows, 1, d]),
+                None => last.clone(),
+            },
+            ThoughtFeed::Teacher {
+                thoughts,
+                rows: forced,
+            } => match thoughts.get(i) {
+                Some(t) => blend_rows(
+                    t.clone().reshape([rows, 1, d]),
+                    last.clone(),
+                    forced,
+                    device,
+                ),
+                None => last.clone(),
+            },
+            ThoughtFeed::Shuffle(perm) => {
+                let idx = Tensor::<1, Int>::from_data(
+                    TensorData::new(perm.iter().map(|&p| p as i64).collect::<Vec<_>>(), [rows]),
+                    device,
+                );
+                last.clone().select(0, idx)
+            }
+        }
+    }
+}
+
 /// The exact superpositions for the thought slots of `b` (Zhu et al. 2025, Theorem 1: thought
 /// `i` is the normalised sum of the embeddings of the nodes reached within `i` hops), scaled to
 /// the norm `sqrt(d)` of a LayerNorm output, computed from the model's (detached) token
@@ -90,6 +127,21 @@ pub(crate) fn bool2(data: Vec<bool>, rows: usize, cols: usize, device: &Device) 
     Tensor::<2, Bool>::from_data(TensorData::new(data, [rows, cols]), device)
 }
 
+/// Row-wise choice between two `[rows, 1, d]` tensors: row `r` of `a` where `take_a[r]`, else
+/// row `r` of `b` (differentiable in both).
+fn blend_rows(a: Tensor<3>, b: Tensor<3>, take_a: &[bool], device: &Device) -> Tensor<3> {
+    let m: Vec<f32> = take_a.iter().map(|&t| t as u8 as f32).collect();
+    let m = Tensor::<3>::from_data(TensorData::new(m, [take_a.len(), 1, 1]), device);
+    a.mul(m.clone()).add(b.mul(m.neg().add_scalar(1.0)))
+}
+
+/// The attention of layer `layer` from query column `q` over all keys, `[rows, heads, keys]`.
+fn query_attention(atts: &[Tensor<4>], layer: Option<usize>, q: usize) -> Option<Tensor<3>> {
+    let a = atts.get(layer?)?.clone();
+    let [bb, h, _, kk] = a.dims();
+    Some(a.slice([0..bb, 0..h, q..q + 1, 0..kk]).reshape([bb, h, kk]))
+}
+
 /// Run `model` over `b`. With `continuous`, the thought columns are filled sequentially from
 /// the previous hidden state (rows with fewer thoughts keep their tokens there, as in Coconut);
 /// otherwise everything is one pass (no-CoT, CoT, pause).
@@ -115,12 +167,7 @@ pub fn multipass(
     let mut cache = KvCache::new(model.config().n_layer);
     let k = if continuous { b.max_thoughts() } else { 0 };
     let want_attn = attn_layer.is_some();
-    let take_attn = |atts: &[Tensor<4>], q: usize| -> Option<Tensor<3>> {
-        let l = attn_layer?;
-        let a = atts.get(l)?.clone();
-        let [bb, h, _, kk] = a.dims();
-        Some(a.slice([0..bb, 0..h, q..q + 1, 0..kk]).reshape([bb, h, kk]))
-    };
+    let take_attn = |atts: &[Tensor<4>], q: usize| query_attention(atts, attn_layer, q);
     if k == 0 && b.readout_mask.is_none() {
         let out = model.forward(
             ForwardInput {
@@ -166,45 +213,11 @@ pub fn multipass(
     for i in 0..k {
         let c = first + i;
         thoughts.push(last.clone().reshape([rows, d]));
-        let fed = match feed {
-            ThoughtFeed::Hidden => last.clone(),
-            ThoughtFeed::Zero => last.zeros_like(),
-            ThoughtFeed::Detached => last.clone().detach(),
-            ThoughtFeed::Mean => last.clone().mean_dim(0).repeat_dim(0, rows),
-            ThoughtFeed::Given(given) => match given.get(i) {
-                Some(t) => t.clone().reshape([rows, 1, d]),
-                None => last.clone(),
-            },
-            ThoughtFeed::Teacher {
-                thoughts,
-                rows: forced,
-            } => match thoughts.get(i) {
-                Some(t) => {
-                    let m: Vec<f32> = forced.iter().map(|&f| f as u8 as f32).collect();
-                    let m = Tensor::<3>::from_data(TensorData::new(m, [rows, 1, 1]), device);
-                    let t = t.clone().reshape([rows, 1, d]);
-                    t.mul(m.clone())
-                        .add(last.clone().mul(m.neg().add_scalar(1.0)))
-                }
-                None => last.clone(),
-            },
-            ThoughtFeed::Shuffle(perm) => {
-                let idx = Tensor::<1, Int>::from_data(
-                    TensorData::new(perm.iter().map(|&p| p as i64).collect::<Vec<_>>(), [rows]),
-                    device,
-                );
-                last.clone().select(0, idx)
-            }
-        };
+        let fed = feed.vector(i, &last, device);
         // Rows with fewer thoughts keep their token in this column (Coconut's mixed stages).
-        let is_thought: Vec<f32> = b
-            .n_thoughts
-            .iter()
-            .map(|&n| if n > i { 1.0 } else { 0.0 })
-            .collect();
-        let m = Tensor::<3>::from_data(TensorData::new(is_thought, [rows, 1, 1]), device);
+        let is_thought: Vec<bool> = b.n_thoughts.iter().map(|&n| n > i).collect();
         let tok = embeds.clone().slice([0..rows, c..c + 1, 0..d]);
-        let x = fed.mul(m.clone()).add(tok.mul(m.neg().add_scalar(1.0)));
+        let x = blend_rows(fed, tok, &is_thought, device);
         let out = model.forward(
             ForwardInput {
                 embeds: x,
