@@ -70,7 +70,8 @@ pub struct DataConfig {
     #[serde(default = "default_nodes")]
     pub node_tokens: u32,
     /// Node count of a generated graph is uniform in `min_nodes..=max_nodes`
-    /// (ProsQA: 23 nodes on average; the graph crate's default range is 18–28).
+    /// (ProsQA: 23 nodes on average; the graph crate's default range is 18–28). The twin family
+    /// uses only `max_nodes`, as its bound on both sides together.
     #[serde(default = "default_min_nodes")]
     pub min_nodes: u32,
     #[serde(default = "default_max_nodes")]
