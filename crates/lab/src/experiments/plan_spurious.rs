@@ -473,7 +473,17 @@ fn interpret(ms: &[Measured], total: usize) -> (Vec<String>, serde_json::Map<Str
             ));
         }
     }
-    // exact enumeration agrees with the plan level?
+    interpret_exact(&solved, &mut out, &mut sum);
+    interpret_shares(ms, &mut out, &mut sum);
+    (out, sum)
+}
+
+/// Does exact enumeration of the reachable states agree with Graphplan's plan level?
+fn interpret_exact(
+    solved: &[&Measured],
+    out: &mut Vec<String>,
+    sum: &mut serde_json::Map<String, Value>,
+) {
     let with_exact: Vec<&&Measured> = solved
         .iter()
         .filter(|m| m.exact_goal_level().is_some())
@@ -500,6 +510,14 @@ fn interpret(ms: &[Measured], total: usize) -> (Vec<String>, serde_json::Map<Str
             pairs_before
         ));
     }
+}
+
+/// Extraction's share of the run time and its total work.
+fn interpret_shares(
+    ms: &[Measured],
+    out: &mut Vec<String>,
+    sum: &mut serde_json::Map<String, Value>,
+) {
     let shares: Vec<f64> = ms
         .iter()
         .filter(|m| m.gp.outcome.status() != "limit" && m.gp.time_s > 1e-3)
@@ -517,7 +535,6 @@ fn interpret(ms: &[Measured], total: usize) -> (Vec<String>, serde_json::Map<Str
             nodes
         ));
     }
-    (out, sum)
 }
 
 /// Sentences on the three extractors: the same levels, where the work goes, the time.
