@@ -249,7 +249,47 @@ pub fn run(opts: &RunOptions) -> Result<ExperimentResult, LabError> {
     }
     pb.finish_and_clear();
 
-    // plots: only problems Graphplan decided (solved or proved unsolvable)
+    let plots = plots(&measured)?;
+    let (mut interpretation, mut summary) = interpret(&measured, table.rows.len());
+    let (more, extra) = interpret_extractors(&measured, &others);
+    interpretation.extend(more);
+    summary.extend(extra);
+    Ok(ExperimentResult {
+        id: ExperimentId::PlanSpuriousReach,
+        status: Status::Ok,
+        quick: opts.quick,
+        params: json!({
+            "problems": table.rows.len(),
+            "time_limit_s": settings.time_limit_s,
+            "exact_max_facts": settings.exact_max_facts,
+            "exact_state_cap": settings.exact_state_cap,
+            "source": if opts.quick { "embedded".to_string() } else {
+                opts.pddl_dir.as_ref().map_or_else(|| crate::data::repo_pddl_dir().display().to_string(), |d| d.display().to_string())
+            },
+        }),
+        table,
+        extra_tables: vec![levels, extractors],
+        plots,
+        interpretation,
+        summary,
+        elapsed_s: 0.0,
+        terminal_columns: vec![
+            "problem",
+            "status",
+            "goals_first_present",
+            "goals_first_non_mutex",
+            "plan_level",
+            "spurious_levels",
+            "exact_goal_level",
+            "extraction_nodes",
+            "extraction_share",
+        ],
+    })
+}
+
+/// The three plots: levels per problem, looks-reached against plan level, extraction share.
+/// Only problems Graphplan decided (solved or proved unsolvable) are drawn.
+fn plots(measured: &[Measured]) -> Result<Vec<Plot>, LabError> {
     let decided: Vec<&Measured> = measured
         .iter()
         .filter(|m| m.gp.outcome.status() != "limit")
@@ -329,7 +369,7 @@ pub fn run(opts: &RunOptions) -> Result<ExperimentResult, LabError> {
         )],
         style: CategoryStyle::Bars,
     };
-    let plots = vec![
+    Ok(vec![
         Plot {
             file_name: "levels.svg".into(),
             caption: "Per problem: the level where the goals first appear in the union, where they are first pairwise non-mutex, where a plan is extracted, and (exact enumeration) where one state first holds them all".into(),
@@ -345,43 +385,7 @@ pub fn run(opts: &RunOptions) -> Result<ExperimentResult, LabError> {
             caption: "Share of each run spent in backward extraction (1 − expansion time / total time)".into(),
             svg: category_chart(&share_chart)?,
         },
-    ];
-
-    let (mut interpretation, mut summary) = interpret(&measured, table.rows.len());
-    let (more, extra) = interpret_extractors(&measured, &others);
-    interpretation.extend(more);
-    summary.extend(extra);
-    Ok(ExperimentResult {
-        id: ExperimentId::PlanSpuriousReach,
-        status: Status::Ok,
-        quick: opts.quick,
-        params: json!({
-            "problems": table.rows.len(),
-            "time_limit_s": settings.time_limit_s,
-            "exact_max_facts": settings.exact_max_facts,
-            "exact_state_cap": settings.exact_state_cap,
-            "source": if opts.quick { "embedded".to_string() } else {
-                opts.pddl_dir.as_ref().map_or_else(|| crate::data::repo_pddl_dir().display().to_string(), |d| d.display().to_string())
-            },
-        }),
-        table,
-        extra_tables: vec![levels, extractors],
-        plots,
-        interpretation,
-        summary,
-        elapsed_s: 0.0,
-        terminal_columns: vec![
-            "problem",
-            "status",
-            "goals_first_present",
-            "goals_first_non_mutex",
-            "plan_level",
-            "spurious_levels",
-            "exact_goal_level",
-            "extraction_nodes",
-            "extraction_share",
-        ],
-    })
+    ])
 }
 
 fn interpret(ms: &[Measured], total: usize) -> (Vec<String>, serde_json::Map<String, Value>) {
