@@ -126,6 +126,12 @@ pub struct ModelConfig {
     /// Biases in the attention and MLP linears (GPT-2: true).
     #[serde(default = "default_true")]
     pub bias: bool,
+    /// Smeared keys (Olsson et al. 2022, "In-context learning and induction heads", §3):
+    /// head h's key at position j is `σ(α_h)·k_j + (1 − σ(α_h))·k_{j−1}` with a learned
+    /// `α_h` per head (`h.{i}.attn.smear`; `k_{−1}` = 0), so a query can match a token
+    /// through the token before it in one layer. Off = GPT-2.
+    #[serde(default)]
+    pub smear_keys: bool,
 }
 
 impl ModelConfig {
@@ -159,6 +165,7 @@ impl ModelConfig {
             attn_scale: None,
             tie_embeddings: true,
             bias: true,
+            smear_keys: false,
         }
     }
 

@@ -35,6 +35,8 @@ pub struct BlockNames {
     pub c_attn_bias: String,
     pub attn_proj_weight: String,
     pub attn_proj_bias: String,
+    /// `[n_head]` smear logits (only with `smear_keys`; not a GPT-2 tensor).
+    pub attn_smear: String,
     pub ln_2: String,
     pub c_fc_weight: String,
     pub c_fc_bias: String,
@@ -51,6 +53,7 @@ impl BlockNames {
             c_attn_bias: format!("{p}.attn.c_attn.bias"),
             attn_proj_weight: format!("{p}.attn.c_proj.weight"),
             attn_proj_bias: format!("{p}.attn.c_proj.bias"),
+            attn_smear: format!("{p}.attn.smear"),
             ln_2: format!("{p}.ln_2"),
             c_fc_weight: format!("{p}.mlp.c_fc.weight"),
             c_fc_bias: format!("{p}.mlp.c_fc.bias"),
@@ -124,6 +127,9 @@ impl Model {
             if config.bias {
                 out.insert(n.c_attn_bias.clone(), vec![3 * d]);
                 out.insert(n.attn_proj_bias.clone(), vec![d]);
+            }
+            if config.smear_keys {
+                out.insert(n.attn_smear.clone(), vec![config.n_head]);
             }
             if config.layer(i).mlp {
                 norm(&mut out, n.ln_2.clone());
@@ -230,6 +236,7 @@ impl Model {
                     c_attn_b: opt1(n.c_attn_bias.clone()),
                     c_proj_w: get2(&n.attn_proj_weight),
                     c_proj_b: opt1(n.attn_proj_bias.clone()),
+                    smear: opt1(n.attn_smear.clone()),
                 },
                 ln_2: if config.layer(i).mlp {
                     norm(&n.ln_2)
@@ -291,6 +298,7 @@ impl Model {
             put_opt(&mut out, n.c_attn_bias.clone(), &b.attn.c_attn_b);
             put(&mut out, n.attn_proj_weight.clone(), &b.attn.c_proj_w);
             put_opt(&mut out, n.attn_proj_bias.clone(), &b.attn.c_proj_b);
+            put_opt(&mut out, n.attn_smear.clone(), &b.attn.smear);
             norm(&mut out, &n.ln_2, &b.ln_2);
             if let Some(m) = &b.mlp {
                 put(&mut out, n.c_fc_weight.clone(), &m.c_fc_w);

@@ -96,6 +96,8 @@ pub struct ForwardOutput {
 #[derive(Clone, Debug)]
 pub struct KvCache {
     layers: Vec<Option<(Tensor<4>, Tensor<4>)>>,
+    /// Per layer, the unsmeared key `[batch, 1, d]` of the last cached position (smeared keys).
+    last_keys: Vec<Option<Tensor<3>>>,
     key_mask: Option<Tensor<2, Bool>>,
     len: usize,
 }
@@ -104,6 +106,7 @@ impl KvCache {
     pub fn new(n_layer: usize) -> Self {
         Self {
             layers: vec![None; n_layer],
+            last_keys: vec![None; n_layer],
             key_mask: None,
             len: 0,
         }
@@ -135,6 +138,8 @@ pub struct Attention {
     pub c_attn_b: Option<Param<Tensor<1>>>,
     pub c_proj_w: Param<Tensor<2>>,
     pub c_proj_b: Option<Param<Tensor<1>>>,
+    /// Smear logits `α` `[n_head]` (only with `smear_keys`).
+    pub smear: Option<Param<Tensor<1>>>,
 }
 
 /// The MLP sub-block (Conv1D weights).
@@ -264,6 +269,14 @@ impl Model {
             if config.bias {
                 put(n.c_attn_bias.clone(), vec![3 * d], vec![0.0; 3 * d]);
                 put(n.attn_proj_bias.clone(), vec![d], vec![0.0; d]);
+            }
+            if config.smear_keys {
+                // α = 0: each key starts as the even mix of its own and the previous position's.
+                put(
+                    n.attn_smear.clone(),
+                    vec![config.n_head],
+                    vec![0.0; config.n_head],
+                );
             }
             if config.layer(i).mlp {
                 let m = config.d_mlp;
@@ -536,7 +549,9 @@ impl Model {
         let mut attentions = Vec::new();
         for (i, block) in self.h.iter().enumerate() {
             let sw = c.layer(i);
-            let layer_cache = cache.as_mut().map(|c| &mut c.layers[i]);
+            let layer_cache = cache
+                .as_mut()
+                .map(|c| (&mut c.layers[i], &mut c.last_keys[i]));
             let attn_in = match c.placement {
                 NormPlacement::Pre => self.norm(block.ln_1.as_ref(), h.clone()),
                 NormPlacement::Post => h.clone(),
@@ -607,14 +622,14 @@ impl Model {
         linear(y, m.c_proj_w.val(), m.c_proj_b.as_ref().map(|b| b.val()))
     }
 
-    /// Multi-head causal self-attention, appending this step's keys/values to the cache.
+    /// Multi-head causal self-attention (keys smeared first when `smear_keys`), appending this step's keys/values to the cache.
     /// Runs `fused` kernels on the CPU backend (burn's composite ops elsewhere, and when the
     /// attention probabilities are asked for).
     fn attention(
         &self,
         block: &Block,
         x: Tensor<3>,
-        cache: Option<&mut Option<(Tensor<4>, Tensor<4>)>>,
+        cache: Option<(&mut Option<(Tensor<4>, Tensor<4>)>, &mut Option<Tensor<3>>)>,
         past: usize,
         valid: Option<&[bool]>,
         output_attentions: bool,
@@ -623,7 +638,11 @@ impl Model {
         let [b, s, d] = x.dims();
         let (nh, dh) = (c.n_head, c.d_head());
         let a = &block.attn;
-        let qkv = linear(x, a.c_attn_w.val(), a.c_attn_b.as_ref().map(|b| b.val()));
+        let mut qkv = linear(x, a.c_attn_w.val(), a.c_attn_b.as_ref().map(|b| b.val()));
+        let (cache, last_key) = cache.unzip();
+        if let Some(alpha) = &a.smear {
+            qkv = smear_keys(qkv, alpha.val(), nh, last_key, valid.map(|v| (v, past)));
+        }
         let scale = c.attn_scale.map_or(1.0 / (dh as f64).sqrt(), |s| s as f64);
         if cache.is_none() && !output_attentions {
             let ctx = fused::self_attention(qkv, nh, scale, valid);
@@ -655,7 +674,9 @@ impl Model {
             if let Some(m) = fused::attention_mask(valid, b, nh, s, total, past, &scores.device()) {
                 scores = scores.mask_fill(m, f32::NEG_INFINITY);
             } else {
-                let causal = Tensor::<2, Bool>::triu_mask([s, total], 1, &scores.device());
+                // No cache and no padding (`attention_mask` is None only then): mask j > i.
+                // burn's `tril_mask` is `true` strictly above the diagonal.
+                let causal = Tensor::<2, Bool>::tril_mask([s, total], 0, &scores.device());
                 scores = scores.mask_fill(
                     causal.unsqueeze::<4>().expand([b, nh, s, total]),
                     f32::NEG_INFINITY,
@@ -670,4 +691,51 @@ impl Model {
         let y = linear(ctx, a.c_proj_w.val(), a.c_proj_b.as_ref().map(|b| b.val()));
         (y, probs)
     }
+}
+
+/// Smeared keys (Olsson et al. 2022, §3): the key block of `qkv` `[b, s, 3d]` becomes
+/// `σ(α_h)·k_j + (1 − σ(α_h))·k_{j−1}` per head h, where `k_{−1}` is the last cached
+/// position's raw key (`last_key`, updated here) or 0 at the start of the sequence. A padding
+/// position counts as no position: the key after it smears with 0, as at the start
+/// (`valid`: the `[b, past + s]` key mask, and `past`).
+fn smear_keys(
+    qkv: Tensor<3>,
+    alpha: Tensor<1>,
+    n_head: usize,
+    last_key: Option<&mut Option<Tensor<3>>>,
+    valid: Option<(&[bool], usize)>,
+) -> Tensor<3> {
+    let [b, s, d3] = qkv.dims();
+    let d = d3 / 3;
+    let device = qkv.device();
+    let q = qkv.clone().narrow(2, 0, d);
+    let k = qkv.clone().narrow(2, d, d);
+    let v = qkv.narrow(2, 2 * d, d);
+    let before = last_key
+        .as_ref()
+        .and_then(|l| l.as_ref().cloned())
+        .unwrap_or_else(|| Tensor::zeros([b, 1, d], &device));
+    let mut prev = if s > 1 {
+        Tensor::cat(vec![before, k.clone().narrow(1, 0, s - 1)], 1)
+    } else {
+        before
+    };
+    if let Some((valid, past)) = valid {
+        let total = past + s;
+        let keep: Vec<f32> = (0..b)
+            .flat_map(|r| {
+                (past..total).map(move |j| (j > 0 && valid[r * total + j - 1]) as u8 as f32)
+            })
+            .collect();
+        prev = prev * Tensor::<3>::from_data(TensorData::new(keep, [b, s, 1]), &device);
+    }
+    if let Some(slot) = last_key {
+        *slot = Some(k.clone().narrow(1, s - 1, 1));
+    }
+    let gate = activation::sigmoid(alpha)
+        .reshape([n_head, 1])
+        .expand([n_head, d / n_head])
+        .reshape([1, 1, d]);
+    let smeared = k * gate.clone() + prev * (gate.neg() + 1.0);
+    Tensor::cat(vec![q, smeared, v], 2)
 }

@@ -94,6 +94,10 @@ pub struct ModelShape {
     /// Context length (positions).
     #[serde(default = "default_positions")]
     pub n_positions: usize,
+    /// Smeared keys (Olsson et al. 2022): one learned mix per head of each key with the
+    /// previous position's, so an edge's target can be found through its source in one layer.
+    #[serde(default)]
+    pub smear_keys: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -265,16 +265,23 @@ pub fn multipass(
     }
 }
 
+/// The frontier loss of one batch: the summed cross-entropy, the number of (row, thought)
+/// pairs it sums over, and per thought slot the (summed loss, pairs) for logging.
+pub struct FrontierLoss {
+    pub sum: Tensor<1>,
+    pub pairs: usize,
+    pub per_thought: Vec<(f64, usize)>,
+}
+
 /// Auxiliary frontier loss (the per-thought set supervision of the CPU recipe; the targets are
 /// the superpositions of Zhu et al. 2025, Theorem 1): for each row and each of its thoughts `i`
 /// (produced at column `bot_col + i`), the cross-entropy between the LM head's distribution
-/// there and the uniform distribution over the nodes within `i + 1` hops of the root. Returns
-/// the sum over (row, thought) pairs and their number.
-pub fn frontier_loss(logits: &Tensor<3>, b: &HostBatch, device: &Device) -> (Tensor<1>, usize) {
+/// there and the uniform distribution over the nodes within `i + 1` hops of the root.
+pub fn frontier_loss(logits: &Tensor<3>, b: &HostBatch, device: &Device) -> FrontierLoss {
     let [rows, _, vocab] = logits.dims();
     let k = b.max_thoughts();
     let mut q = vec![0f32; rows * k * vocab];
-    let mut pairs = 0;
+    let mut counts = vec![0usize; k];
     for r in 0..rows {
         for (i, set) in b.thought_sets[r]
             .iter()
@@ -284,21 +291,45 @@ pub fn frontier_loss(logits: &Tensor<3>, b: &HostBatch, device: &Device) -> (Ten
             if set.is_empty() {
                 continue;
             }
-            pairs += 1;
+            counts[i] += 1;
             let w = 1.0 / set.len() as f32;
             for &v in set {
                 q[(r * k + i) * vocab + v as usize] = w;
             }
         }
     }
+    let pairs = counts.iter().sum();
     if pairs == 0 {
-        return (logits.clone().sum().mul_scalar(0.0), 0);
+        let sum = logits.clone().sum().mul_scalar(0.0);
+        return FrontierLoss {
+            sum,
+            pairs,
+            per_thought: Vec::new(),
+        };
     }
     let cols = b.bot_col..b.bot_col + k;
     let logp =
         burn::tensor::activation::log_softmax(logits.clone().slice([0..rows, cols, 0..vocab]), 2);
     let q = Tensor::<3>::from_data(TensorData::new(q, [rows, k, vocab]), device);
-    (logp.mul(q).sum().neg(), pairs)
+    // [rows, k]: the cross-entropy of each (row, thought) pair (0 where the set is empty).
+    let terms = logp.mul(q).sum_dim(2).reshape([rows, k]).neg();
+    let per: Vec<f32> = terms
+        .clone()
+        .inner()
+        .sum_dim(0)
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 tensor");
+    FrontierLoss {
+        sum: terms.sum(),
+        pairs,
+        per_thought: per
+            .iter()
+            .zip(&counts)
+            .map(|(&l, &n)| (l as f64, n))
+            .collect(),
+    }
 }
 
 /// Summed cross-entropy over the cells of `b` that have a target, their number, and how many

@@ -94,7 +94,8 @@ pub struct RunMeta {
     pub config: TrainConfig,
 }
 
-/// The model configuration for a run: GPT-2-like (learned positions, pre-LN, GELU, tied).
+/// The model configuration for a run: GPT-2-like (learned positions, pre-LN, GELU, tied),
+/// with smeared keys when the config asks.
 pub fn model_config(cfg: &TrainConfig, vocab: &Vocab) -> ModelConfig {
     let m = &cfg.model;
     let mut mc = ModelConfig::gpt2(ModelSize {
@@ -107,6 +108,7 @@ pub fn model_config(cfg: &TrainConfig, vocab: &Vocab) -> ModelConfig {
     if let Some(d_mlp) = m.d_mlp {
         mc.d_mlp = d_mlp;
     }
+    mc.smear_keys = m.smear_keys;
     mc
 }
 
@@ -443,6 +445,8 @@ struct Step {
     grads: GradientsParams,
     loss: f64,
     frontier_loss: f64,
+    /// Mean frontier loss per thought slot (which hop fails first).
+    frontier_by_thought: Vec<f64>,
     teacher_forcing: f64,
     /// Target tokens predicted correctly, and their number.
     hits: usize,
@@ -478,6 +482,7 @@ fn forward_backward(
     );
     let mut accum = GradientsAccumulator::<Model>::new();
     let (mut loss_val, mut frontier_val, mut hits, mut tokens) = (0.0, 0.0, 0, 0);
+    let mut by_thought: Vec<(f64, usize)> = Vec::new();
     for mb in batch.chunks(micro) {
         let mut hb = collate(mb, vocab.eos());
         if cfg.curriculum.readout_bottleneck {
@@ -486,12 +491,19 @@ fn forward_backward(
         tokens += hb.key_mask.iter().filter(|&&m| m).count();
         let feed = thought_feed(model, &hb, p_teacher, &mut teacher_rng, device);
         let mp = multipass(model, &hb, cfg.run.mode.continuous(), &feed, None, device);
-        let aux = (lambda > 0.0).then(|| frontier_loss(&mp.logits, &hb, device).0);
+        let aux = (lambda > 0.0).then(|| frontier_loss(&mp.logits, &hb, device));
         let (loss_sum, _, correct) = lm_loss(mp.logits, &hb, device);
         hits += correct;
         let mut loss = loss_sum.div_scalar(targets.max(1) as f64);
-        if let Some(f) = aux {
-            let f = f.div_scalar(pairs.max(1) as f64);
+        if let Some(fl) = aux {
+            if by_thought.len() < fl.per_thought.len() {
+                by_thought.resize(fl.per_thought.len(), (0.0, 0));
+            }
+            for (acc, (l, n)) in by_thought.iter_mut().zip(&fl.per_thought) {
+                acc.0 += l;
+                acc.1 += n;
+            }
+            let f = fl.sum.div_scalar(pairs.max(1) as f64);
             let fv: f32 = f.clone().inner().into_scalar();
             frontier_val += fv as f64;
             loss = loss.add(f.mul_scalar(lambda));
@@ -504,6 +516,10 @@ fn forward_backward(
         grads: accum.grads(),
         loss: loss_val,
         frontier_loss: frontier_val,
+        frontier_by_thought: by_thought
+            .iter()
+            .map(|&(l, n)| l / n.max(1) as f64)
+            .collect(),
         teacher_forcing: p_teacher,
         hits,
         targets,
@@ -617,6 +633,7 @@ fn run_epochs(
             metrics.log(serde_json::json!({
                 "kind": "step", "step": run.state.global_step, "epoch": epoch, "stage": stage,
                 "loss": step.loss, "frontier_loss": step.frontier_loss,
+                "frontier_by_thought": step.frontier_by_thought,
                 "teacher_forcing": step.teacher_forcing, "token_accuracy": acc, "lr": lr,
                 "grad_norm": norm, "tokens_per_s": tok_s, "elapsed_s": run.state.elapsed_s,
             }));

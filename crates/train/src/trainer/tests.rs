@@ -284,10 +284,17 @@ fn frontier_loss_of_uniform_logits_is_log_vocab_per_thought() {
     let hb = stage2_batch(&cfg, &vocab, 2);
     let v = vocab.size();
     let logits = Tensor::<3>::zeros([hb.rows, hb.cols, v], &device);
-    let (loss, pairs) = frontier_loss(&logits, &hb, &device);
+    let fl = frontier_loss(&logits, &hb, &device);
+    let pairs = fl.pairs;
     // Three rows at stage 2: two thoughts each, every set non-empty.
     assert_eq!(pairs, 6);
-    let got: f32 = loss.into_scalar();
+    // Per thought slot: three pairs each, ln(vocab) apiece.
+    assert_eq!(fl.per_thought.len(), 2);
+    for &(sum, n) in &fl.per_thought {
+        assert_eq!(n, 3);
+        assert!((sum - 3.0 * (v as f64).ln()).abs() < 1e-3 * sum);
+    }
+    let got: f32 = fl.sum.into_scalar();
     let want = pairs as f32 * (v as f32).ln();
     assert!((got - want).abs() < 1e-3 * want, "{got} vs {want}");
     // Logits that put all mass on one node of the set: the loss is ln|set| there.
@@ -299,8 +306,7 @@ fn frontier_loss_of_uniform_logits_is_log_vocab_per_thought() {
         }
     }
     let logits = Tensor::<3>::from_data(TensorData::new(data, [hb.rows, hb.cols, v]), &device);
-    let (loss, _) = frontier_loss(&logits, &hb, &device);
-    let got: f32 = loss.into_scalar();
+    let got: f32 = frontier_loss(&logits, &hb, &device).sum.into_scalar();
     // Row 0, thought 0 contributes ln|set| (uniform over exactly its set); the rest stay
     // near ln(vocab) or above, so the sum is at least that term.
     assert!(got >= (r0.len() as f32).ln() - 1e-3);
