@@ -3,7 +3,7 @@
 //! row, which lets all rows share the thought passes and the KV cache; pads get position 0 and
 //! are masked out of attention; rows are then right-padded to the batch length.
 
-use crate::curriculum::{Encoded, QUESTION_TOKENS};
+use crate::curriculum::{Encoded, PromptLayout};
 
 /// A padded batch in host memory.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,8 +44,8 @@ impl HostBatch {
     /// Turn on the readout bottleneck: the columns after the thoughts may attend to `<eos>`,
     /// the question (`[Q] c1 c2 [R] root`), `<bot>`, the thoughts and what follows, but not to
     /// the edge list, which sits between the first token and the question.
-    pub fn with_readout_bottleneck(mut self) -> Self {
-        let question = self.bot_col - QUESTION_TOKENS;
+    pub fn with_readout_bottleneck(mut self, layout: PromptLayout) -> Self {
+        let question = self.bot_col - layout.question_tokens();
         let mut mask = self.key_mask.clone();
         for r in 0..self.rows {
             for c in self.left_pad[r] + 1..question {
@@ -143,7 +143,7 @@ mod tests {
         // Row 0: `<eos>` + 2 edges (6 tokens) + the 5 question tokens, then `<bot>`.
         let a = enc(12, 2, 2);
         let b = enc(9, 2, 2); // one edge fewer
-        let batch = collate(&[&a, &b], 9).with_readout_bottleneck();
+        let batch = collate(&[&a, &b], 9).with_readout_bottleneck(PromptLayout::Bot);
         let m = batch.readout_mask.as_ref().unwrap();
         let cols = batch.cols;
         assert_eq!(batch.bot_col, 12);
@@ -160,5 +160,11 @@ mod tests {
         assert_eq!(&row1[..4], &[false, false, false, true]);
         assert!(row1[4..7].iter().all(|&x| !x));
         assert!(row1[7..12].iter().all(|&x| x));
+        // The root layout has no `<bot>`: the last prompt column is the root, and the question
+        // starts 4 columns before it, so one more column of the edge list is masked.
+        let root = collate(&[&a, &b], 9).with_readout_bottleneck(PromptLayout::Root);
+        let m = root.readout_mask.as_ref().unwrap();
+        assert!(m[1..8].iter().all(|&x| !x));
+        assert!(m[8..13].iter().all(|&x| x));
     }
 }

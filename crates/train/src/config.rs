@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::curriculum::{Curriculum, LossSpan, Mode};
+use crate::curriculum::{Curriculum, LossSpan, Mode, PromptLayout};
 pub use crate::data::DataFamily;
 use crate::data::GraphSpec;
 use crate::TrainError;
@@ -142,6 +142,10 @@ pub struct CurriculumConfig {
     /// edge list, so the answer can only come from the thoughts. Continuous modes only.
     #[serde(default)]
     pub readout_bottleneck: bool,
+    /// Where the thoughts start: `bot` (`… [R] root <bot>`, Coconut) or `root` (`… [R] root`,
+    /// the first thought is the root's own hidden state, as in Zhu et al.'s code).
+    #[serde(default)]
+    pub layout: PromptLayout,
 }
 
 impl CurriculumConfig {
@@ -179,6 +183,7 @@ impl Default for CurriculumConfig {
             teacher_forcing: 0.0,
             teacher_forcing_steps: 0,
             readout_bottleneck: false,
+            layout: PromptLayout::Bot,
         }
     }
 }
@@ -576,6 +581,7 @@ impl TrainConfig {
             thoughts_per_step: self.curriculum.thoughts_per_step,
             epochs_per_stage: self.curriculum.epochs_per_stage,
             p_mix: self.curriculum.p_mix,
+            layout: self.curriculum.layout,
         }
     }
 

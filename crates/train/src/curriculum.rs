@@ -51,6 +51,32 @@ impl Mode {
     }
 }
 
+/// Where the thoughts start: the prompt's last token, whose last hidden state is the first
+/// thought (the same in training and evaluation; carried in the run's meta).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PromptLayout {
+    /// `… [Q] c1 c2 [R] root <bot>` (Coconut, Hao et al. 2024): the first thought is the hidden
+    /// state at `<bot>`, which must first fetch the root from the position before it.
+    #[default]
+    Bot,
+    /// `… [Q] c1 c2 [R] root` (Zhu et al. 2025's code, `<|latent|>` right after the root):
+    /// the first thought is the hidden state at the root itself, which can look up the root's
+    /// edges by its own token — the same operation every later thought performs.
+    Root,
+}
+
+impl PromptLayout {
+    /// Tokens from `[Q]` up to, not including, the prompt's last column (the first thought's
+    /// source): `[Q] c1 c2 [R] root` before `<bot>`, or `[Q] c1 c2 [R]` before the root.
+    pub fn question_tokens(self) -> usize {
+        match self {
+            PromptLayout::Bot => QUESTION_TOKENS,
+            PromptLayout::Root => QUESTION_TOKENS - 1,
+        }
+    }
+}
+
 /// Which tokens after `<eot>` carry the loss.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -84,6 +110,8 @@ pub struct Curriculum {
     pub epochs_per_stage: usize,
     /// Probability of training a sample at a uniformly drawn earlier stage.
     pub p_mix: f64,
+    /// Where the thoughts start.
+    pub layout: PromptLayout,
 }
 
 impl Curriculum {
@@ -137,6 +165,7 @@ pub fn thought_sets(ex: &ReachExample, k: usize) -> Vec<Vec<u32>> {
 pub fn encode_prompt<R: Rng>(
     ex: &ReachExample,
     vocab: &Vocab,
+    layout: PromptLayout,
     rng: &mut R,
 ) -> (Vec<u32>, Vec<usize>) {
     let mut order: Vec<usize> = (0..ex.edges.len()).collect();
@@ -153,21 +182,18 @@ pub fn encode_prompt<R: Rng>(
     if rng.gen_bool(0.5) {
         cands.swap(0, 1);
     }
-    tokens.extend([
-        vocab.q(),
-        cands[0],
-        cands[1],
-        vocab.r(),
-        ex.root,
-        vocab.bot(),
-    ]);
+    tokens.extend([vocab.q(), cands[0], cands[1], vocab.r(), ex.root]);
+    if layout == PromptLayout::Bot {
+        tokens.push(vocab.bot());
+    }
     (tokens, edge_pos)
 }
 
-/// Length of the prompt of [`encode_prompt`] (through `<bot>`): `<eos>`, three tokens per edge,
-/// the question and `<bot>`. Every fit check counts with it.
-pub fn prompt_len(ex: &ReachExample) -> usize {
-    1 + 3 * ex.edges.len() + QUESTION_TOKENS + 1
+/// Length of the prompt of [`encode_prompt`] (through its last column, `<bot>` or the root):
+/// `<eos>`, three tokens per edge, the question and `<bot>` if any. Every fit check counts
+/// with it.
+pub fn prompt_len(ex: &ReachExample, layout: PromptLayout) -> usize {
+    1 + 3 * ex.edges.len() + layout.question_tokens() + 1
 }
 
 /// Encode `ex` for training `mode` at `stage` (ignored by no-CoT and CoT).
@@ -180,7 +206,7 @@ pub fn encode<R: Rng>(
     span: LossSpan,
     rng: &mut R,
 ) -> Encoded {
-    let (mut tokens, _) = encode_prompt(ex, vocab, rng);
+    let (mut tokens, _) = encode_prompt(ex, vocab, curriculum.layout, rng);
     let bot = tokens.len() - 1;
     let steps = &ex.path[1..]; // n1 .. nL (the last is the answer)
     let (n_thoughts, mut rest, stage) = match mode {
@@ -279,6 +305,7 @@ mod tests {
             epochs_per_stage: 2,
             p_mix: 0.0,
             first_stage: 0,
+            layout: PromptLayout::Bot,
         }
     }
 
@@ -287,7 +314,7 @@ mod tests {
         let v = Vocab::new(8);
         let e = ex();
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let (toks, pos) = encode_prompt(&e, &v, &mut rng);
+        let (toks, pos) = encode_prompt(&e, &v, PromptLayout::Bot, &mut rng);
         assert_eq!(toks[0], v.eos());
         assert_eq!(toks.len(), 1 + 3 * 7 + 6);
         // every edge appears as `s t |` at its recorded position
@@ -304,12 +331,36 @@ mod tests {
         let mut orders = std::collections::HashSet::new();
         let mut firsts = std::collections::HashSet::new();
         for _ in 0..20 {
-            let (t, p) = encode_prompt(&e, &v, &mut rng);
+            let (t, p) = encode_prompt(&e, &v, PromptLayout::Bot, &mut rng);
             orders.insert(p);
             firsts.insert(t[t.len() - 5]);
         }
         assert!(orders.len() > 10);
         assert_eq!(firsts.len(), 2);
+    }
+
+    #[test]
+    fn root_layout_ends_at_the_root_and_thoughts_follow_it() {
+        let v = Vocab::new(8);
+        let e = ex();
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let (toks, _) = encode_prompt(&e, &v, PromptLayout::Root, &mut rng);
+        assert_eq!(toks.len(), prompt_len(&e, PromptLayout::Root));
+        assert_eq!(toks.len() + 1, prompt_len(&e, PromptLayout::Bot));
+        assert_eq!(&toks[toks.len() - 2..], &[v.r(), e.root]);
+        // Training rows: the first thought's source column is the root; no `<bot>` anywhere.
+        let c = Curriculum {
+            layout: PromptLayout::Root,
+            ..cur()
+        };
+        let enc = encode(&e, &v, Mode::Coconut, 2, &c, LossSpan::Rest, &mut rng);
+        assert_eq!(enc.tokens[enc.bot], e.root);
+        assert_eq!(enc.tokens[enc.bot - 1], v.r());
+        assert_eq!(
+            &enc.tokens[enc.bot + 1..enc.bot + 4],
+            &[v.latent(), v.latent(), v.eot()]
+        );
+        assert!(!enc.tokens.contains(&v.bot()));
     }
 
     #[test]
@@ -424,8 +475,10 @@ mod tests {
         assert_eq!(enc.thought_sets[1], vec![0, 1, 2, 3, 7]);
         assert_eq!(enc.thought_sets[3], vec![0, 1, 2, 3, 4, 7]);
         assert_eq!(
-            prompt_len(&long),
-            encode_prompt(&long, &v, &mut rng).0.len()
+            prompt_len(&long, PromptLayout::Bot),
+            encode_prompt(&long, &v, PromptLayout::Bot, &mut rng)
+                .0
+                .len()
         );
     }
 

@@ -28,7 +28,7 @@ use superpose_model::{ForwardInput, Model};
 
 use crate::batch::collate;
 use crate::causal::{self, CausalTest};
-use crate::curriculum::{encode_prompt, prompt_len, thought_sets, Encoded, Mode};
+use crate::curriculum::{encode_prompt, prompt_len, thought_sets, Encoded, Mode, PromptLayout};
 use crate::data::ReachExample;
 use crate::multipass::{bool2, int2, multipass, ThoughtFeed};
 use crate::tokenizer::Vocab;
@@ -165,13 +165,16 @@ pub struct ModelMeta {
     /// Trained with the readout bottleneck (the answer cannot attend to the edge list).
     #[serde(default)]
     pub readout_bottleneck: bool,
+    /// Where the thoughts start (checkpoints from before the switch: `bot`).
+    #[serde(default)]
+    pub layout: PromptLayout,
 }
 
 impl ModelMeta {
     /// Positions an evaluation prompt of `ex` takes: the prompt through `<bot>`, the thoughts
     /// and `<eot>` (decoding needs room after it).
     pub fn eval_len(&self, ex: &ReachExample) -> usize {
-        prompt_len(ex) + self.thoughts + 1
+        prompt_len(ex, self.layout) + self.thoughts + 1
     }
 
     /// This meta with `thoughts` slots at inference when given (methods with thoughts only).
@@ -214,7 +217,7 @@ fn eval_rows(
     let mut rows = Vec::with_capacity(exs.len());
     let mut edge_pos = Vec::with_capacity(exs.len());
     for ex in exs {
-        let (mut tokens, pos) = encode_prompt(ex, v, rng);
+        let (mut tokens, pos) = encode_prompt(ex, v, meta.layout, rng);
         let bot = tokens.len() - 1;
         tokens.extend(std::iter::repeat_n(slot, thoughts));
         tokens.push(v.eot());
@@ -279,7 +282,7 @@ pub(crate) fn run_batch(
     let refs: Vec<&Encoded> = rows.iter().collect();
     let mut b = collate(&refs, v.eos());
     if meta.readout_bottleneck {
-        b = b.with_readout_bottleneck();
+        b = b.with_readout_bottleneck(meta.layout);
     }
     let continuous = meta.mode.continuous();
     let attn_layer = (probes.is_some() && continuous).then_some(opts.attention_layer);

@@ -120,6 +120,7 @@ pub fn run_meta(cfg: &TrainConfig) -> RunMeta {
             mode: cfg.run.mode,
             thoughts: cfg.eval_thoughts(),
             readout_bottleneck: cfg.curriculum.readout_bottleneck,
+            layout: cfg.curriculum.layout,
         },
         config: cfg.clone(),
     }
@@ -141,7 +142,7 @@ pub fn datasets(cfg: &TrainConfig) -> Result<(Vec<ReachExample>, Vec<ReachExampl
 /// Longest sequence an example can produce under `cfg` (prompt, thoughts, steps, answer).
 fn max_len(ex: &ReachExample, cfg: &TrainConfig) -> usize {
     let thoughts = cfg.curriculum.max_stage * cfg.curriculum.thoughts_per_step;
-    prompt_len(ex) + thoughts + 1 + ex.hops() + 3
+    prompt_len(ex, cfg.curriculum.layout) + thoughts + 1 + ex.hops() + 3
 }
 
 fn check_fits(exs: &[ReachExample], cfg: &TrainConfig, what: &str) -> Result<(), TrainError> {
@@ -486,7 +487,7 @@ fn forward_backward(
     for mb in batch.chunks(micro) {
         let mut hb = collate(mb, vocab.eos());
         if cfg.curriculum.readout_bottleneck {
-            hb = hb.with_readout_bottleneck();
+            hb = hb.with_readout_bottleneck(cfg.curriculum.layout);
         }
         tokens += hb.key_mask.iter().filter(|&&m| m).count();
         let feed = thought_feed(model, &hb, p_teacher, &mut teacher_rng, device);

@@ -2,6 +2,7 @@
 //! thought feeds, the frontier loss and the readout bottleneck.
 
 use super::*;
+use crate::curriculum::PromptLayout;
 use burn::tensor::TensorData;
 
 /// A run small enough for a unit test (seconds on one core).
@@ -323,7 +324,7 @@ fn readout_bottleneck_hides_the_edge_list_from_the_answer_pass() {
         multipass(&model, b, true, &ThoughtFeed::Zero, None, &device).logits
     };
     let open = run(&hb);
-    let closed = run(&hb.clone().with_readout_bottleneck());
+    let closed = run(&hb.clone().with_readout_bottleneck(PromptLayout::Bot));
     let [rows, cols, v] = open.dims();
     let first_answer_col = hb.bot_col + 1 + hb.max_thoughts();
     let slice = |t: Tensor<3>, lo: usize, hi: usize| t.slice([0..rows, lo..hi, 0..v]);
