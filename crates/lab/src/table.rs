@@ -13,6 +13,17 @@ pub struct Column {
     pub description: String,
 }
 
+/// A row that does not fit its table.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TableError {
+    #[error("table `{table}`: a row has {got} values for {expected} columns")]
+    RowLength {
+        table: String,
+        expected: usize,
+        got: usize,
+    },
+}
+
 /// A named table of JSON values (numbers, strings, booleans, or null for "not applicable").
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Table {
@@ -38,11 +49,19 @@ impl Table {
         }
     }
 
-    /// Appends a row. A row shorter than the header is padded with nulls and a longer one is
-    /// truncated, so a table is always rectangular.
-    pub fn push(&mut self, mut row: Vec<Value>) {
-        row.resize(self.columns.len(), Value::Null);
+    /// Appends a row, one value per column in header order. A row of any other length is
+    /// refused (and the table left unchanged), so a table is always rectangular and a missing
+    /// or extra value never shifts a column.
+    pub fn push(&mut self, row: Vec<Value>) -> Result<(), TableError> {
+        if row.len() != self.columns.len() {
+            return Err(TableError::RowLength {
+                table: self.name.clone(),
+                expected: self.columns.len(),
+                got: row.len(),
+            });
+        }
         self.rows.push(row);
+        Ok(())
     }
 
     pub fn column_index(&self, name: &str) -> Option<usize> {
@@ -321,8 +340,8 @@ mod tests {
                 ("x", "s", "time"),
             ],
         );
-        t.push(vec![json!("a,b"), json!(3), json!(0.5)]);
-        t.push(vec![json!("c"), json!(10), Value::Null]);
+        t.push(vec![json!("a,b"), json!(3), json!(0.5)]).unwrap();
+        t.push(vec![json!("c"), json!(10), Value::Null]).unwrap();
         t
     }
 
@@ -333,10 +352,24 @@ mod tests {
     }
 
     #[test]
-    fn short_rows_are_padded() {
+    fn rows_of_the_wrong_length_are_refused() {
         let mut t = sample();
-        t.push(vec![json!("d")]);
-        assert_eq!(t.rows[2], vec![json!("d"), Value::Null, Value::Null]);
+        let short = t.push(vec![json!("d")]).unwrap_err();
+        assert_eq!(
+            short,
+            TableError::RowLength {
+                table: "t".into(),
+                expected: 3,
+                got: 1
+            }
+        );
+        assert_eq!(
+            short.to_string(),
+            "table `t`: a row has 1 values for 3 columns"
+        );
+        let long = vec![json!("e"), json!(1), json!(2.0), json!(3)];
+        assert!(t.push(long).is_err());
+        assert_eq!(t.rows.len(), 2, "a refused row is not appended");
     }
 
     #[test]

@@ -226,13 +226,13 @@ pub fn run(opts: &RunOptions) -> Result<ExperimentResult, LabError> {
         let name = src.name.clone();
         match planning::measure(src, &settings) {
             Ok(m) => {
-                table.push(row(&m));
+                table.push(row(&m))?;
                 for r in level_rows(&m) {
-                    levels.push(r);
+                    levels.push(r)?;
                 }
                 let o = other_extractors(&m, settings.time_limit_s);
                 for (name, r) in [("classic", &m.gp), ("ebl", &o.ebl), ("sat", &o.sat)] {
-                    extractors.push(extractor_row(&m.source.name, name, r));
+                    extractors.push(extractor_row(&m.source.name, name, r))?;
                 }
                 others.push(o);
                 measured.push(m);
@@ -242,7 +242,7 @@ pub fn run(opts: &RunOptions) -> Result<ExperimentResult, LabError> {
                 r.resize(COLUMNS.len(), Value::Null);
                 r[3] = json!("error");
                 r[COLUMNS.len() - 1] = json!(e);
-                table.push(r);
+                table.push(r)?;
             }
         }
         pb.inc(1);

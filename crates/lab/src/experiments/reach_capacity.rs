@@ -98,7 +98,7 @@ pub const SIZE_COLUMNS: &[(&str, &str, &str)] = &[
     ("max_err", "", "largest thought error"),
 ];
 
-fn tables(rep: &CapacityReport) -> (Table, Table) {
+fn tables(rep: &CapacityReport) -> Result<(Table, Table), LabError> {
     let mut t = Table::new("results", COLUMNS);
     for r in &rep.rows {
         t.push(vec![
@@ -116,7 +116,7 @@ fn tables(rep: &CapacityReport) -> (Table, Table) {
             json!(r.mean_err),
             json!(r.max_err),
             json!(r.mean_reached),
-        ]);
+        ])?;
     }
     let mut s = Table::new("by_reached_size", SIZE_COLUMNS);
     for r in &rep.by_size {
@@ -129,9 +129,9 @@ fn tables(rep: &CapacityReport) -> (Table, Table) {
             json!(r.set_exact_rate),
             json!(r.mean_err),
             json!(r.max_err),
-        ]);
+        ])?;
     }
-    (t, s)
+    Ok((t, s))
 }
 
 fn nominal(r: &superpose_construct::capacity::CapacityRow) -> bool {
@@ -156,7 +156,7 @@ pub fn run(opts: &RunOptions) -> Result<ExperimentResult, LabError> {
         }
     };
     pb.finish_and_clear();
-    let (table, sizes) = tables(&rep);
+    let (table, sizes) = tables(&rep)?;
 
     // heat map 1: accuracy, rows n, columns d (random embeddings; orthonormal as last column)
     let nom: Vec<_> = rep.rows.iter().filter(|r| nominal(r)).collect();

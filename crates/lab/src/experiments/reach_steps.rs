@@ -338,7 +338,7 @@ pub fn run(opts: &RunOptions) -> Result<ExperimentResult, LabError> {
                 json!(m.reach_edge_visits),
                 json!(m.matrix_squarings),
                 json!(m.matrix_ops),
-            ]);
+            ])?;
             rows.push((m, c));
             pb.inc(1);
         }
@@ -366,7 +366,7 @@ pub fn run(opts: &RunOptions) -> Result<ExperimentResult, LabError> {
             f(|m| m.bfs_edge_visits as f64),
             f(|m| m.matrix_squarings as f64),
             f(|m| m.matrix_ops as f64),
-        ]);
+        ])?;
     }
     pb.finish_and_clear();
 

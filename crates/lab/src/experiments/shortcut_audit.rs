@@ -161,7 +161,7 @@ pub fn run(opts: &RunOptions) -> Result<ExperimentResult, LabError> {
                 json!(row.root_aware),
                 json!(row.accuracy),
                 json!(row.ties),
-            ]);
+            ])?;
         }
         let s = superpose_graph::stats::table2_stats(&tasks);
         table.push(vec![
@@ -176,7 +176,7 @@ pub fn run(opts: &RunOptions) -> Result<ExperimentResult, LabError> {
                 .map(|x| x.accuracy)),
             json!(r.shortcut_free),
             json!(r.verdict),
-        ]);
+        ])?;
         reports.push((d.label.clone(), r));
         pb.inc(1);
     }

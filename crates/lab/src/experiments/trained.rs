@@ -14,7 +14,7 @@ use superpose_train::trainer::{evaluate, read_run_meta, RunMeta};
 
 use crate::plot::{category_chart, xy_plot, Axis, CategoryChart, CategoryStyle, Series, XyPlot};
 use crate::report::{ExperimentResult, Plot, Status};
-use crate::table::{fmt_sig, Table};
+use crate::table::{fmt_sig, Table, TableError};
 use crate::{progress_bar, ExperimentId, LabError, RunOptions};
 
 pub const COLUMNS: &[(&str, &str, &str)] = &[
@@ -151,7 +151,7 @@ pub fn eval_tasks(
     out
 }
 
-fn probe_rows(t: &mut Table, ckpt: &str, probe: &str, rows: &[ProbeRow]) {
+fn probe_rows(t: &mut Table, ckpt: &str, probe: &str, rows: &[ProbeRow]) -> Result<(), TableError> {
     for r in rows {
         t.push(vec![
             json!(ckpt),
@@ -162,8 +162,9 @@ fn probe_rows(t: &mut Table, ckpt: &str, probe: &str, rows: &[ProbeRow]) {
             json!(r.not_reachable.mean),
             json!(r.optimal.mean),
             json!(r.ordered()),
-        ]);
+        ])?;
     }
+    Ok(())
 }
 
 /// One checkpoint, measured: accuracy and probes over every hop count, causal tests inside
@@ -238,7 +239,12 @@ fn causal_rows(rep: &EvalReport) -> Vec<(String, usize, f64, f64)> {
     rows
 }
 
-fn push_rows(m: &Measured, table: &mut Table, probes: &mut Table, causal: &mut Table) {
+fn push_rows(
+    m: &Measured,
+    table: &mut Table,
+    probes: &mut Table,
+    causal: &mut Table,
+) -> Result<(), TableError> {
     let (lo, hi) = (m.meta.config.data.min_hops, m.meta.config.data.max_hops);
     for (h, acc, n) in hop_rows(&m.all) {
         let a = &m.all.by_hops[&h.to_string()];
@@ -251,15 +257,15 @@ fn push_rows(m: &Measured, table: &mut Table, probes: &mut Table, causal: &mut T
             json!(n),
             json!(a.correct),
             json!(acc),
-        ]);
+        ])?;
     }
     probe_rows(
         probes,
         &m.name,
         "thought_node_inner",
         &m.all.thought_node_inner,
-    );
-    probe_rows(probes, &m.name, "edge_attention", &m.all.edge_attention);
+    )?;
+    probe_rows(probes, &m.name, "edge_attention", &m.all.edge_attention)?;
     for (test, thoughts, acc, choice) in causal_rows(&m.inside) {
         causal.push(vec![
             json!(m.name),
@@ -269,8 +275,9 @@ fn push_rows(m: &Measured, table: &mut Table, probes: &mut Table, causal: &mut T
             json!(m.inside.tasks),
             json!(acc),
             json!(choice),
-        ]);
+        ])?;
     }
+    Ok(())
 }
 
 fn plots(ms: &[Measured]) -> Result<Vec<Plot>, LabError> {
@@ -440,7 +447,7 @@ pub fn run(opts: &RunOptions) -> Result<ExperimentResult, LabError> {
     let mut interpretation = Vec::new();
     let mut summary = serde_json::Map::new();
     for m in &measured {
-        push_rows(m, &mut table, &mut probes, &mut causal);
+        push_rows(m, &mut table, &mut probes, &mut causal)?;
         let (s, sum) = interpret(m);
         interpretation.push(s);
         summary.insert(short(&m.name), sum);

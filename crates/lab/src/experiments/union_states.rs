@@ -79,7 +79,7 @@ pub fn run(opts: &RunOptions) -> Result<ExperimentResult, LabError> {
         if small {
             if let Ok(m) = planning::measure(src, &settings) {
                 if let Some(r) = row(&m) {
-                    table.push(r);
+                    table.push(r)?;
                     measured.push(m);
                 }
             }
