@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use serde_json::json;
 use superpose_plan::bench::{run_suites, summarize, write_csv};
 use superpose_plan::diagnostics::format_table;
@@ -29,35 +29,6 @@ pub enum PlanCommand {
     Ground(GroundArgs),
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-pub enum AlgoArg {
-    /// Graphplan (Blum & Furst): planning graph with mutexes, memoised backward extraction.
-    Graphplan,
-    /// Graphplan with EBL/DDB extraction (Kambhampati 2000): learned nogoods, backjumping.
-    GraphplanEbl,
-    /// Graphplan with extraction by SAT (Kautz & Selman's Blackbox): the graph as CNF, CaDiCaL, incremental over levels.
-    GraphplanSat,
-    /// Breadth-first search over states (optimal sequential length).
-    Bfs,
-    /// A* over states with h_max (optimal).
-    AstarHmax,
-    /// Greedy best-first search over states with h_FF.
-    GbfsHff,
-}
-
-impl From<AlgoArg> for Algo {
-    fn from(a: AlgoArg) -> Algo {
-        match a {
-            AlgoArg::Graphplan => Algo::Graphplan,
-            AlgoArg::GraphplanEbl => Algo::GraphplanEbl,
-            AlgoArg::GraphplanSat => Algo::GraphplanSat,
-            AlgoArg::Bfs => Algo::Bfs,
-            AlgoArg::AstarHmax => Algo::AstarHmax,
-            AlgoArg::GbfsHff => Algo::GbfsHff,
-        }
-    }
-}
-
 #[derive(Args)]
 pub struct SolveArgs {
     /// PDDL domain file.
@@ -66,7 +37,7 @@ pub struct SolveArgs {
     problem: PathBuf,
     /// Planner to run.
     #[arg(long, value_enum, default_value = "graphplan")]
-    algo: AlgoArg,
+    algo: Algo,
     /// Print the per-level table (facts, actions, mutex pairs, goals, extraction, memo, nodes).
     #[arg(long)]
     trace: bool,
@@ -113,7 +84,7 @@ pub struct BenchArgs {
     dirs: Vec<PathBuf>,
     /// Planner to run.
     #[arg(long, value_enum, default_value = "graphplan")]
-    algo: AlgoArg,
+    algo: Algo,
     /// Seconds per problem (parse, ground and search).
     #[arg(long, default_value_t = 30.0)]
     time_limit: f64,
@@ -168,7 +139,7 @@ fn solve(a: SolveArgs) -> anyhow::Result<ExitCode> {
     };
     let (domain, problem, task) = load(&a.domain, &a.problem)?;
     print_notes(&superpose_plan::check(&domain, &problem)?);
-    let algo: Algo = a.algo.into();
+    let algo = a.algo;
     let mut r = run_algo(&task, algo, &limits);
     // Every plan is simulated on the lifted PDDL before it is printed.
     if let Outcome::Solved(plan) = &r.outcome {
@@ -396,7 +367,7 @@ fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
         dirs.push(d.clone());
     }
     let pb = superpose_util::progress_bar(total, "plan bench", true);
-    let algo: Algo = a.algo.into();
+    let algo = a.algo;
     let mut rows = Vec::new();
     for d in &dirs {
         let sub = match a.max_per_domain {
