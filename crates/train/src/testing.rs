@@ -1,8 +1,32 @@
-//! Fixtures for the tests of this crate and of the crates above it (lab, cli): one training
-//! run small enough to finish in seconds on one core, with the knobs those tests vary.
+//! Fixtures for the tests of this crate and of the crates above it (lab, cli): the minimal
+//! config, and one training run small enough to finish in seconds on one core, with the
+//! knobs those tests vary.
 
 use crate::config::TrainConfig;
 use crate::TrainError;
+
+/// The smallest config the parser accepts: only the keys without a default (line 1 is
+/// `[run]`; the config tests locate errors by line).
+pub const MINIMAL_TOML: &str = r#"[run]
+name = "t"
+mode = "coconut"
+
+[data]
+train_graphs = 10
+val_graphs = 5
+min_hops = 3
+max_hops = 4
+
+[model]
+n_layer = 2
+n_head = 2
+d_model = 16
+
+[optim]
+epochs = 2
+batch_size = 4
+lr = 1e-3
+"#;
 
 /// A tiny Coconut-style training run. `Default` is the trainer's own unit-test run; the other
 /// tests change a few fields (`TinyRun { n_layer: 1, ..TinyRun::default() }`).
