@@ -22,7 +22,45 @@ pub enum TableError {
         expected: usize,
         got: usize,
     },
+    #[error("table `{table}`: a `{row}` does not have the table's columns")]
+    RowType { table: String, row: &'static str },
 }
+
+/// A typed table row: its columns and its values, in the same order. Declare row types with
+/// [`table_row!`](crate::table::table_row), which derives both from one list of fields, so a
+/// value can only land in its own column and a wrong column is a compile error.
+pub trait Row {
+    /// (name, unit, description) of each column, in field order.
+    const COLUMNS: &'static [(&'static str, &'static str, &'static str)];
+    /// The field values, in field order.
+    fn values(&self) -> Vec<Value>;
+}
+
+/// Declares a row struct (`pub` fields) and its [`Row`] impl from one list of
+/// `field: Type => ("unit", "description")`; the field name is the column name.
+macro_rules! table_row {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $($field:ident : $ty:ty => ($unit:expr, $desc:expr)),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, PartialEq)]
+        $vis struct $name {
+            $(pub $field: $ty,)*
+        }
+
+        impl $crate::table::Row for $name {
+            const COLUMNS: &'static [(&'static str, &'static str, &'static str)] =
+                &[$((stringify!($field), $unit, $desc)),*];
+            fn values(&self) -> Vec<serde_json::Value> {
+                vec![$(serde_json::json!(self.$field)),*]
+            }
+        }
+    };
+}
+pub(crate) use table_row;
 
 /// A named table of JSON values (numbers, strings, booleans, or null for "not applicable").
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -62,6 +100,28 @@ impl Table {
         }
         self.rows.push(row);
         Ok(())
+    }
+
+    /// An empty table with the columns of row type `R`.
+    pub fn of<R: Row>(name: &str) -> Self {
+        Table::new(name, R::COLUMNS)
+    }
+
+    /// Appends a typed row; refused unless the table has exactly `R`'s columns.
+    pub fn push_row<R: Row>(&mut self, row: &R) -> Result<(), TableError> {
+        let same = self.columns.len() == R::COLUMNS.len()
+            && self
+                .columns
+                .iter()
+                .zip(R::COLUMNS)
+                .all(|(c, r)| c.name == r.0);
+        if !same {
+            return Err(TableError::RowType {
+                table: self.name.clone(),
+                row: std::any::type_name::<R>(),
+            });
+        }
+        self.push(row.values())
     }
 
     pub fn column_index(&self, name: &str) -> Option<usize> {
@@ -370,6 +430,48 @@ mod tests {
         let long = vec![json!("e"), json!(1), json!(2.0), json!(3)];
         assert!(t.push(long).is_err());
         assert_eq!(t.rows.len(), 2, "a refused row is not appended");
+    }
+
+    table_row! {
+        /// A row of the sample table.
+        struct SampleRow {
+            name: String => ("", "a name"),
+            n: usize => ("nodes", "size"),
+            x: Option<f64> => ("s", "time"),
+        }
+    }
+
+    #[test]
+    fn typed_rows_fill_their_own_columns() {
+        let mut t = Table::of::<SampleRow>("t");
+        assert_eq!(
+            t,
+            Table {
+                rows: vec![],
+                ..sample()
+            }
+        );
+        for (name, n, x) in [("a,b", 3, Some(0.5)), ("c", 10, None)] {
+            let row = SampleRow {
+                name: name.into(),
+                n,
+                x,
+            };
+            t.push_row(&row).unwrap();
+        }
+        assert_eq!(t, sample());
+        // a table with other columns refuses the row type
+        let mut other = Table::new("o", &[("n", "", ""), ("name", "", ""), ("x", "", "")]);
+        let row = SampleRow {
+            name: "d".into(),
+            n: 1,
+            x: None,
+        };
+        assert!(matches!(
+            other.push_row(&row),
+            Err(TableError::RowType { .. })
+        ));
+        assert!(other.rows.is_empty());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use superpose_graph::{prosqa, solve, ReachTask};
 use super::construct_bridge::{self, Cost};
 use crate::plot::{xy_plot, Axis, Series, XyPlot};
 use crate::report::{ExperimentResult, Plot, Status};
-use crate::table::{fmt_sig, Table};
+use crate::table::{fmt_sig, table_row, Row, Table};
 use crate::{data, progress_bar, ExperimentId, LabError, RunOptions};
 
 /// One (family, size) group of tasks.
@@ -205,101 +205,78 @@ pub fn loglog_slope(points: &[(f64, f64)]) -> Option<f64> {
     (sxx > 0.0).then(|| sxy / sxx)
 }
 
-pub const TASK_COLUMNS: &[(&str, &str, &str)] = &[
-    ("family", "", "graph family"),
-    ("size", "", "size parameter of the group"),
-    ("task", "", "index of the task in its group"),
-    ("n", "nodes", "nodes"),
-    ("m", "edges", "edges"),
-    ("hops", "steps", "shortest root→target path length"),
-    (
-        "eccentricity",
-        "steps",
-        "root eccentricity = BFS rounds to exhaust the reachable set",
-    ),
-    (
-        "diameter",
-        "steps",
-        "graph diameter (largest finite distance)",
-    ),
-    (
-        "thoughts",
-        "steps",
-        "continuous thoughts the construction ran",
-    ),
-    (
-        "construct_correct",
-        "",
-        "the construction answered correctly",
-    ),
-    (
-        "construct_macs",
-        "multiply-adds",
-        "construction: multiply-adds of the whole forward computation (prompt, thoughts, answer)",
-    ),
-    (
-        "thought_macs",
-        "multiply-adds",
-        "construction: multiply-adds of the thought steps only",
-    ),
-    (
-        "bfs_edge_visits",
-        "edge visits",
-        "BFS from the root to exhaustion",
-    ),
-    (
-        "reach_edge_visits",
-        "edge visits",
-        "exact per-hop reachable sets R_0..R_hops",
-    ),
-    (
-        "matrix_squarings",
-        "steps",
-        "boolean matrix squarings (sequential depth of the parallel closure)",
-    ),
-    (
-        "matrix_ops",
-        "boolean ops",
-        "boolean AND/OR products of the matrix-power closure (n³ per squaring)",
-    ),
-];
+table_row! {
+    /// One task of a group (the `tasks` table); construction cells are None when the
+    /// construction could not run.
+    pub struct TaskRow {
+        family: String => ("", "graph family"),
+        size: String => ("", "size parameter of the group"),
+        task: usize => ("", "index of the task in its group"),
+        n: usize => ("nodes", "nodes"),
+        m: usize => ("edges", "edges"),
+        hops: usize => ("steps", "shortest root→target path length"),
+        eccentricity: usize => (
+            "steps",
+            "root eccentricity = BFS rounds to exhaust the reachable set"
+        ),
+        diameter: usize => ("steps", "graph diameter (largest finite distance)"),
+        thoughts: Option<usize> => ("steps", "continuous thoughts the construction ran"),
+        construct_correct: Option<bool> => ("", "the construction answered correctly"),
+        construct_macs: Option<u64> => (
+            "multiply-adds",
+            "construction: multiply-adds of the whole forward computation (prompt, thoughts, answer)"
+        ),
+        thought_macs: Option<u64> => (
+            "multiply-adds",
+            "construction: multiply-adds of the thought steps only"
+        ),
+        bfs_edge_visits: u64 => ("edge visits", "BFS from the root to exhaustion"),
+        reach_edge_visits: u64 => ("edge visits", "exact per-hop reachable sets R_0..R_hops"),
+        matrix_squarings: usize => (
+            "steps",
+            "boolean matrix squarings (sequential depth of the parallel closure)"
+        ),
+        matrix_ops: u64 => (
+            "boolean ops",
+            "boolean AND/OR products of the matrix-power closure (n³ per squaring)"
+        ),
+    }
+}
 
-pub const GROUP_COLUMNS: &[(&str, &str, &str)] = &[
-    ("family", "", "graph family"),
-    ("size", "", "size parameter"),
-    ("tasks", "tasks", "tasks in the group"),
-    ("n", "nodes", "mean nodes"),
-    ("m", "edges", "mean edges"),
-    ("hops", "steps", "mean shortest root→target path length"),
-    (
-        "eccentricity",
-        "steps",
-        "mean root eccentricity (BFS rounds)",
-    ),
-    ("diameter", "steps", "mean diameter"),
-    (
-        "thoughts",
-        "steps",
-        "mean continuous thoughts of the construction",
-    ),
-    (
-        "construct_accuracy",
-        "",
-        "share of tasks the construction answered correctly",
-    ),
-    (
-        "construct_macs",
-        "multiply-adds",
-        "mean multiply-adds of the construction (whole forward computation)",
-    ),
-    ("bfs_edge_visits", "edge visits", "mean BFS edge visits"),
-    ("matrix_squarings", "steps", "mean boolean matrix squarings"),
-    (
-        "matrix_ops",
-        "boolean ops",
-        "mean boolean products of the matrix-power closure",
-    ),
-];
+table_row! {
+    /// One (family, size) group (the `results` table): means over its tasks; construction
+    /// cells are None unless every task has a cost.
+    pub struct GroupRow {
+        family: String => ("", "graph family"),
+        size: String => ("", "size parameter"),
+        tasks: usize => ("tasks", "tasks in the group"),
+        n: Option<f64> => ("nodes", "mean nodes"),
+        m: Option<f64> => ("edges", "mean edges"),
+        hops: Option<f64> => ("steps", "mean shortest root→target path length"),
+        eccentricity: Option<f64> => ("steps", "mean root eccentricity (BFS rounds)"),
+        diameter: Option<f64> => ("steps", "mean diameter"),
+        thoughts: Option<f64> => ("steps", "mean continuous thoughts of the construction"),
+        construct_accuracy: Option<f64> => (
+            "",
+            "share of tasks the construction answered correctly"
+        ),
+        construct_macs: Option<f64> => (
+            "multiply-adds",
+            "mean multiply-adds of the construction (whole forward computation)"
+        ),
+        bfs_edge_visits: Option<f64> => ("edge visits", "mean BFS edge visits"),
+        matrix_squarings: Option<f64> => ("steps", "mean boolean matrix squarings"),
+        matrix_ops: Option<f64> => (
+            "boolean ops",
+            "mean boolean products of the matrix-power closure"
+        ),
+    }
+}
+
+/// The columns of the `tasks` table.
+pub const TASK_COLUMNS: &[(&str, &str, &str)] = TaskRow::COLUMNS;
+/// The columns of the `results` table.
+pub const GROUP_COLUMNS: &[(&str, &str, &str)] = GroupRow::COLUMNS;
 
 pub fn run(opts: &RunOptions) -> Result<ExperimentResult, LabError> {
     let groups = groups(opts.quick, opts.seed);
@@ -339,9 +316,9 @@ pub fn run(opts: &RunOptions) -> Result<ExperimentResult, LabError> {
 
 /// The two tables of a run and why construction cells are empty, if they are.
 struct Measured {
-    /// One row per (family, size) group (`GROUP_COLUMNS`).
+    /// One row per (family, size) group (`GroupRow`).
     groups: Table,
-    /// One row per task (`TASK_COLUMNS`).
+    /// One row per task (`TaskRow`).
     tasks: Table,
     /// The first reason the construction could not run on a group.
     construct_error: Option<String>,
@@ -351,8 +328,8 @@ struct Measured {
 /// and group tables.
 fn measure_groups(groups: &[Group], opts: &RunOptions) -> Result<Measured, LabError> {
     let mut out = Measured {
-        groups: Table::new("results", GROUP_COLUMNS),
-        tasks: Table::new("tasks", TASK_COLUMNS),
+        groups: Table::of::<GroupRow>("results"),
+        tasks: Table::of::<TaskRow>("tasks"),
         construct_error: None,
     };
     let total: usize = groups.iter().map(|g| g.count).sum();
@@ -370,66 +347,66 @@ fn measure_groups(groups: &[Group], opts: &RunOptions) -> Result<Measured, LabEr
         let mut rows: Vec<(TaskMeasure, Option<Cost>)> = Vec::new();
         for ((i, t), c) in tasks.iter().enumerate().zip(costs) {
             let m = measure(t);
-            out.tasks.push(task_row(g, i, &m, c.as_ref()))?;
+            out.tasks.push_row(&task_row(g, i, &m, c.as_ref()))?;
             rows.push((m, c));
             pb.inc(1);
         }
-        out.groups.push(group_row(g, &rows))?;
+        out.groups.push_row(&group_row(g, &rows))?;
     }
     pb.finish_and_clear();
     Ok(out)
 }
 
-/// A row of the task table (`TASK_COLUMNS`); construction cells are null without a cost.
-fn task_row(g: &Group, i: usize, m: &TaskMeasure, c: Option<&Cost>) -> Vec<Value> {
-    vec![
-        json!(g.family_name()),
-        json!(g.size),
-        json!(i),
-        json!(m.n),
-        json!(m.m),
-        json!(m.hops),
-        json!(m.eccentricity),
-        json!(m.diameter),
-        c.map_or(Value::Null, |c| json!(c.thoughts)),
-        c.map_or(Value::Null, |c| json!(c.correct)),
-        c.map_or(Value::Null, |c| json!(c.total_macs)),
-        c.map_or(Value::Null, |c| json!(c.thought_macs)),
-        json!(m.bfs_edge_visits),
-        json!(m.reach_edge_visits),
-        json!(m.matrix_squarings),
-        json!(m.matrix_ops),
-    ]
+/// A row of the task table; construction cells are None without a cost.
+fn task_row(g: &Group, i: usize, m: &TaskMeasure, c: Option<&Cost>) -> TaskRow {
+    TaskRow {
+        family: g.family_name().into(),
+        size: g.size.clone(),
+        task: i,
+        n: m.n,
+        m: m.m,
+        hops: m.hops,
+        eccentricity: m.eccentricity,
+        diameter: m.diameter,
+        thoughts: c.map(|c| c.thoughts),
+        construct_correct: c.map(|c| c.correct),
+        construct_macs: c.map(|c| c.total_macs),
+        thought_macs: c.map(|c| c.thought_macs),
+        bfs_edge_visits: m.bfs_edge_visits,
+        reach_edge_visits: m.reach_edge_visits,
+        matrix_squarings: m.matrix_squarings,
+        matrix_ops: m.matrix_ops,
+    }
 }
 
-/// A row of the group table (`GROUP_COLUMNS`): means over the group's tasks; construction
-/// cells are null unless every task has a cost.
-fn group_row(g: &Group, rows: &[(TaskMeasure, Option<Cost>)]) -> Vec<Value> {
-    let f = |k: fn(&TaskMeasure) -> f64| json!(mean(rows.iter().map(|(m, _)| k(m))));
+/// A row of the group table: means over the group's tasks; construction cells are None
+/// unless every task has a cost.
+fn group_row(g: &Group, rows: &[(TaskMeasure, Option<Cost>)]) -> GroupRow {
+    let f = |k: fn(&TaskMeasure) -> f64| mean(rows.iter().map(|(m, _)| k(m)));
     let costs: Vec<_> = rows.iter().filter_map(|(_, c)| c.clone()).collect();
     let cm = |k: fn(&Cost) -> f64| {
         if costs.len() == rows.len() && !costs.is_empty() {
-            json!(mean(costs.iter().map(k)))
+            mean(costs.iter().map(k))
         } else {
-            Value::Null
+            None
         }
     };
-    vec![
-        json!(g.family_name()),
-        json!(g.size),
-        json!(rows.len()),
-        f(|m| m.n as f64),
-        f(|m| m.m as f64),
-        f(|m| m.hops as f64),
-        f(|m| m.eccentricity as f64),
-        f(|m| m.diameter as f64),
-        cm(|c| c.thoughts as f64),
-        cm(|c| if c.correct { 1.0 } else { 0.0 }),
-        cm(|c| c.total_macs as f64),
-        f(|m| m.bfs_edge_visits as f64),
-        f(|m| m.matrix_squarings as f64),
-        f(|m| m.matrix_ops as f64),
-    ]
+    GroupRow {
+        family: g.family_name().into(),
+        size: g.size.clone(),
+        tasks: rows.len(),
+        n: f(|m| m.n as f64),
+        m: f(|m| m.m as f64),
+        hops: f(|m| m.hops as f64),
+        eccentricity: f(|m| m.eccentricity as f64),
+        diameter: f(|m| m.diameter as f64),
+        thoughts: cm(|c| c.thoughts as f64),
+        construct_accuracy: cm(|c| if c.correct { 1.0 } else { 0.0 }),
+        construct_macs: cm(|c| c.total_macs as f64),
+        bfs_edge_visits: f(|m| m.bfs_edge_visits as f64),
+        matrix_squarings: f(|m| m.matrix_squarings as f64),
+        matrix_ops: f(|m| m.matrix_ops as f64),
+    }
 }
 
 /// (n, column) points of the group table where both are numbers.
