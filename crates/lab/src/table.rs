@@ -37,8 +37,23 @@ pub trait Row {
 }
 
 /// Declares a row struct (`pub` fields) and its [`Row`] impl from one list of
-/// `field: Type => ("unit", "description")`; the field name is the column name.
+/// `field: Type => ("unit", "description")`; the field name is the column name. The form
+/// `impl Row for Type { field => ("unit", "description"), ... }` makes an existing struct
+/// (e.g. a report row of another crate) a row with those of its fields as columns.
 macro_rules! table_row {
+    (
+        impl Row for $name:path {
+            $($field:ident => ($unit:expr, $desc:expr)),* $(,)?
+        }
+    ) => {
+        impl $crate::table::Row for $name {
+            const COLUMNS: &'static [(&'static str, &'static str, &'static str)] =
+                &[$((stringify!($field), $unit, $desc)),*];
+            fn values(&self) -> Vec<serde_json::Value> {
+                vec![$(serde_json::json!(self.$field)),*]
+            }
+        }
+    };
     (
         $(#[$meta:meta])*
         $vis:vis struct $name:ident {

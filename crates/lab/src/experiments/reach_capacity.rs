@@ -10,7 +10,7 @@ use superpose_construct::capacity::{
 
 use crate::plot::{heatmap, xy_plot, Axis, Heatmap, Series, XyPlot};
 use crate::report::{ExperimentResult, Plot, Status};
-use crate::table::{fmt_sig, Table};
+use crate::table::{fmt_sig, table_row, Row, Table};
 use crate::{progress_bar, ExperimentId, LabError, RunOptions};
 
 /// The sweep of a run.
@@ -40,103 +40,65 @@ pub fn params(quick: bool, seed: u64) -> CapacityParams {
     }
 }
 
-pub const COLUMNS: &[(&str, &str, &str)] = &[
-    ("family", "", "graph family"),
-    (
-        "n",
-        "nodes",
-        "graph size (node vocabulary of the construction)",
-    ),
-    ("d", "dimensions", "width of the node embeddings"),
-    (
-        "embedding",
-        "",
-        "orthonormal (the theorem, d = n) or random unit vectors",
-    ),
-    (
-        "temperature_scale",
-        "×",
-        "multiplier of every attention scale (1 = nominal)",
-    ),
-    (
-        "eps_scale",
-        "×",
-        "multiplier of the MLP threshold (1 = nominal)",
-    ),
-    ("eps", "", "threshold used"),
-    ("tasks", "tasks", "tasks in the cell (all seeds)"),
-    ("accuracy", "fraction", "answers equal to the label"),
-    (
-        "candidate_accuracy",
-        "fraction",
-        "two-choice reading (larger logit of the two candidates)",
-    ),
-    (
-        "set_exact_rate",
-        "fraction",
-        "thoughts whose decoded node set equals the exact R_c",
-    ),
-    (
-        "mean_err",
-        "",
-        "mean max-abs error of a thought against the normalised superposition of R_c",
-    ),
-    ("max_err", "", "largest such error"),
-    ("mean_reached", "nodes", "mean |R_c| over thoughts"),
-];
+table_row! {
+    impl Row for CapacityRow {
+        family => ("", "graph family"),
+        n => ("nodes", "graph size (node vocabulary of the construction)"),
+        d => ("dimensions", "width of the node embeddings"),
+        embedding => ("", "orthonormal (the theorem, d = n) or random unit vectors"),
+        temperature_scale => ("×", "multiplier of every attention scale (1 = nominal)"),
+        eps_scale => ("×", "multiplier of the MLP threshold (1 = nominal)"),
+        eps => ("", "threshold used"),
+        tasks => ("tasks", "tasks in the cell (all seeds)"),
+        accuracy => ("fraction", "answers equal to the label"),
+        candidate_accuracy => (
+            "fraction",
+            "two-choice reading (larger logit of the two candidates)"
+        ),
+        set_exact_rate => (
+            "fraction",
+            "thoughts whose decoded node set equals the exact R_c"
+        ),
+        mean_err => (
+            "",
+            "mean max-abs error of a thought against the normalised superposition of R_c"
+        ),
+        max_err => ("", "largest such error"),
+        mean_reached => ("nodes", "mean |R_c| over thoughts"),
+    }
+}
 
-pub const SIZE_COLUMNS: &[(&str, &str, &str)] = &[
-    ("n", "nodes", "graph size"),
-    ("d", "dimensions", "embedding width"),
-    ("embedding", "", "orthonormal or random"),
-    ("reached", "nodes", "|R_c|: nodes superposed in the thought"),
-    (
-        "thoughts",
-        "thoughts",
-        "thoughts with this reached-set size",
-    ),
-    ("set_exact_rate", "fraction", "decoded set equals R_c"),
-    ("mean_err", "", "mean max-abs thought error"),
-    ("max_err", "", "largest thought error"),
-];
+table_row! {
+    impl Row for SizeRow {
+        n => ("nodes", "graph size"),
+        d => ("dimensions", "embedding width"),
+        embedding => ("", "orthonormal or random"),
+        reached => ("nodes", "|R_c|: nodes superposed in the thought"),
+        thoughts => ("thoughts", "thoughts with this reached-set size"),
+        set_exact_rate => ("fraction", "decoded set equals R_c"),
+        mean_err => ("", "mean max-abs thought error"),
+        max_err => ("", "largest thought error"),
+    }
+}
+
+/// The columns of the `results` table (one row per cell of the sweep).
+pub const COLUMNS: &[(&str, &str, &str)] = CapacityRow::COLUMNS;
+/// The columns of the `by_reached_size` table.
+pub const SIZE_COLUMNS: &[(&str, &str, &str)] = SizeRow::COLUMNS;
 
 fn tables(rep: &CapacityReport) -> Result<(Table, Table), LabError> {
-    let mut t = Table::new("results", COLUMNS);
+    let mut t = Table::of::<CapacityRow>("results");
     for r in &rep.rows {
-        t.push(vec![
-            json!(r.family),
-            json!(r.n),
-            json!(r.d),
-            json!(r.embedding),
-            json!(r.temperature_scale),
-            json!(r.eps_scale),
-            json!(r.eps),
-            json!(r.tasks),
-            json!(r.accuracy),
-            json!(r.candidate_accuracy),
-            json!(r.set_exact_rate),
-            json!(r.mean_err),
-            json!(r.max_err),
-            json!(r.mean_reached),
-        ])?;
+        t.push_row(r)?;
     }
-    let mut s = Table::new("by_reached_size", SIZE_COLUMNS);
+    let mut s = Table::of::<SizeRow>("by_reached_size");
     for r in &rep.by_size {
-        s.push(vec![
-            json!(r.n),
-            json!(r.d),
-            json!(r.embedding),
-            json!(r.reached),
-            json!(r.thoughts),
-            json!(r.set_exact_rate),
-            json!(r.mean_err),
-            json!(r.max_err),
-        ])?;
+        s.push_row(r)?;
     }
     Ok((t, s))
 }
 
-fn nominal(r: &superpose_construct::capacity::CapacityRow) -> bool {
+fn nominal(r: &CapacityRow) -> bool {
     r.temperature_scale == 1.0 && r.eps_scale == 1.0
 }
 
