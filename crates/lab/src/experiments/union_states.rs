@@ -11,51 +11,75 @@ use serde_json::{json, Value};
 use super::planning::{self, median, MeasureSettings, Measured};
 use crate::plot::{category_chart, Axis, CategoryChart, CategoryStyle};
 use crate::report::{ExperimentResult, Plot, Status};
-use crate::table::{fmt_sig, Table};
+use crate::table::{fmt_sig, table_row, Row, Table};
 use crate::{progress_bar, ExperimentId, LabError, RunOptions};
 
-pub const COLUMNS: &[(&str, &str, &str)] = &[
-    ("problem", "", "domain folder / problem"),
-    ("facts", "dimensions", "ground facts: the size of a superposition over facts"),
-    ("relaxed_union_level", "level", "first level where the relaxed union (no deletes, no mutexes) holds every goal: where a fact superposition claims the goal"),
-    ("mutex_union_level", "level", "first level where the planning graph (union plus binary mutexes) has the goals pairwise non-mutex"),
-    ("exact_goal_level", "level", "first level where one reachable state holds every goal: where a state superposition claims the goal (the truth)"),
-    ("plan_level", "level", "Graphplan's plan level (parallel steps)"),
-    ("states_at_goal_level", "dimensions", "states reachable within exact_goal_level steps: the size of a state superposition that can claim the goal"),
-    ("reachable_states", "dimensions", "all reachable states (when the enumeration finished)"),
-    ("states_per_fact", "ratio", "states_at_goal_level / facts (or reachable_states / facts when the goal is unreachable)"),
-    ("early_claim_levels", "levels", "exact_goal_level − relaxed_union_level"),
-    ("exact_complete", "", "the enumeration ran to the needed level without hitting the state cap"),
-];
-
-fn opt<T: serde::Serialize>(v: Option<T>) -> Value {
-    v.map_or(Value::Null, |x| json!(x))
+table_row! {
+    /// One small problem (the `results` table): where each representation claims the goal
+    /// and the size each one needs.
+    pub struct UnionRow {
+        problem: String => ("", "domain folder / problem"),
+        facts: usize => ("dimensions", "ground facts: the size of a superposition over facts"),
+        relaxed_union_level: Option<usize> => (
+            "level",
+            "first level where the relaxed union (no deletes, no mutexes) holds every goal: where a fact superposition claims the goal"
+        ),
+        mutex_union_level: Option<usize> => (
+            "level",
+            "first level where the planning graph (union plus binary mutexes) has the goals pairwise non-mutex"
+        ),
+        exact_goal_level: Option<usize> => (
+            "level",
+            "first level where one reachable state holds every goal: where a state superposition claims the goal (the truth)"
+        ),
+        plan_level: Option<usize> => ("level", "Graphplan's plan level (parallel steps)"),
+        states_at_goal_level: Option<usize> => (
+            "dimensions",
+            "states reachable within exact_goal_level steps: the size of a state superposition that can claim the goal"
+        ),
+        reachable_states: Option<usize> => (
+            "dimensions",
+            "all reachable states (when the enumeration finished)"
+        ),
+        states_per_fact: Option<f64> => (
+            "ratio",
+            "states_at_goal_level / facts (or reachable_states / facts when the goal is unreachable)"
+        ),
+        early_claim_levels: Option<i64> => ("levels", "exact_goal_level − relaxed_union_level"),
+        exact_complete: bool => (
+            "",
+            "the enumeration ran to the needed level without hitting the state cap"
+        ),
+    }
 }
 
+/// The columns of the `results` table.
+pub const COLUMNS: &[(&str, &str, &str)] = UnionRow::COLUMNS;
+
 /// The row of a measured problem (None when no exact enumeration was run).
-pub fn row(m: &Measured) -> Option<Vec<Value>> {
+pub fn row(m: &Measured) -> Option<UnionRow> {
     let exact = m.exact.as_ref()?;
     let goal_level = m.exact_goal_level();
     let states_at_goal = goal_level.and_then(|l| m.exact_states_at(l));
     let total = m.total_states();
     let dim_states = states_at_goal.or(if goal_level.is_none() { total } else { None });
     let early = match (goal_level, m.relaxed_level) {
-        (Some(e), Some(r)) => json!(e as i64 - r as i64),
-        _ => Value::Null,
+        (Some(e), Some(r)) => Some(e as i64 - r as i64),
+        _ => None,
     };
-    Some(vec![
-        json!(m.source.name),
-        json!(m.task.num_facts()),
-        opt(m.relaxed_level),
-        opt(m.gp.summary.goals_first_non_mutex),
-        opt(goal_level),
-        opt(m.gp.summary.plan_level),
-        opt(states_at_goal),
-        opt(total),
-        opt(dim_states.map(|s| s as f64 / m.task.num_facts().max(1) as f64)),
-        early,
-        json!(!exact.truncated && (goal_level.is_some() || exact.exhausted)),
-    ])
+    Some(UnionRow {
+        problem: m.source.name.clone(),
+        facts: m.task.num_facts(),
+        relaxed_union_level: m.relaxed_level,
+        mutex_union_level: m.gp.summary.goals_first_non_mutex,
+        exact_goal_level: goal_level,
+        plan_level: m.gp.summary.plan_level,
+        states_at_goal_level: states_at_goal,
+        reachable_states: total,
+        states_per_fact: dim_states.map(|s| s as f64 / m.task.num_facts().max(1) as f64),
+        early_claim_levels: early,
+        exact_complete: !exact.truncated && (goal_level.is_some() || exact.exhausted),
+    })
 }
 
 pub fn run(opts: &RunOptions) -> Result<ExperimentResult, LabError> {
@@ -111,7 +135,7 @@ fn measure_small(
     settings: &MeasureSettings,
     opts: &RunOptions,
 ) -> Result<(Table, Vec<Measured>), LabError> {
-    let mut table = Table::new("results", COLUMNS);
+    let mut table = Table::of::<UnionRow>("results");
     let mut measured = Vec::new();
     let pb = progress_bar(sources.len() as u64, "union-vs-states", opts.progress);
     for src in sources {
@@ -124,7 +148,7 @@ fn measure_small(
         if small {
             if let Ok(m) = planning::measure(src, settings) {
                 if let Some(r) = row(&m) {
-                    table.push(r)?;
+                    table.push_row(&r)?;
                     measured.push(m);
                 }
             }
