@@ -527,9 +527,7 @@ fn interpret_work(table: &Table, summary: &mut serde_json::Map<String, Value>) -
 
 /// Sequential steps against total work on the largest chain.
 fn interpret_chain(table: &Table, summary: &mut serde_json::Map<String, Value>) -> Option<String> {
-    let last = (0..table.rows.len())
-        .filter(|&r| table.get(r, "family") == Some(&json!("chain")))
-        .last()?;
+    let last = (0..table.rows.len()).rfind(|&r| table.get(r, "family") == Some(&json!("chain")))?;
     let g = |c: &str| table.get(last, c).and_then(Value::as_f64);
     let (n, ecc, sq, bfs, mo) = (
         g("n")?,
