@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use superpose_train::testing::TinyRun;
+
 fn superpose(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_superpose"))
         .args(args)
@@ -16,43 +18,18 @@ fn superpose(args: &[&str]) -> Output {
 /// A run of a few seconds that saves a checkpoint after every step.
 fn tiny_config(dir: &Path, checkpoint_every: usize) -> PathBuf {
     let path = dir.join(format!("tiny-{checkpoint_every}.toml"));
-    std::fs::write(
-        &path,
-        format!(
-            r#"[run]
-name = "tiny"
-mode = "coconut"
-seed = 7
-checkpoint_every = {checkpoint_every}
-eval_every_epochs = 0
-
-[data]
-train_graphs = 16
-val_graphs = 4
-min_hops = 3
-max_hops = 4
-node_tokens = 12
-min_nodes = 8
-max_nodes = 12
-
-[model]
-n_layer = 1
-n_head = 2
-d_model = 16
-n_positions = 96
-
-[curriculum]
-max_stage = 2
-epochs_per_stage = 1
-
-[optim]
-epochs = 3
-batch_size = 4
-lr = 3e-3
-"#
-        ),
-    )
-    .unwrap();
+    let run = TinyRun {
+        checkpoint_every,
+        eval_every_epochs: 0,
+        train_graphs: 16,
+        val_graphs: 4,
+        n_layer: 1,
+        p_mix: 0.0,
+        grad_accum: 1,
+        warmup_steps: 0,
+        ..TinyRun::default()
+    };
+    std::fs::write(&path, run.toml()).unwrap();
     path
 }
 

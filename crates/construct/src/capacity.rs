@@ -159,6 +159,10 @@ impl Acc {
         self.err_max = self.err_max.max(e);
         self.reached_sum += t.exact.len();
     }
+    /// Mean max-abs thought error.
+    fn mean_err(&self) -> f64 {
+        self.err_sum / self.thoughts.max(1) as f64
+    }
     fn rate(a: usize, b: usize) -> f64 {
         if b == 0 {
             0.0
@@ -179,34 +183,14 @@ pub fn capacity_study(
             "n or d = {n} is above the limit of {max} nodes and dimensions"
         )));
     }
-    // (embedding label, d, temperature, eps multiplier relative to the orthonormal ε)
     let mut rows = Vec::new();
     let mut by_size: BTreeMap<(usize, usize, String, usize), Acc> = BTreeMap::new();
-    let mut perturb = vec![(1.0, 1.0)];
-    perturb.extend(
-        p.temperatures
-            .iter()
-            .filter(|&&t| t != 1.0)
-            .map(|&t| (t, 1.0)),
-    );
-    perturb.extend(
-        p.eps_scales
-            .iter()
-            .filter(|&&e| e != 1.0)
-            .map(|&e| (1.0, e)),
-    );
+    let perturb = perturbations(p);
     let cells_per_n = (1 + p.dims.len()) * perturb.len();
     let total = p.n_values.len() * cells_per_n * p.seeds;
     let mut done = 0;
     for &n in &p.n_values {
-        let fam = family_for(&p.family, n)?;
-        // Tasks per seed, generated once and shared by every cell.
-        let tasks: Vec<Vec<ReachTask>> = (0..p.seeds)
-            .map(|s| {
-                generate(&fam, p.tasks_per_seed, p.base_seed + s as u64, None)
-                    .map_err(|e| ConstructError::Generate(e.to_string()))
-            })
-            .collect::<Result<_, _>>()?;
+        let tasks = seed_tasks(p, n)?;
         let m_max = tasks
             .iter()
             .flatten()
@@ -274,14 +258,53 @@ pub fn capacity_study(
                     accuracy: Acc::rate(acc.correct, acc.tasks),
                     candidate_accuracy: Acc::rate(acc.cand, acc.tasks),
                     set_exact_rate: Acc::rate(acc.exact, acc.thoughts),
-                    mean_err: acc.err_sum / acc.thoughts.max(1) as f64,
+                    mean_err: acc.mean_err(),
                     max_err: acc.err_max,
                     mean_reached: acc.reached_sum as f64 / acc.thoughts.max(1) as f64,
                 });
             }
         }
     }
-    let by_size = by_size
+    Ok(CapacityReport {
+        params: p.clone(),
+        rows,
+        by_size: size_rows(by_size),
+    })
+}
+
+/// (temperature scale, eps multiplier relative to the nominal ε) of every cell: nominal
+/// first, then each temperature, then each threshold scale (1 skipped, it is nominal).
+fn perturbations(p: &CapacityParams) -> Vec<(f64, f64)> {
+    let mut perturb = vec![(1.0, 1.0)];
+    perturb.extend(
+        p.temperatures
+            .iter()
+            .filter(|&&t| t != 1.0)
+            .map(|&t| (t, 1.0)),
+    );
+    perturb.extend(
+        p.eps_scales
+            .iter()
+            .filter(|&&e| e != 1.0)
+            .map(|&e| (1.0, e)),
+    );
+    perturb
+}
+
+/// The tasks of graph size n, one list per seed, generated once and shared by every cell.
+fn seed_tasks(p: &CapacityParams, n: usize) -> Result<Vec<Vec<ReachTask>>, ConstructError> {
+    let fam = family_for(&p.family, n)?;
+    (0..p.seeds)
+        .map(|s| {
+            generate(&fam, p.tasks_per_seed, p.base_seed + s as u64, None)
+                .map_err(|e| ConstructError::Generate(e.to_string()))
+        })
+        .collect()
+}
+
+/// The by-reached-size rows, in key order (n, d, embedding, reached).
+fn size_rows(by_size: BTreeMap<(usize, usize, String, usize), Acc>) -> Vec<SizeRow> {
+    by_size
         .into_iter()
         .map(|((n, d, embedding, reached), a)| SizeRow {
             n,
@@ -290,15 +313,10 @@ pub fn capacity_study(
             reached,
             thoughts: a.thoughts,
             set_exact_rate: Acc::rate(a.exact, a.thoughts),
-            mean_err: a.err_sum / a.thoughts.max(1) as f64,
+            mean_err: a.mean_err(),
             max_err: a.err_max,
         })
-        .collect();
-    Ok(CapacityReport {
-        params: p.clone(),
-        rows,
-        by_size,
-    })
+        .collect()
 }
 
 impl CapacityReport {

@@ -176,238 +176,273 @@ const ALPHA_ANSWER: f64 = 0.577_350_269_189_625_8; // 1/√3
 impl Weights {
     /// Builds every matrix of the construction for node vocabulary 0..n_max.
     pub fn build(n_max: usize, opts: &ConstructOptions) -> Result<Weights, ConstructError> {
-        let positive = |x: f64| x > 0.0 && x.is_finite();
-        if !positive(opts.logit_gap)
-            || !positive(opts.temperature_scale)
-            || !positive(opts.eps_scale)
-        {
-            return Err(ConstructError::Config(
-                "logit_gap, temperature_scale and eps_scale must be finite positive numbers".into(),
-            ));
-        }
-        if opts.m_max == 0 || opts.c_max == 0 {
-            return Err(ConstructError::Config(
-                "m_max and c_max must be at least 1".into(),
-            ));
-        }
+        check_options(opts)?;
         let t_max = last_position(opts)?;
         let l = Layout::new(n_max, opts.d_pe, &opts.embedding)?;
         check_memory(&l, t_max + 1)?;
-        let d = l.d_model;
-        let dh = l.d_head;
-        let vocab = l.vocab_size();
-        let no = l.node_off();
-        let dn = l.d_node;
-        let n_positions = t_max + 1;
-        let g = opts.logit_gap;
-        let temp = opts.temperature_scale;
-
-        // ---- constants -------------------------------------------------------------
-        let gap = position_gap(opts.d_pe, opts.pe_base, t_max);
-        if gap < 1e-6 {
-            return Err(ConstructError::Config(format!(
-                "sinusoidal positions of width {} cannot separate {} positions",
-                opts.d_pe, t_max
-            )));
-        }
-        // Lemma 3 (attention chooser): the wanted position scores ξ₁, every other one at
-        // most ξ₁(1 − gap).
-        let xi1 = g / gap;
-        let lambda = 2.0 + gap;
-        // Lemma 2 (BFS step): frontier edges score ξ₂(1 + match), the sink ξ₂(1 + μ/2),
-        // other edges ξ₂; the match strength of an edge from V_c is
-        // α_q α_e ⟨[t_c], u_s⟩ = α_q α_e / √|V_c| ≥ μ.
-        let mu = ALPHA_PLAIN * ALPHA_EDGE / (n_max as f64).sqrt();
-        let kappa_e = 1.0 / ALPHA_EDGE;
-        let kappa_s = (1.0 + mu / 2.0) / ALPHA_PLAIN;
-        let xi2 = g / (mu / 2.0);
-        // Answer head: at `<A>`, `<R>` scores ξ₃ α_A α_R, `<s>` half of that.
-        let r_score = ALPHA_ANSWER * ALPHA_ROOT_TOKEN;
-        let kappa3 = (r_score / 2.0) / ALPHA_PLAIN;
-        let xi3 = g / (r_score / 2.0);
-        // Lemma 2 (MLP as a noise filter): the smallest coefficient that must pass.
-        // Thought position: h¹ + BFS = α(u-sum/√|V_c| + p̄) + (1/k)Σ_j u_{t_j}, norm ≤ 2.
-        let coef_thought = (ALPHA_PLAIN / (n_max as f64).sqrt()).min(1.0 / opts.m_max as f64) / 2.0;
-        // `<A>`: α_A(u_<A> + p̄ + ũ_{V_C}/√|V_C|) + u_c1 + u_c2, norm ≤ 1 + √2.
-        let coef_answer = ALPHA_ANSWER / (n_max as f64).sqrt() / (1.0 + std::f64::consts::SQRT_2);
-        let coef_min = coef_thought.min(coef_answer);
-        let gamma = 1.0 / (n_max as f64 * coef_min);
-        // Orthonormal embeddings: ε = 1/(4n) (Lemma 2), a quarter of the smallest surviving
-        // pre-activation γ·coef_min = 1/n. Random unit embeddings in d dimensions add
-        // cross-talk of standard deviation ≈ 1/√d to every coefficient, so the threshold
-        // moves to max(coef_min/2, min(2/√d, 1/4)) in coefficient units (half the smallest
-        // signal, or two noise deviations when the noise is the larger, capped so that strong
-        // coefficients, ≈ 1/2 and up, always pass), times γ.
-        let eps = match opts.embedding {
-            NodeEmbedding::Orthonormal => opts.eps_scale / (4.0 * n_max as f64),
-            NodeEmbedding::RandomUnit { dim, .. } => {
-                opts.eps_scale * gamma * (coef_min / 2.0).max((2.0 / (dim as f64).sqrt()).min(0.25))
-            }
-        };
-        let d_mlp = 2 * vocab;
-        let constants = Constants {
-            t_max,
-            position_gap: gap,
-            xi_chooser: xi1 * temp,
-            sink_gate: lambda,
-            xi_bfs: xi2 * temp,
-            bfs_match_min: mu,
-            kappa_edge: kappa_e,
-            kappa_sink: kappa_s,
-            xi_answer: xi3 * temp,
-            kappa_answer_sink: kappa3,
-            coef_min,
-            gamma,
-            eps,
-            d_mlp,
-            n_positions,
-        };
-        let (xi1, xi2, xi3) = (xi1 * temp, xi2 * temp, xi3 * temp);
-
+        let c = constants(&l, n_max, t_max, opts)?;
         let mut t = BTreeMap::new();
-
-        // ---- embeddings ------------------------------------------------------------
-        // wte: u_tok in the content block (Zhu et al. §4.1: orthonormal token embeddings,
-        // Uᵀ U = I); tied, so the readout is W_O = Uᵀ (Theorem 1's measurement).
-        let mut wte = NamedTensor::zeros(&[vocab, d]);
-        for id in 0..vocab {
-            let e = l.token_embedding(id as u32);
-            wte.data[id * d..(id + 1) * d].copy_from_slice(&e);
-        }
-        t.insert(WTE.to_string(), wte);
-        // wpe: unit sinusoid p̄_i in the position block only (§4.1, M = pe_base); row i is
-        // the paper's 1-based position i (row 0 unused by prompts).
-        let mut wpe = NamedTensor::zeros(&[n_positions, d]);
-        for i in 0..n_positions {
-            let p = sinusoid(i, opts.d_pe, opts.pe_base);
-            for (k, x) in p.iter().enumerate() {
-                wpe.set(i, l.pos() + k, *x);
-            }
-        }
-        t.insert(WPE.to_string(), wpe);
-
-        // ---- layer 1: five attention choosers (Lemma 3; Zhu et al. Appendix B) --------
-        // (token, lag ℓ, buffer): at `<x>` attend to position i − ℓ and copy its node
-        // content into the buffer; elsewhere attend to `<s>` (position 1), whose value is 0.
-        let choosers = [
-            (S_EDGE, 2usize, l.buf1()), // (<e>,2): source s_i → buffer 1
-            (S_EDGE, 1, l.buf2()),      // (<e>,1): target t_i → buffer 2
-            (S_ROOT, 2, l.buf1()),      // (<R>,2): candidate c1 → buffer 1
-            (S_ROOT, 1, l.buf2()),      // (<R>,1): candidate c2 → buffer 2
-            (S_ANSWER, 1, l.buf1()),    // (<A>,1): last thought [t_C] → buffer 1
-        ];
-        let mut attn = NamedTensor::zeros(&[d, 3 * d]);
-        let mut attn_b = NamedTensor::zeros(&[1, 3 * d]);
-        let mut proj = NamedTensor::zeros(&[d, d]);
-        for (h, &(x, lag, buf)) in choosers.iter().enumerate() {
-            let q0 = h * dh;
-            let k0 = d + h * dh;
-            let v0 = 2 * d + h * dh;
-            // W_Q, position part: ξ₁ R^{(−ℓ)} p̄_i = ξ₁ p̄_{i−ℓ} (rotation of every sinusoid
-            // pair by −ω_k ℓ; the sinusoidal relative-position identity of Lemma 3).
-            for k in 0..opts.d_pe / 2 {
-                let th = omega(k, opts.d_pe, opts.pe_base) * lag as f64;
-                let (s, c) = th.sin_cos();
-                let (ps, pc) = (l.pos() + 2 * k, l.pos() + 2 * k + 1);
-                // sin(ω(i−ℓ)) = sin ωi cos ωℓ − cos ωi sin ωℓ
-                attn.set(ps, q0 + 2 * k, xi1 * c);
-                attn.set(pc, q0 + 2 * k, -xi1 * s);
-                // cos(ω(i−ℓ)) = cos ωi cos ωℓ + sin ωi sin ωℓ
-                attn.set(ps, q0 + 2 * k + 1, xi1 * s);
-                attn.set(pc, q0 + 2 * k + 1, xi1 * c);
-                // W_K, position part: identity on p̄_j.
-                attn.set(ps, k0 + 2 * k, 1.0);
-                attn.set(pc, k0 + 2 * k + 1, 1.0);
-            }
-            // Sink gate (Lemma 3's gate on "token ≠ <x>"): query coordinate d_pe is
-            // ξ₁λ(1 − ⟨u_<x>, h_i⟩) (bias minus the <x> indicator), key coordinate d_pe is
-            // ⟨u_<s>, h_j⟩, so a token other than <x> scores ≥ ξ₁(λ − 1) on `<s>`.
-            attn_b.set(0, q0 + opts.d_pe, xi1 * lambda);
-            attn.set(l.content() + x, q0 + opts.d_pe, -xi1 * lambda);
-            attn.set(l.content() + S_BOS, k0 + opts.d_pe, 1.0);
-            // W_V: copy the node subspace of the content block (ũ_v ← u_v); `<s>` and the
-            // other specials have no node content, so the sink contributes 0.
-            for a in 0..dn {
-                attn.set(l.content() + no + a, v0 + a, 1.0);
-                // W_O of the head: write into the chosen buffer's node subspace.
-                proj.set(h * dh + a, buf + no + a, 1.0);
-            }
-        }
+        embeddings(&l, opts, c.n_positions, &mut t);
+        let (attn, attn_b, proj) = choosers(&l, opts, &c);
         insert_layer(
             &mut t,
             0,
             attn,
             attn_b,
             proj,
-            NamedTensor::zeros(&[d, d_mlp]),
-            NamedTensor::zeros(&[d_mlp, d]),
+            NamedTensor::zeros(&[l.d_model, c.d_mlp]),
+            NamedTensor::zeros(&[c.d_mlp, l.d_model]),
         );
-
-        // ---- layer 2: BFS head, answer head, threshold MLP ---------------------------
-        let mut attn = NamedTensor::zeros(&[d, 3 * d]);
-        let mut attn_b = NamedTensor::zeros(&[1, 3 * d]);
-        let mut proj = NamedTensor::zeros(&[d, d]);
-        // Head 0, the BFS step (Lemma 2; Zhu et al. §4.2): query = the thought's content
-        // [t_c], key = the source stored in buffer 1 of each `<e>`, value = the target in
-        // buffer 2, written back into content. Scores:
-        //   frontier edge ξ₂(κ_e α_e + α_q α_e/√|V_c|) > `<s>` ξ₂ κ_s α_s > other edge ξ₂ κ_e α_e.
-        let (q0, k0, v0) = (0, d, 2 * d);
-        for a in 0..dn {
-            attn.set(l.content() + no + a, q0 + a, xi2);
-            attn.set(l.buf1() + no + a, k0 + a, 1.0);
-            attn.set(l.buf2() + no + a, v0 + a, 1.0 / ALPHA_EDGE);
-            proj.set(a, l.content() + no + a, 1.0);
-        }
-        // Edge gate: only `<e>` positions (not `<R>`, whose buffer 1 holds c1) are edges;
-        // `<s>` is the sink when no edge leaves V_c.
-        attn_b.set(0, q0 + dn, xi2);
-        attn.set(l.content() + S_EDGE, k0 + dn, kappa_e);
-        attn.set(l.content() + S_BOS, k0 + dn, kappa_s);
-        // Head 1, the answer head: at `<A>` read the candidates c1, c2 that layer 1 stored
-        // in `<R>`'s buffers, write u_c1 + u_c2 into content (§4.3: the reachable candidate
-        // then appears twice at `<A>`); everywhere else attend to `<s>` (value 0).
-        let (q0, k0, v0) = (dh, d + dh, 2 * d + dh);
-        attn.set(l.content() + S_ANSWER, q0, xi3);
-        attn_b.set(0, q0 + 1, xi3);
-        attn.set(l.content() + S_ROOT, k0, 1.0);
-        attn.set(l.content() + S_BOS, k0 + 1, kappa3);
-        for a in 0..dn {
-            attn.set(l.buf1() + no + a, v0 + a, 1.0 / ALPHA_ROOT_TOKEN);
-            attn.set(l.buf2() + no + a, v0 + a, 1.0 / ALPHA_ROOT_TOKEN);
-            proj.set(dh + a, l.content() + no + a, 1.0);
-        }
-        // Heads 2–4 of layer 2 are unused (zero q, k, v: uniform attention over zeros).
-
-        // Threshold MLP (Lemma 2, "MLP as a noise filter"): W₁ = γUᵀ, σ = 1{· ≥ ε},
-        // W₂ = U, no residual. Units 0..|Voc| read the content block; units |Voc|+v read
-        // buffer 1 (non-zero only at `<A>`, where it holds the last thought), so at `<A>`
-        // the output is u_<A> + u_c1 + u_c2 + Σ_{v∈V_C} u_v (§4.3).
-        let mut fc = NamedTensor::zeros(&[d, d_mlp]);
-        let mut fc_proj = NamedTensor::zeros(&[d_mlp, d]);
-        for id in 0..vocab {
-            let e = l.token_embedding(id as u32);
-            for (c, x) in e.iter().enumerate().take(l.d_te) {
-                if *x != 0.0 {
-                    fc.set(l.content() + c, id, gamma * *x as f64);
-                    fc_proj.set(id, l.content() + c, *x as f64);
-                }
-            }
-        }
-        for v in 0..n_max {
-            for (a, x) in l.node_emb[v].iter().enumerate() {
-                fc.set(l.buf1() + no + a, vocab + v, gamma * *x as f64);
-                fc_proj.add(vocab + v, l.content() + no + a, *x as f64);
-            }
-        }
+        let (attn, attn_b, proj) = bfs_and_answer_heads(&l, &c);
+        let (fc, fc_proj) = threshold_mlp(&l, n_max, &c);
         insert_layer(&mut t, 1, attn, attn_b, proj, fc, fc_proj);
 
         debug_assert_eq!(SPECIALS.len(), 5);
         Ok(Weights {
             layout: l,
-            constants,
+            constants: c,
             tensors: t,
         })
     }
+}
+
+/// Refuses options no construction can be built from.
+fn check_options(opts: &ConstructOptions) -> Result<(), ConstructError> {
+    let positive = |x: f64| x > 0.0 && x.is_finite();
+    if !positive(opts.logit_gap) || !positive(opts.temperature_scale) || !positive(opts.eps_scale) {
+        return Err(ConstructError::Config(
+            "logit_gap, temperature_scale and eps_scale must be finite positive numbers".into(),
+        ));
+    }
+    if opts.m_max == 0 || opts.c_max == 0 {
+        return Err(ConstructError::Config(
+            "m_max and c_max must be at least 1".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The scalar constants of the construction (attention scales already multiplied by the
+/// temperature scale).
+fn constants(
+    l: &Layout,
+    n_max: usize,
+    t_max: usize,
+    opts: &ConstructOptions,
+) -> Result<Constants, ConstructError> {
+    let g = opts.logit_gap;
+    let temp = opts.temperature_scale;
+    let gap = position_gap(opts.d_pe, opts.pe_base, t_max);
+    if gap < 1e-6 {
+        return Err(ConstructError::Config(format!(
+            "sinusoidal positions of width {} cannot separate {} positions",
+            opts.d_pe, t_max
+        )));
+    }
+    // Lemma 3 (attention chooser): the wanted position scores ξ₁, every other one at
+    // most ξ₁(1 − gap).
+    let xi1 = g / gap;
+    let lambda = 2.0 + gap;
+    // Lemma 2 (BFS step): frontier edges score ξ₂(1 + match), the sink ξ₂(1 + μ/2),
+    // other edges ξ₂; the match strength of an edge from V_c is
+    // α_q α_e ⟨[t_c], u_s⟩ = α_q α_e / √|V_c| ≥ μ.
+    let mu = ALPHA_PLAIN * ALPHA_EDGE / (n_max as f64).sqrt();
+    let kappa_e = 1.0 / ALPHA_EDGE;
+    let kappa_s = (1.0 + mu / 2.0) / ALPHA_PLAIN;
+    let xi2 = g / (mu / 2.0);
+    // Answer head: at `<A>`, `<R>` scores ξ₃ α_A α_R, `<s>` half of that.
+    let r_score = ALPHA_ANSWER * ALPHA_ROOT_TOKEN;
+    let kappa3 = (r_score / 2.0) / ALPHA_PLAIN;
+    let xi3 = g / (r_score / 2.0);
+    // Lemma 2 (MLP as a noise filter): the smallest coefficient that must pass.
+    // Thought position: h¹ + BFS = α(u-sum/√|V_c| + p̄) + (1/k)Σ_j u_{t_j}, norm ≤ 2.
+    let coef_thought = (ALPHA_PLAIN / (n_max as f64).sqrt()).min(1.0 / opts.m_max as f64) / 2.0;
+    // `<A>`: α_A(u_<A> + p̄ + ũ_{V_C}/√|V_C|) + u_c1 + u_c2, norm ≤ 1 + √2.
+    let coef_answer = ALPHA_ANSWER / (n_max as f64).sqrt() / (1.0 + std::f64::consts::SQRT_2);
+    let coef_min = coef_thought.min(coef_answer);
+    let gamma = 1.0 / (n_max as f64 * coef_min);
+    // Orthonormal embeddings: ε = 1/(4n) (Lemma 2), a quarter of the smallest surviving
+    // pre-activation γ·coef_min = 1/n. Random unit embeddings in d dimensions add
+    // cross-talk of standard deviation ≈ 1/√d to every coefficient, so the threshold
+    // moves to max(coef_min/2, min(2/√d, 1/4)) in coefficient units (half the smallest
+    // signal, or two noise deviations when the noise is the larger, capped so that strong
+    // coefficients, ≈ 1/2 and up, always pass), times γ.
+    let eps = match opts.embedding {
+        NodeEmbedding::Orthonormal => opts.eps_scale / (4.0 * n_max as f64),
+        NodeEmbedding::RandomUnit { dim, .. } => {
+            opts.eps_scale * gamma * (coef_min / 2.0).max((2.0 / (dim as f64).sqrt()).min(0.25))
+        }
+    };
+    Ok(Constants {
+        t_max,
+        position_gap: gap,
+        xi_chooser: xi1 * temp,
+        sink_gate: lambda,
+        xi_bfs: xi2 * temp,
+        bfs_match_min: mu,
+        kappa_edge: kappa_e,
+        kappa_sink: kappa_s,
+        xi_answer: xi3 * temp,
+        kappa_answer_sink: kappa3,
+        coef_min,
+        gamma,
+        eps,
+        d_mlp: 2 * l.vocab_size(),
+        n_positions: t_max + 1,
+    })
+}
+
+/// The token and position embeddings.
+fn embeddings(
+    l: &Layout,
+    opts: &ConstructOptions,
+    n_positions: usize,
+    t: &mut BTreeMap<String, NamedTensor>,
+) {
+    let (d, vocab) = (l.d_model, l.vocab_size());
+    // wte: u_tok in the content block (Zhu et al. §4.1: orthonormal token embeddings,
+    // Uᵀ U = I); tied, so the readout is W_O = Uᵀ (Theorem 1's measurement).
+    let mut wte = NamedTensor::zeros(&[vocab, d]);
+    for id in 0..vocab {
+        let e = l.token_embedding(id as u32);
+        wte.data[id * d..(id + 1) * d].copy_from_slice(&e);
+    }
+    t.insert(WTE.to_string(), wte);
+    // wpe: unit sinusoid p̄_i in the position block only (§4.1, M = pe_base); row i is
+    // the paper's 1-based position i (row 0 unused by prompts).
+    let mut wpe = NamedTensor::zeros(&[n_positions, d]);
+    for i in 0..n_positions {
+        let p = sinusoid(i, opts.d_pe, opts.pe_base);
+        for (k, x) in p.iter().enumerate() {
+            wpe.set(i, l.pos() + k, *x);
+        }
+    }
+    t.insert(WPE.to_string(), wpe);
+}
+
+/// Layer 1's attention: five attention choosers (Lemma 3; Zhu et al. Appendix B), as
+/// (c_attn weight, c_attn bias, c_proj weight).
+fn choosers(
+    l: &Layout,
+    opts: &ConstructOptions,
+    c: &Constants,
+) -> (NamedTensor, NamedTensor, NamedTensor) {
+    let (d, dh, no, dn) = (l.d_model, l.d_head, l.node_off(), l.d_node);
+    let (xi1, lambda) = (c.xi_chooser, c.sink_gate);
+    // (token, lag ℓ, buffer): at `<x>` attend to position i − ℓ and copy its node
+    // content into the buffer; elsewhere attend to `<s>` (position 1), whose value is 0.
+    let choosers = [
+        (S_EDGE, 2usize, l.buf1()), // (<e>,2): source s_i → buffer 1
+        (S_EDGE, 1, l.buf2()),      // (<e>,1): target t_i → buffer 2
+        (S_ROOT, 2, l.buf1()),      // (<R>,2): candidate c1 → buffer 1
+        (S_ROOT, 1, l.buf2()),      // (<R>,1): candidate c2 → buffer 2
+        (S_ANSWER, 1, l.buf1()),    // (<A>,1): last thought [t_C] → buffer 1
+    ];
+    let mut attn = NamedTensor::zeros(&[d, 3 * d]);
+    let mut attn_b = NamedTensor::zeros(&[1, 3 * d]);
+    let mut proj = NamedTensor::zeros(&[d, d]);
+    for (h, &(x, lag, buf)) in choosers.iter().enumerate() {
+        let q0 = h * dh;
+        let k0 = d + h * dh;
+        let v0 = 2 * d + h * dh;
+        // W_Q, position part: ξ₁ R^{(−ℓ)} p̄_i = ξ₁ p̄_{i−ℓ} (rotation of every sinusoid
+        // pair by −ω_k ℓ; the sinusoidal relative-position identity of Lemma 3).
+        for k in 0..opts.d_pe / 2 {
+            let th = omega(k, opts.d_pe, opts.pe_base) * lag as f64;
+            let (s, c) = th.sin_cos();
+            let (ps, pc) = (l.pos() + 2 * k, l.pos() + 2 * k + 1);
+            // sin(ω(i−ℓ)) = sin ωi cos ωℓ − cos ωi sin ωℓ
+            attn.set(ps, q0 + 2 * k, xi1 * c);
+            attn.set(pc, q0 + 2 * k, -xi1 * s);
+            // cos(ω(i−ℓ)) = cos ωi cos ωℓ + sin ωi sin ωℓ
+            attn.set(ps, q0 + 2 * k + 1, xi1 * s);
+            attn.set(pc, q0 + 2 * k + 1, xi1 * c);
+            // W_K, position part: identity on p̄_j.
+            attn.set(ps, k0 + 2 * k, 1.0);
+            attn.set(pc, k0 + 2 * k + 1, 1.0);
+        }
+        // Sink gate (Lemma 3's gate on "token ≠ <x>"): query coordinate d_pe is
+        // ξ₁λ(1 − ⟨u_<x>, h_i⟩) (bias minus the <x> indicator), key coordinate d_pe is
+        // ⟨u_<s>, h_j⟩, so a token other than <x> scores ≥ ξ₁(λ − 1) on `<s>`.
+        attn_b.set(0, q0 + opts.d_pe, xi1 * lambda);
+        attn.set(l.content() + x, q0 + opts.d_pe, -xi1 * lambda);
+        attn.set(l.content() + S_BOS, k0 + opts.d_pe, 1.0);
+        // W_V: copy the node subspace of the content block (ũ_v ← u_v); `<s>` and the
+        // other specials have no node content, so the sink contributes 0.
+        for a in 0..dn {
+            attn.set(l.content() + no + a, v0 + a, 1.0);
+            // W_O of the head: write into the chosen buffer's node subspace.
+            proj.set(h * dh + a, buf + no + a, 1.0);
+        }
+    }
+    (attn, attn_b, proj)
+}
+
+/// Layer 2's attention: the BFS head and the answer head, as (c_attn weight, c_attn bias,
+/// c_proj weight).
+fn bfs_and_answer_heads(l: &Layout, c: &Constants) -> (NamedTensor, NamedTensor, NamedTensor) {
+    let (d, dh, no, dn) = (l.d_model, l.d_head, l.node_off(), l.d_node);
+    let (xi2, xi3) = (c.xi_bfs, c.xi_answer);
+    let mut attn = NamedTensor::zeros(&[d, 3 * d]);
+    let mut attn_b = NamedTensor::zeros(&[1, 3 * d]);
+    let mut proj = NamedTensor::zeros(&[d, d]);
+    // Head 0, the BFS step (Lemma 2; Zhu et al. §4.2): query = the thought's content
+    // [t_c], key = the source stored in buffer 1 of each `<e>`, value = the target in
+    // buffer 2, written back into content. Scores:
+    //   frontier edge ξ₂(κ_e α_e + α_q α_e/√|V_c|) > `<s>` ξ₂ κ_s α_s > other edge ξ₂ κ_e α_e.
+    let (q0, k0, v0) = (0, d, 2 * d);
+    for a in 0..dn {
+        attn.set(l.content() + no + a, q0 + a, xi2);
+        attn.set(l.buf1() + no + a, k0 + a, 1.0);
+        attn.set(l.buf2() + no + a, v0 + a, 1.0 / ALPHA_EDGE);
+        proj.set(a, l.content() + no + a, 1.0);
+    }
+    // Edge gate: only `<e>` positions (not `<R>`, whose buffer 1 holds c1) are edges;
+    // `<s>` is the sink when no edge leaves V_c.
+    attn_b.set(0, q0 + dn, xi2);
+    attn.set(l.content() + S_EDGE, k0 + dn, c.kappa_edge);
+    attn.set(l.content() + S_BOS, k0 + dn, c.kappa_sink);
+    // Head 1, the answer head: at `<A>` read the candidates c1, c2 that layer 1 stored
+    // in `<R>`'s buffers, write u_c1 + u_c2 into content (§4.3: the reachable candidate
+    // then appears twice at `<A>`); everywhere else attend to `<s>` (value 0).
+    let (q0, k0, v0) = (dh, d + dh, 2 * d + dh);
+    attn.set(l.content() + S_ANSWER, q0, xi3);
+    attn_b.set(0, q0 + 1, xi3);
+    attn.set(l.content() + S_ROOT, k0, 1.0);
+    attn.set(l.content() + S_BOS, k0 + 1, c.kappa_answer_sink);
+    for a in 0..dn {
+        attn.set(l.buf1() + no + a, v0 + a, 1.0 / ALPHA_ROOT_TOKEN);
+        attn.set(l.buf2() + no + a, v0 + a, 1.0 / ALPHA_ROOT_TOKEN);
+        proj.set(dh + a, l.content() + no + a, 1.0);
+    }
+    // Heads 2–4 of layer 2 are unused (zero q, k, v: uniform attention over zeros).
+    (attn, attn_b, proj)
+}
+
+/// Layer 2's threshold MLP (Lemma 2, "MLP as a noise filter"): W₁ = γUᵀ, σ = 1{· ≥ ε},
+/// W₂ = U, no residual. Units 0..|Voc| read the content block; units |Voc|+v read
+/// buffer 1 (non-zero only at `<A>`, where it holds the last thought), so at `<A>`
+/// the output is u_<A> + u_c1 + u_c2 + Σ_{v∈V_C} u_v (§4.3). Returns (c_fc, c_proj).
+fn threshold_mlp(l: &Layout, n_max: usize, c: &Constants) -> (NamedTensor, NamedTensor) {
+    let (d, vocab, no, gamma) = (l.d_model, l.vocab_size(), l.node_off(), c.gamma);
+    let mut fc = NamedTensor::zeros(&[d, c.d_mlp]);
+    let mut fc_proj = NamedTensor::zeros(&[c.d_mlp, d]);
+    for id in 0..vocab {
+        let e = l.token_embedding(id as u32);
+        for (k, x) in e.iter().enumerate().take(l.d_te) {
+            if *x != 0.0 {
+                fc.set(l.content() + k, id, gamma * *x as f64);
+                fc_proj.set(id, l.content() + k, *x as f64);
+            }
+        }
+    }
+    for v in 0..n_max {
+        for (a, x) in l.node_emb[v].iter().enumerate() {
+            fc.set(l.buf1() + no + a, vocab + v, gamma * *x as f64);
+            fc_proj.add(vocab + v, l.content() + no + a, *x as f64);
+        }
+    }
+    (fc, fc_proj)
 }
 
 fn insert_layer(

@@ -15,88 +15,18 @@ pub fn check_well_formed(html: &str) -> Result<(), String> {
     let mut i = 0;
     let mut stack: Vec<String> = Vec::new();
     let mut roots = 0;
-    let line_of = |pos: usize| html[..pos].matches('\n').count() + 1;
+    let line_of = |pos: usize| line_of(html, pos);
     while i < b.len() {
         match b[i] {
             b'<' => {
-                if html[i..].starts_with("<!--") {
-                    let end = html[i..]
-                        .find("-->")
-                        .ok_or_else(|| format!("line {}: unterminated comment", line_of(i)))?;
-                    i += end + 3;
+                if let Some(end) = skip_markup(html, i)? {
+                    i = end;
                     continue;
                 }
-                if html[i..].starts_with("<!") || html[i..].starts_with("<?") {
-                    let end = html[i..]
-                        .find('>')
-                        .ok_or_else(|| format!("line {}: unterminated declaration", line_of(i)))?;
-                    i += end + 1;
-                    continue;
-                }
-                let closing = b.get(i + 1) == Some(&b'/');
-                let start = if closing { i + 2 } else { i + 1 };
-                let mut j = start;
-                while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'-' || b[j] == b':')
-                {
-                    j += 1;
-                }
-                let name = html[start..j].to_ascii_lowercase();
-                if name.is_empty() {
-                    return Err(format!("line {}: `<` not starting a tag", line_of(i)));
-                }
-                // attributes up to `>` (quoted values may contain `>`)
-                let mut k = j;
-                let mut self_closing = false;
-                loop {
-                    while k < b.len() && b[k].is_ascii_whitespace() {
-                        k += 1;
-                    }
-                    if k >= b.len() {
-                        return Err(format!("line {}: unterminated tag <{name}>", line_of(i)));
-                    }
-                    if b[k] == b'>' {
-                        k += 1;
-                        break;
-                    }
-                    if b[k] == b'/' && b.get(k + 1) == Some(&b'>') {
-                        self_closing = true;
-                        k += 2;
-                        break;
-                    }
-                    if closing {
-                        return Err(format!(
-                            "line {}: junk in closing tag </{name}>",
-                            line_of(i)
-                        ));
-                    }
-                    let a0 = k;
-                    while k < b.len()
-                        && !b[k].is_ascii_whitespace()
-                        && !matches!(b[k], b'=' | b'>' | b'/' | b'"' | b'\'')
-                    {
-                        k += 1;
-                    }
-                    if k == a0 {
-                        return Err(format!("line {}: bad attribute in <{name}>", line_of(i)));
-                    }
-                    if b.get(k) == Some(&b'=') {
-                        k += 1;
-                        let q = *b.get(k).ok_or("unterminated attribute")?;
-                        if q != b'"' && q != b'\'' {
-                            return Err(format!(
-                                "line {}: unquoted attribute value in <{name}>",
-                                line_of(i)
-                            ));
-                        }
-                        let end = html[k + 1..].find(q as char).ok_or_else(|| {
-                            format!("line {}: unterminated attribute value", line_of(i))
-                        })?;
-                        check_refs(&html[k + 1..k + 1 + end])
-                            .map_err(|e| format!("line {}: {e}", line_of(i)))?;
-                        k += end + 2;
-                    }
-                }
-                if closing {
+                let tag = read_tag(html, i)?;
+                let name = tag.name;
+                let k = tag.end;
+                if tag.closing {
                     match stack.pop() {
                         Some(open) if open == name => {}
                         Some(open) => {
@@ -106,7 +36,7 @@ pub fn check_well_formed(html: &str) -> Result<(), String> {
                             return Err(format!("line {}: </{name}> without opening", line_of(i)))
                         }
                     }
-                } else if !self_closing && !VOID.contains(&name.as_str()) {
+                } else if !tag.self_closing && !VOID.contains(&name.as_str()) {
                     if stack.is_empty() {
                         roots += 1;
                     }
@@ -143,6 +73,116 @@ pub fn check_well_formed(html: &str) -> Result<(), String> {
         return Err(format!("expected one root element, found {roots}"));
     }
     Ok(())
+}
+
+/// The line (from 1) of byte offset `pos`.
+fn line_of(html: &str, pos: usize) -> usize {
+    html[..pos].matches('\n').count() + 1
+}
+
+/// A comment (`<!-- -->`), declaration (`<!…>`) or processing instruction (`<?…>`) at `i`:
+/// the offset just past it; None if `i` starts a tag instead.
+fn skip_markup(html: &str, i: usize) -> Result<Option<usize>, String> {
+    if html[i..].starts_with("<!--") {
+        let end = html[i..]
+            .find("-->")
+            .ok_or_else(|| format!("line {}: unterminated comment", line_of(html, i)))?;
+        return Ok(Some(i + end + 3));
+    }
+    if html[i..].starts_with("<!") || html[i..].starts_with("<?") {
+        let end = html[i..]
+            .find('>')
+            .ok_or_else(|| format!("line {}: unterminated declaration", line_of(html, i)))?;
+        return Ok(Some(i + end + 1));
+    }
+    Ok(None)
+}
+
+/// An opening, closing or self-closing tag, read.
+struct Tag {
+    /// The element name, lowercase.
+    name: String,
+    closing: bool,
+    self_closing: bool,
+    /// The offset just past the tag's `>`.
+    end: usize,
+}
+
+/// Reads the tag starting with the `<` at `i`, checking its attributes.
+fn read_tag(html: &str, i: usize) -> Result<Tag, String> {
+    let b = html.as_bytes();
+    let closing = b.get(i + 1) == Some(&b'/');
+    let start = if closing { i + 2 } else { i + 1 };
+    let mut j = start;
+    while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'-' || b[j] == b':') {
+        j += 1;
+    }
+    let name = html[start..j].to_ascii_lowercase();
+    if name.is_empty() {
+        return Err(format!("line {}: `<` not starting a tag", line_of(html, i)));
+    }
+    let (end, self_closing) = read_attributes(html, i, j, &name, closing)?;
+    Ok(Tag {
+        name,
+        closing,
+        self_closing,
+        end,
+    })
+}
+
+/// The attributes of the tag at `i` from `k` up to `>` (quoted values may contain `>`): the
+/// offset past the tag and whether it ends in `/>`.
+fn read_attributes(
+    html: &str,
+    i: usize,
+    mut k: usize,
+    name: &str,
+    closing: bool,
+) -> Result<(usize, bool), String> {
+    let b = html.as_bytes();
+    let line = || line_of(html, i);
+    loop {
+        while k < b.len() && b[k].is_ascii_whitespace() {
+            k += 1;
+        }
+        if k >= b.len() {
+            return Err(format!("line {}: unterminated tag <{name}>", line()));
+        }
+        if b[k] == b'>' {
+            return Ok((k + 1, false));
+        }
+        if b[k] == b'/' && b.get(k + 1) == Some(&b'>') {
+            return Ok((k + 2, true));
+        }
+        if closing {
+            return Err(format!("line {}: junk in closing tag </{name}>", line()));
+        }
+        let a0 = k;
+        while k < b.len()
+            && !b[k].is_ascii_whitespace()
+            && !matches!(b[k], b'=' | b'>' | b'/' | b'"' | b'\'')
+        {
+            k += 1;
+        }
+        if k == a0 {
+            return Err(format!("line {}: bad attribute in <{name}>", line()));
+        }
+        if b.get(k) == Some(&b'=') {
+            k += 1;
+            let q = *b.get(k).ok_or("unterminated attribute")?;
+            if q != b'"' && q != b'\'' {
+                return Err(format!(
+                    "line {}: unquoted attribute value in <{name}>",
+                    line()
+                ));
+            }
+            let end = html[k + 1..]
+                .find(q as char)
+                .ok_or_else(|| format!("line {}: unterminated attribute value", line()))?;
+            check_refs(&html[k + 1..k + 1 + end]).map_err(|e| format!("line {}: {e}", line()))?;
+            k += end + 2;
+        }
+    }
 }
 
 /// Every `&...;` in `s` must be a known named or numeric character reference.

@@ -48,6 +48,8 @@ pub enum LabError {
     Plot(String),
     #[error("{0}")]
     Input(String),
+    #[error(transparent)]
+    Table(#[from] table::TableError),
 }
 
 impl LabError {

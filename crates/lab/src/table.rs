@@ -13,6 +13,70 @@ pub struct Column {
     pub description: String,
 }
 
+/// A row that does not fit its table.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TableError {
+    #[error("table `{table}`: a row has {got} values for {expected} columns")]
+    RowLength {
+        table: String,
+        expected: usize,
+        got: usize,
+    },
+    #[error("table `{table}`: a `{row}` does not have the table's columns")]
+    RowType { table: String, row: &'static str },
+}
+
+/// A typed table row: its columns and its values, in the same order. Declare row types with
+/// [`table_row!`](crate::table::table_row), which derives both from one list of fields, so a
+/// value can only land in its own column and a wrong column is a compile error.
+pub trait Row {
+    /// (name, unit, description) of each column, in field order.
+    const COLUMNS: &'static [(&'static str, &'static str, &'static str)];
+    /// The field values, in field order.
+    fn values(&self) -> Vec<Value>;
+}
+
+/// Declares a row struct (`pub` fields) and its [`Row`] impl from one list of
+/// `field: Type => ("unit", "description")`; the field name is the column name. The form
+/// `impl Row for Type { field => ("unit", "description"), ... }` makes an existing struct
+/// (e.g. a report row of another crate) a row with those of its fields as columns.
+macro_rules! table_row {
+    (
+        impl Row for $name:path {
+            $($field:ident => ($unit:expr, $desc:expr)),* $(,)?
+        }
+    ) => {
+        impl $crate::table::Row for $name {
+            const COLUMNS: &'static [(&'static str, &'static str, &'static str)] =
+                &[$((stringify!($field), $unit, $desc)),*];
+            fn values(&self) -> Vec<serde_json::Value> {
+                vec![$(serde_json::json!(self.$field)),*]
+            }
+        }
+    };
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $($field:ident : $ty:ty => ($unit:expr, $desc:expr)),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, PartialEq)]
+        $vis struct $name {
+            $(pub $field: $ty,)*
+        }
+
+        impl $crate::table::Row for $name {
+            const COLUMNS: &'static [(&'static str, &'static str, &'static str)] =
+                &[$((stringify!($field), $unit, $desc)),*];
+            fn values(&self) -> Vec<serde_json::Value> {
+                vec![$(serde_json::json!(self.$field)),*]
+            }
+        }
+    };
+}
+pub(crate) use table_row;
+
 /// A named table of JSON values (numbers, strings, booleans, or null for "not applicable").
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Table {
@@ -38,11 +102,41 @@ impl Table {
         }
     }
 
-    /// Appends a row. A row shorter than the header is padded with nulls and a longer one is
-    /// truncated, so a table is always rectangular.
-    pub fn push(&mut self, mut row: Vec<Value>) {
-        row.resize(self.columns.len(), Value::Null);
+    /// Appends a row, one value per column in header order. A row of any other length is
+    /// refused (and the table left unchanged), so a table is always rectangular and a missing
+    /// or extra value never shifts a column.
+    pub fn push(&mut self, row: Vec<Value>) -> Result<(), TableError> {
+        if row.len() != self.columns.len() {
+            return Err(TableError::RowLength {
+                table: self.name.clone(),
+                expected: self.columns.len(),
+                got: row.len(),
+            });
+        }
         self.rows.push(row);
+        Ok(())
+    }
+
+    /// An empty table with the columns of row type `R`.
+    pub fn of<R: Row>(name: &str) -> Self {
+        Table::new(name, R::COLUMNS)
+    }
+
+    /// Appends a typed row; refused unless the table has exactly `R`'s columns.
+    pub fn push_row<R: Row>(&mut self, row: &R) -> Result<(), TableError> {
+        let same = self.columns.len() == R::COLUMNS.len()
+            && self
+                .columns
+                .iter()
+                .zip(R::COLUMNS)
+                .all(|(c, r)| c.name == r.0);
+        if !same {
+            return Err(TableError::RowType {
+                table: self.name.clone(),
+                row: std::any::type_name::<R>(),
+            });
+        }
+        self.push(row.values())
     }
 
     pub fn column_index(&self, name: &str) -> Option<usize> {
@@ -321,8 +415,8 @@ mod tests {
                 ("x", "s", "time"),
             ],
         );
-        t.push(vec![json!("a,b"), json!(3), json!(0.5)]);
-        t.push(vec![json!("c"), json!(10), Value::Null]);
+        t.push(vec![json!("a,b"), json!(3), json!(0.5)]).unwrap();
+        t.push(vec![json!("c"), json!(10), Value::Null]).unwrap();
         t
     }
 
@@ -333,10 +427,66 @@ mod tests {
     }
 
     #[test]
-    fn short_rows_are_padded() {
+    fn rows_of_the_wrong_length_are_refused() {
         let mut t = sample();
-        t.push(vec![json!("d")]);
-        assert_eq!(t.rows[2], vec![json!("d"), Value::Null, Value::Null]);
+        let short = t.push(vec![json!("d")]).unwrap_err();
+        assert_eq!(
+            short,
+            TableError::RowLength {
+                table: "t".into(),
+                expected: 3,
+                got: 1
+            }
+        );
+        assert_eq!(
+            short.to_string(),
+            "table `t`: a row has 1 values for 3 columns"
+        );
+        let long = vec![json!("e"), json!(1), json!(2.0), json!(3)];
+        assert!(t.push(long).is_err());
+        assert_eq!(t.rows.len(), 2, "a refused row is not appended");
+    }
+
+    table_row! {
+        /// A row of the sample table.
+        struct SampleRow {
+            name: String => ("", "a name"),
+            n: usize => ("nodes", "size"),
+            x: Option<f64> => ("s", "time"),
+        }
+    }
+
+    #[test]
+    fn typed_rows_fill_their_own_columns() {
+        let mut t = Table::of::<SampleRow>("t");
+        assert_eq!(
+            t,
+            Table {
+                rows: vec![],
+                ..sample()
+            }
+        );
+        for (name, n, x) in [("a,b", 3, Some(0.5)), ("c", 10, None)] {
+            let row = SampleRow {
+                name: name.into(),
+                n,
+                x,
+            };
+            t.push_row(&row).unwrap();
+        }
+        assert_eq!(t, sample());
+        // a table with other columns refuses the row type
+        let mut other = Table::new("o", &[("n", "", ""), ("name", "", ""), ("x", "", "")]);
+        let row = SampleRow {
+            name: "d".into(),
+            n: 1,
+            x: None,
+        };
+        assert!(matches!(
+            other.push_row(&row),
+            Err(TableError::RowType { .. })
+        ));
+        assert!(other.rows.is_empty());
     }
 
     #[test]

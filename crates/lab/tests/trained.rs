@@ -6,8 +6,8 @@ use superpose_lab::experiments::trained::{
 };
 use superpose_lab::{run_experiment, ExperimentId, RunOptions, Status};
 use superpose_train::eval::EvalOptions;
+use superpose_train::testing::TinyRun;
 use superpose_train::trainer::{evaluate, train, TrainOptions};
-use superpose_train::TrainConfig;
 
 #[test]
 fn without_checkpoint_it_runs_the_shipped_ones_or_says_so() {
@@ -35,47 +35,22 @@ fn without_checkpoint_it_runs_the_shipped_ones_or_says_so() {
     }
 }
 
-const TINY: &str = r#"
-[run]
-name = "lab-tiny"
-mode = "coconut"
-seed = 7
-checkpoint_every = 100
-eval_every_epochs = 10
-
-[data]
-train_graphs = 12
-val_graphs = 4
-min_hops = 3
-max_hops = 4
-node_tokens = 24
-min_nodes = 8
-max_nodes = 12
-
-[model]
-n_layer = 2
-n_head = 2
-d_model = 16
-n_positions = 96
-
-[curriculum]
-max_stage = 2
-epochs_per_stage = 1
-p_mix = 0.2
-
-[optim]
-epochs = 2
-batch_size = 4
-grad_accum = 1
-lr = 3e-3
-warmup_steps = 2
-"#;
-
 #[test]
 fn trained_checkpoint_rows_match_the_train_crate() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let cfg = TrainConfig::parse(TINY, "tiny.toml").unwrap();
+    let cfg = TinyRun {
+        name: "lab-tiny".into(),
+        checkpoint_every: 100,
+        eval_every_epochs: 10,
+        val_graphs: 4,
+        node_tokens: 24,
+        epochs: 2,
+        grad_accum: 1,
+        ..TinyRun::default()
+    }
+    .config()
+    .unwrap();
     train(
         &cfg,
         &TrainOptions {

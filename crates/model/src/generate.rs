@@ -208,31 +208,10 @@ pub fn think(
     let device = model.device();
     let b = prompts.len();
     let thinking = !matches!(config.mode, ThinkMode::None);
-    for t in [config.bot, config.eot, config.decode.eos]
-        .into_iter()
-        .flatten()
-    {
-        if t as usize >= v {
-            return Err(ModelError::Input(format!(
-                "special token {t} >= vocab_size {v}"
-            )));
-        }
-    }
-    let rows: Vec<Vec<Slot>> = prompts
-        .iter()
-        .map(|p| {
-            let mut p = p.clone();
-            if let (true, Some(bot)) = (thinking, config.bot) {
-                if p.last() != Some(&Slot::Token(bot)) {
-                    p.push(Slot::Token(bot));
-                }
-            }
-            p
-        })
-        .collect();
+    check_specials(config, v)?;
+    let rows = with_bot(prompts, config, thinking);
     let batch = model.embed_slots(&rows, &device)?;
     let mut next_pos: Vec<usize> = rows.iter().map(Vec::len).collect();
-    let max_pos = c.n_positions;
     let mut cache = KvCache::new(c.n_layer);
     let out = model.forward_last(batch.into_input(false), Some(&mut cache));
     let mut logits = to_vec(out.logits); // [b, v]
@@ -252,84 +231,48 @@ pub fn think(
             truncated: false,
         })
         .collect();
-    let mut phase = vec![
-        if thinking {
-            Phase::Thinking
-        } else {
-            Phase::Answer
-        };
-        b
-    ];
+    let first = if thinking {
+        Phase::Thinking
+    } else {
+        Phase::Answer
+    };
+    let mut phase = vec![first; b];
     let mut low_streak = vec![0usize; b];
     if config.decode.max_new_tokens == 0 && !thinking {
         return Ok(res);
     }
     loop {
         // Decide each row's next slot.
-        let mut ids = vec![0i64; b];
-        let mut latent_rows: Vec<Option<Vec<f32>>> = vec![None; b];
-        let mut soft_rows: Vec<Option<Vec<(u32, f32)>>> = vec![None; b];
+        let mut next = StepInput {
+            ids: vec![0i64; b],
+            latent: vec![None; b],
+            soft: vec![None; b],
+        };
         for r in 0..b {
             let lg = &logits[r * v..(r + 1) * v];
             if phase[r] == Phase::Thinking {
-                let done = res[r].thoughts.len();
-                let (limit, soft) = match &config.mode {
-                    ThinkMode::Continuous { k } => (*k, None),
-                    ThinkMode::Soft {
-                        max_thoughts,
-                        top_k,
-                        top_p,
-                        temperature,
-                        cold_stop,
-                    } => (*max_thoughts, Some((top_k, top_p, temperature, cold_stop))),
-                    ThinkMode::None => (0, None),
-                };
-                let ent = entropy(lg);
-                let mut stop = done >= limit;
-                if let Some((_, _, _, Some(cs))) = soft {
-                    if !stop {
-                        low_streak[r] = if ent < cs.entropy {
-                            low_streak[r] + 1
-                        } else {
-                            0
-                        };
-                        if low_streak[r] >= cs.patience.max(1) {
-                            stop = true;
-                            res[r].cold_stopped = true;
-                        }
+                let h = &hidden[r * d..(r + 1) * d];
+                match thought_step(&config.mode, lg, h, &mut low_streak[r], &mut res[r]) {
+                    ThoughtStep::Latent(x) => {
+                        next.latent[r] = Some(x);
+                        continue;
                     }
-                }
-                if !stop {
-                    res[r].thought_entropies.push(ent);
-                    match soft {
-                        // Coconut: the last hidden state becomes the next input embedding.
-                        None => latent_rows[r] = Some(hidden[r * d..(r + 1) * d].to_vec()),
-                        // Soft Thinking: e = Σ_i p_i · E[i] over the truncated distribution.
-                        Some((top_k, top_p, temperature, _)) => {
-                            soft_rows[r] =
-                                Some(truncated_distribution(lg, *temperature, *top_k, *top_p))
-                        }
+                    ThoughtStep::Soft(p) => {
+                        next.soft[r] = Some(p);
+                        continue;
                     }
-                    continue;
+                    ThoughtStep::Stop => phase[r] = Phase::Answer,
                 }
-                phase[r] = Phase::Answer;
                 if let Some(eot) = config.eot {
-                    ids[r] = eot as i64;
+                    next.ids[r] = eot as i64;
                     continue;
                 }
             }
             if phase[r] == Phase::Answer {
-                if res[r].tokens.len() >= config.decode.max_new_tokens {
-                    phase[r] = Phase::Done;
-                    continue;
-                }
-                let t = choose(lg, &config.decode.sampling, &mut rng);
-                res[r].tokens.push(t);
-                ids[r] = t as i64;
-                if Some(t) == config.decode.eos
-                    || res[r].tokens.len() >= config.decode.max_new_tokens
+                if let Some(t) =
+                    answer_step(lg, &config.decode, &mut rng, &mut phase[r], &mut res[r])
                 {
-                    phase[r] = Phase::Done;
+                    next.ids[r] = t as i64;
                 }
             }
         }
@@ -339,51 +282,16 @@ pub fn think(
             break;
         }
         // Context full: stop the rows that cannot take another position.
-        let mut any_room = false;
-        for r in 0..b {
-            if next_pos[r] + c.position_offset >= max_pos && phase[r] != Phase::Done {
-                phase[r] = Phase::Done;
-                res[r].truncated = true;
-            }
-            any_room |= phase[r] != Phase::Done;
-        }
-        if !any_room {
+        if !stop_full_rows(
+            &next_pos,
+            c.position_offset,
+            c.n_positions,
+            &mut phase,
+            &mut res,
+        ) {
             break;
         }
-        // Build the step's input embeddings [b, 1, d].
-        let ids_t = Tensor::<2, Int>::from_data(TensorData::new(ids, [b, 1]), &device);
-        let mut embeds = model.embed_tokens(ids_t);
-        if soft_rows.iter().any(Option::is_some) {
-            let mut w = vec![0f32; b * v];
-            for (r, dist) in soft_rows.iter().enumerate() {
-                for (t, p) in dist.iter().flatten() {
-                    w[r * v + *t as usize] = *p;
-                }
-            }
-            let w = Tensor::<2>::from_data(TensorData::new(w, [b, v]), &device);
-            let mix = w.matmul(model.token_embedding());
-            let mix_host = to_vec(mix.clone());
-            for (r, dist) in soft_rows.iter().enumerate() {
-                if dist.is_some() {
-                    latent_rows[r] = Some(mix_host[r * d..(r + 1) * d].to_vec());
-                }
-            }
-        }
-        if latent_rows.iter().any(Option::is_some) {
-            let mut lat = vec![0f32; b * d];
-            let mut m = vec![false; b];
-            for (r, l) in latent_rows.iter().enumerate() {
-                if let (Some(l), false) = (l, phase[r] == Phase::Done) {
-                    lat[r * d..(r + 1) * d].copy_from_slice(l);
-                    m[r] = true;
-                    res[r].thoughts.push(l.clone());
-                }
-            }
-            let lat = Tensor::<3>::from_data(TensorData::new(lat, [b, 1, d]), &device);
-            let m = Tensor::<3, Bool>::from_data(TensorData::new(m, [b, 1, 1]), &device)
-                .expand([b, 1, d]);
-            embeds = embeds.mask_where(m, lat);
-        }
+        let embeds = next.embeds(model, &phase, &mut res);
         let pos: Vec<i64> = next_pos.iter().map(|&p| p as i64).collect();
         next_pos.iter_mut().for_each(|p| *p += 1);
         let input = ForwardInput {
@@ -397,6 +305,187 @@ pub fn think(
         hidden = to_vec(out.hidden);
     }
     Ok(res)
+}
+
+/// Every special token (`bot`, `eot`, `eos`) must be inside the vocabulary.
+fn check_specials(config: &ThinkConfig, v: usize) -> Result<(), ModelError> {
+    for t in [config.bot, config.eot, config.decode.eos]
+        .into_iter()
+        .flatten()
+    {
+        if t as usize >= v {
+            return Err(ModelError::Input(format!(
+                "special token {t} >= vocab_size {v}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The prompts, each ending with `bot` when thinking (unless it already does).
+fn with_bot(prompts: &[Vec<Slot>], config: &ThinkConfig, thinking: bool) -> Vec<Vec<Slot>> {
+    prompts
+        .iter()
+        .map(|p| {
+            let mut p = p.clone();
+            if let (true, Some(bot)) = (thinking, config.bot) {
+                if p.last() != Some(&Slot::Token(bot)) {
+                    p.push(Slot::Token(bot));
+                }
+            }
+            p
+        })
+        .collect()
+}
+
+/// What a thinking row feeds next.
+enum ThoughtStep {
+    /// Coconut: the last hidden state becomes the next input embedding.
+    Latent(Vec<f32>),
+    /// Soft Thinking: the truncated next-token distribution, mixed into `Σ_i p_i · E[i]`.
+    Soft(Vec<(u32, f32)>),
+    /// The row is done thinking (thought limit or cold stop).
+    Stop,
+}
+
+/// One thinking row's decision from its logits `lg` and last hidden state `hidden`; records
+/// the step's entropy (and a cold stop) in `out`.
+fn thought_step(
+    mode: &ThinkMode,
+    lg: &[f32],
+    hidden: &[f32],
+    low_streak: &mut usize,
+    out: &mut RowOutput,
+) -> ThoughtStep {
+    let done = out.thoughts.len();
+    let (limit, soft) = match mode {
+        ThinkMode::Continuous { k } => (*k, None),
+        ThinkMode::Soft {
+            max_thoughts,
+            top_k,
+            top_p,
+            temperature,
+            cold_stop,
+        } => (*max_thoughts, Some((top_k, top_p, temperature, cold_stop))),
+        ThinkMode::None => (0, None),
+    };
+    let ent = entropy(lg);
+    let mut stop = done >= limit;
+    if let Some((_, _, _, Some(cs))) = soft {
+        if !stop {
+            *low_streak = if ent < cs.entropy { *low_streak + 1 } else { 0 };
+            if *low_streak >= cs.patience.max(1) {
+                stop = true;
+                out.cold_stopped = true;
+            }
+        }
+    }
+    if stop {
+        return ThoughtStep::Stop;
+    }
+    out.thought_entropies.push(ent);
+    match soft {
+        None => ThoughtStep::Latent(hidden.to_vec()),
+        Some((top_k, top_p, temperature, _)) => {
+            ThoughtStep::Soft(truncated_distribution(lg, *temperature, *top_k, *top_p))
+        }
+    }
+}
+
+/// One answering row: the next answer token (None when the row had no room left), moving the
+/// row to `Done` after `eos` or its last token.
+fn answer_step(
+    lg: &[f32],
+    decode: &DecodeConfig,
+    rng: &mut ChaCha8Rng,
+    phase: &mut Phase,
+    out: &mut RowOutput,
+) -> Option<u32> {
+    if out.tokens.len() >= decode.max_new_tokens {
+        *phase = Phase::Done;
+        return None;
+    }
+    let t = choose(lg, &decode.sampling, rng);
+    out.tokens.push(t);
+    if Some(t) == decode.eos || out.tokens.len() >= decode.max_new_tokens {
+        *phase = Phase::Done;
+    }
+    Some(t)
+}
+
+/// Marks the rows whose next position would not fit the context as done (and truncated);
+/// whether any row is left running.
+fn stop_full_rows(
+    next_pos: &[usize],
+    position_offset: usize,
+    max_pos: usize,
+    phase: &mut [Phase],
+    res: &mut [RowOutput],
+) -> bool {
+    let mut any_room = false;
+    for r in 0..phase.len() {
+        if next_pos[r] + position_offset >= max_pos && phase[r] != Phase::Done {
+            phase[r] = Phase::Done;
+            res[r].truncated = true;
+        }
+        any_room |= phase[r] != Phase::Done;
+    }
+    any_room
+}
+
+/// One decoding step's input per row: a token id, or a latent (Coconut), or a distribution
+/// over tokens (Soft Thinking) that becomes a latent.
+struct StepInput {
+    ids: Vec<i64>,
+    latent: Vec<Option<Vec<f32>>>,
+    soft: Vec<Option<Vec<(u32, f32)>>>,
+}
+
+impl StepInput {
+    /// The step's input embeddings `[b, 1, d]`; every latent fed to a running row is recorded
+    /// as one of its thoughts.
+    fn embeds(mut self, model: &Model, phase: &[Phase], res: &mut [RowOutput]) -> Tensor<3> {
+        let device = model.device();
+        let (b, v, d) = (
+            self.ids.len(),
+            model.config().vocab_size,
+            model.config().d_model,
+        );
+        let ids_t = Tensor::<2, Int>::from_data(TensorData::new(self.ids, [b, 1]), &device);
+        let mut embeds = model.embed_tokens(ids_t);
+        if self.soft.iter().any(Option::is_some) {
+            let mut w = vec![0f32; b * v];
+            for (r, dist) in self.soft.iter().enumerate() {
+                for (t, p) in dist.iter().flatten() {
+                    w[r * v + *t as usize] = *p;
+                }
+            }
+            let w = Tensor::<2>::from_data(TensorData::new(w, [b, v]), &device);
+            let mix = w.matmul(model.token_embedding());
+            let mix_host = to_vec(mix.clone());
+            for (r, dist) in self.soft.iter().enumerate() {
+                if dist.is_some() {
+                    self.latent[r] = Some(mix_host[r * d..(r + 1) * d].to_vec());
+                }
+            }
+        }
+        if self.latent.iter().any(Option::is_some) {
+            let mut lat = vec![0f32; b * d];
+            let mut m = vec![false; b];
+            for (r, l) in self.latent.iter().enumerate() {
+                if let (Some(l), false) = (l, phase[r] == Phase::Done) {
+                    lat[r * d..(r + 1) * d].copy_from_slice(l);
+                    m[r] = true;
+                    res[r].thoughts.push(l.clone());
+                }
+            }
+            let lat = Tensor::<3>::from_data(TensorData::new(lat, [b, 1, d]), &device);
+            let m = Tensor::<3, Bool>::from_data(TensorData::new(m, [b, 1, 1]), &device)
+                .expand([b, 1, d]);
+            embeds = embeds.mask_where(m, lat);
+        }
+        embeds
+    }
 }
 
 /// Greedy decoding of `max_new_tokens` tokens per prompt (batched, KV-cached).

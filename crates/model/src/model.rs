@@ -485,46 +485,7 @@ impl Model {
         let total = past + s;
 
         // The key mask over all `total` positions (None = all real).
-        let new_mask = match input.key_mask {
-            Some(m) if m.dims()[1] == total => Some(m),
-            Some(m) => {
-                assert_eq!(
-                    m.dims()[1],
-                    s,
-                    "key_mask must cover seq or cached+seq positions"
-                );
-                let prev = cache.as_ref().and_then(|c| c.key_mask.clone());
-                match (past, prev) {
-                    (0, _) => Some(m),
-                    (_, Some(p)) => Some(Tensor::cat(vec![p, m], 1)),
-                    (_, None) => Some(Tensor::cat(
-                        vec![
-                            Tensor::<2, Bool>::from_data(
-                                TensorData::new(vec![true; b * past], [b, past]),
-                                &device,
-                            ),
-                            m,
-                        ],
-                        1,
-                    )),
-                }
-            }
-            None => {
-                let prev = cache.as_ref().and_then(|c| c.key_mask.clone());
-                prev.map(|p| {
-                    Tensor::cat(
-                        vec![
-                            p,
-                            Tensor::<2, Bool>::from_data(
-                                TensorData::new(vec![true; b * s], [b, s]),
-                                &device,
-                            ),
-                        ],
-                        1,
-                    )
-                })
-            }
-        };
+        let new_mask = joined_key_mask(input.key_mask, cache.as_deref(), b, s, &device);
         // Which keys are real (`[b, total]`, None = all): padding keys are masked, except that
         // a query always sees itself so that a padding query never has an empty softmax row;
         // later positions are masked causally (query i sits at absolute position past + i).
@@ -738,4 +699,36 @@ fn smear_keys(
         .reshape([1, 1, d]);
     let smeared = k * gate.clone() + prev * (gate.neg() + 1.0);
     Tensor::cat(vec![q, smeared, v], 2)
+}
+
+/// The key mask over all `past + s` positions (None = all real), `past` being the cached
+/// length: the new positions' mask (`[b, s]`, or already `[b, past + s]`) after the cached
+/// one, where a side without a mask counts as all real.
+fn joined_key_mask(
+    mask: Option<Tensor<2, Bool>>,
+    cache: Option<&KvCache>,
+    b: usize,
+    s: usize,
+    device: &Device,
+) -> Option<Tensor<2, Bool>> {
+    let past = cache.map_or(0, |c| c.len);
+    let prev = cache.and_then(|c| c.key_mask.clone());
+    let all_real =
+        |n: usize| Tensor::<2, Bool>::from_data(TensorData::new(vec![true; b * n], [b, n]), device);
+    match mask {
+        Some(m) if m.dims()[1] == past + s => Some(m),
+        Some(m) => {
+            assert_eq!(
+                m.dims()[1],
+                s,
+                "key_mask must cover seq or cached+seq positions"
+            );
+            match (past, prev) {
+                (0, _) => Some(m),
+                (_, Some(p)) => Some(Tensor::cat(vec![p, m], 1)),
+                (_, None) => Some(Tensor::cat(vec![all_real(past), m], 1)),
+            }
+        }
+        None => prev.map(|p| Tensor::cat(vec![p, all_real(s)], 1)),
+    }
 }

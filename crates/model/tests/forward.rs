@@ -197,26 +197,26 @@ fn attention_maps_match_fused_path() {
 #[test]
 fn construction_switches_run_and_differ() {
     let dev = cpu_device();
-    let mut cfg = tiny();
-    cfg.position = PositionKind::Sinusoidal { base: 10_000.0 };
-    cfg.position_offset = 1;
-    cfg.norm = NormKind::L2;
-    cfg.placement = NormPlacement::Post;
-    cfg.layers = vec![
-        LayerSwitches {
-            activation: Activation::Relu,
-            mlp: true,
-            mlp_residual: false,
-        },
-        LayerSwitches {
-            activation: Activation::Threshold { eps: 0.0 },
-            mlp: false,
-            mlp_residual: true,
-        },
-    ];
-    cfg.attn_scale = Some(2.0);
-    cfg.tie_embeddings = false;
-    cfg.bias = false;
+    // Every switch the hand-built construction uses, each away from GPT-2's setting.
+    let switches = |activation, mlp, mlp_residual| LayerSwitches {
+        activation,
+        mlp,
+        mlp_residual,
+    };
+    let cfg = ModelConfig {
+        position: PositionKind::Sinusoidal { base: 10_000.0 },
+        position_offset: 1,
+        norm: NormKind::L2,
+        placement: NormPlacement::Post,
+        layers: vec![
+            switches(Activation::Relu, true, false),
+            switches(Activation::Threshold { eps: 0.0 }, false, true),
+        ],
+        attn_scale: Some(2.0),
+        tie_embeddings: false,
+        bias: false,
+        ..tiny()
+    };
     let model = Model::new_seeded(&cfg, 2, &dev);
     let names = model.to_named();
     assert!(!names.contains_key("wpe.weight"));

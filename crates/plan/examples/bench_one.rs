@@ -43,20 +43,6 @@ fn main() -> std::process::ExitCode {
         algo,
         &Limits::with_time(wall),
     );
-    let opt = |x: Option<usize>| x.map_or_else(String::new, |v| v.to_string());
-    println!(
-        "{},{},{},{},{},{},{},{},{:.4},{:.4},\"{}\"",
-        r.domain,
-        r.problem,
-        r.algo,
-        r.status,
-        opt(r.plan_length),
-        opt(r.plan_steps),
-        opt(r.facts),
-        opt(r.actions),
-        r.time_s,
-        r.search_s,
-        r.detail.replace('"', "'")
-    );
+    println!("{}", r.to_csv_line());
     std::process::ExitCode::SUCCESS
 }

@@ -154,27 +154,38 @@ fn csv_field(s: &str) -> String {
     }
 }
 
+/// The header line of the bench CSV (`plan bench`, `examples/bench_one.rs`, and
+/// `bench/pyperplan_suite.py` writes the same columns).
+pub const CSV_HEADER: &str =
+    "domain,problem,algo,status,plan_length,plan_steps,facts,actions,time_s,search_s,detail";
+
+impl BenchRow {
+    /// The row as one CSV line (RFC 4180 quoting, no line end; times to 0.1 ms).
+    pub fn to_csv_line(&self) -> String {
+        let opt = |x: Option<usize>| x.map(|v| v.to_string()).unwrap_or_default();
+        format!(
+            "{},{},{},{},{},{},{},{},{:.4},{:.4},{}",
+            csv_field(&self.domain),
+            csv_field(&self.problem),
+            self.algo,
+            self.status,
+            opt(self.plan_length),
+            opt(self.plan_steps),
+            opt(self.facts),
+            opt(self.actions),
+            self.time_s,
+            self.search_s,
+            csv_field(&self.detail)
+        )
+    }
+}
+
 /// Write rows as CSV atomically (temp file, fsync, rename).
 pub fn write_csv(rows: &[BenchRow], path: &Path) -> std::io::Result<()> {
     superpose_fsutil::write_atomic_with(path, |f| {
-        writeln!(f, "domain,problem,algo,status,plan_length,plan_steps,facts,actions,time_s,search_s,detail")?;
-        let opt = |x: Option<usize>| x.map(|v| v.to_string()).unwrap_or_default();
+        writeln!(f, "{CSV_HEADER}")?;
         for r in rows {
-            writeln!(
-                f,
-                "{},{},{},{},{},{},{},{},{:.4},{:.4},{}",
-                csv_field(&r.domain),
-                csv_field(&r.problem),
-                r.algo,
-                r.status,
-                opt(r.plan_length),
-                opt(r.plan_steps),
-                opt(r.facts),
-                opt(r.actions),
-                r.time_s,
-                r.search_s,
-                csv_field(&r.detail)
-            )?;
+            writeln!(f, "{}", r.to_csv_line())?;
         }
         Ok(())
     })

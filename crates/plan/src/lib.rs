@@ -291,16 +291,22 @@ pub fn load(
     Ok((d, p, t))
 }
 
-/// The planners of this crate.
+/// The planners of this crate. With the `clap` feature it is the binary's `--algo` value
+/// (the names of [`Algo::name`], these doc comments as the help).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Algo {
+    /// Graphplan (Blum & Furst): planning graph with mutexes, memoised backward extraction.
     Graphplan,
-    /// Graphplan with EBL/DDB extraction (Kambhampati 2000).
+    /// Graphplan with EBL/DDB extraction (Kambhampati 2000): learned nogoods, backjumping.
     GraphplanEbl,
-    /// Graphplan with extraction by SAT (Kautz & Selman's Blackbox; CaDiCaL).
+    /// Graphplan with extraction by SAT (Kautz & Selman's Blackbox): the graph as CNF, CaDiCaL, incremental over levels.
     GraphplanSat,
+    /// Breadth-first search over states (optimal sequential length).
     Bfs,
+    /// A* over states with h_max (optimal).
     AstarHmax,
+    /// Greedy best-first search over states with h_FF.
     GbfsHff,
 }
 

@@ -607,28 +607,7 @@ impl TrainConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    pub(crate) const MINIMAL: &str = r#"
-[run]
-name = "t"
-mode = "coconut"
-
-[data]
-train_graphs = 10
-val_graphs = 5
-min_hops = 3
-max_hops = 4
-
-[model]
-n_layer = 2
-n_head = 2
-d_model = 16
-
-[optim]
-epochs = 2
-batch_size = 4
-lr = 1e-3
-"#;
+    use crate::testing::MINIMAL_TOML as MINIMAL;
 
     #[test]
     fn parses_minimal_with_defaults() {
@@ -646,8 +625,8 @@ lr = 1e-3
         let err = TrainConfig::parse(&bad, "bad.toml")
             .unwrap_err()
             .to_string();
-        // `n_head` is on line 14 of MINIMAL (line 1 is empty)
-        assert!(err.starts_with("bad.toml:14:"), "{err}");
+        // `n_head` is on line 13 of MINIMAL
+        assert!(err.starts_with("bad.toml:13:"), "{err}");
     }
 
     #[test]
@@ -660,7 +639,7 @@ lr = 1e-3
         );
         let bad = MINIMAL.replace("\"coconut\"", "\"cocnut\"");
         let err = TrainConfig::parse(&bad, "x.toml").unwrap_err().to_string();
-        assert!(err.contains("x.toml:4:") && err.contains("cocnut"), "{err}");
+        assert!(err.contains("x.toml:3:") && err.contains("cocnut"), "{err}");
     }
 
     #[test]

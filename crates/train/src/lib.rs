@@ -43,6 +43,7 @@ pub mod eval;
 pub mod multipass;
 pub mod optim;
 pub mod schedule;
+pub mod testing;
 pub mod tokenizer;
 pub mod trainer;
 

@@ -1,28 +1,8 @@
 //! Range checks of the training config (issue 16, item 12 and the size limits of item 5): every
 //! bad value is an error naming the key at its line:col, and nothing overflows.
 
+use superpose_train::testing::MINIMAL_TOML as MINIMAL;
 use superpose_train::{TrainConfig, TrainError};
-
-const MINIMAL: &str = r#"[run]
-name = "t"
-mode = "coconut"
-
-[data]
-train_graphs = 10
-val_graphs = 5
-min_hops = 3
-max_hops = 4
-
-[model]
-n_layer = 2
-n_head = 2
-d_model = 16
-
-[optim]
-epochs = 2
-batch_size = 4
-lr = 1e-3
-"#;
 
 /// Parses `MINIMAL` with `line` added under `[section]`; returns (line, col, message).
 fn error_with(section: &str, line: &str) -> (usize, usize, String) {

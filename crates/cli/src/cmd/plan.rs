@@ -8,13 +8,13 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use serde_json::json;
 use superpose_plan::bench::{run_suites, summarize, write_csv};
 use superpose_plan::diagnostics::format_table;
 use superpose_plan::{
     exact_reachable_by_level, load, parse_domain, parse_problem, pddl, relaxed_goal_level,
-    run_algo, validate, validate_plan, Algo, Limits, Outcome,
+    run_algo, validate, validate_plan, Algo, GroundTask, Limits, Outcome, RunResult,
 };
 
 #[derive(Subcommand)]
@@ -29,35 +29,6 @@ pub enum PlanCommand {
     Ground(GroundArgs),
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-pub enum AlgoArg {
-    /// Graphplan (Blum & Furst): planning graph with mutexes, memoised backward extraction.
-    Graphplan,
-    /// Graphplan with EBL/DDB extraction (Kambhampati 2000): learned nogoods, backjumping.
-    GraphplanEbl,
-    /// Graphplan with extraction by SAT (Kautz & Selman's Blackbox): the graph as CNF, CaDiCaL, incremental over levels.
-    GraphplanSat,
-    /// Breadth-first search over states (optimal sequential length).
-    Bfs,
-    /// A* over states with h_max (optimal).
-    AstarHmax,
-    /// Greedy best-first search over states with h_FF.
-    GbfsHff,
-}
-
-impl From<AlgoArg> for Algo {
-    fn from(a: AlgoArg) -> Algo {
-        match a {
-            AlgoArg::Graphplan => Algo::Graphplan,
-            AlgoArg::GraphplanEbl => Algo::GraphplanEbl,
-            AlgoArg::GraphplanSat => Algo::GraphplanSat,
-            AlgoArg::Bfs => Algo::Bfs,
-            AlgoArg::AstarHmax => Algo::AstarHmax,
-            AlgoArg::GbfsHff => Algo::GbfsHff,
-        }
-    }
-}
-
 #[derive(Args)]
 pub struct SolveArgs {
     /// PDDL domain file.
@@ -66,7 +37,7 @@ pub struct SolveArgs {
     problem: PathBuf,
     /// Planner to run.
     #[arg(long, value_enum, default_value = "graphplan")]
-    algo: AlgoArg,
+    algo: Algo,
     /// Print the per-level table (facts, actions, mutex pairs, goals, extraction, memo, nodes).
     #[arg(long)]
     trace: bool,
@@ -113,7 +84,7 @@ pub struct BenchArgs {
     dirs: Vec<PathBuf>,
     /// Planner to run.
     #[arg(long, value_enum, default_value = "graphplan")]
-    algo: AlgoArg,
+    algo: Algo,
     /// Seconds per problem (parse, ground and search).
     #[arg(long, default_value_t = 30.0)]
     time_limit: f64,
@@ -168,7 +139,7 @@ fn solve(a: SolveArgs) -> anyhow::Result<ExitCode> {
     };
     let (domain, problem, task) = load(&a.domain, &a.problem)?;
     print_notes(&superpose_plan::check(&domain, &problem)?);
-    let algo: Algo = a.algo.into();
+    let algo = a.algo;
     let mut r = run_algo(&task, algo, &limits);
     // Every plan is simulated on the lifted PDDL before it is printed.
     if let Outcome::Solved(plan) = &r.outcome {
@@ -179,28 +150,68 @@ fn solve(a: SolveArgs) -> anyhow::Result<ExitCode> {
             )
         })?;
     }
-    let mut exact_json = serde_json::Value::Null;
-    if a.exact {
-        let max_level = r.graphplan.as_ref().map_or_else(
-            || relaxed_goal_level(&task).unwrap_or(0) + 2,
-            |g| g.levels.len().saturating_sub(1),
-        );
-        let ex = exact_reachable_by_level(&task, max_level, a.exact_cap);
-        if let Some(gp) = r.graphplan.as_mut() {
-            for (row, e) in gp.levels.iter_mut().zip(&ex.levels) {
-                row.exact_states = Some(e.states);
-                row.exact_goal_state = Some(e.goal_state);
-            }
-        }
-        exact_json = serde_json::to_value(&ex)?;
-    }
+    let exact_json = if a.exact {
+        exact_levels(&task, &mut r, a.exact_cap)?
+    } else {
+        serde_json::Value::Null
+    };
     let time_s = start.elapsed().as_secs_f64();
-    let plan = r.outcome.plan();
-    if let (Some(p), Some(out)) = (plan, &a.out) {
+    if let (Some(p), Some(out)) = (r.outcome.plan(), &a.out) {
         superpose_fsutil::write_atomic(out, p.to_ipc(&task).as_bytes())
             .with_context(|| format!("writing {}", out.display()))?;
     }
+    let solved = Solved {
+        task: &task,
+        algo,
+        run: &r,
+        exact: exact_json,
+        time_s,
+    };
     if a.json {
+        println!("{}", serde_json::to_string_pretty(&solved.to_json(&a)?)?);
+    } else {
+        solved.print_text(&a);
+    }
+    Ok(exit_for(&r.outcome))
+}
+
+/// `--exact`: the states reachable within each level by BFS (up to the planning graph's last
+/// level, or two past the relaxed goal level), written into the Graphplan level rows.
+fn exact_levels(
+    task: &GroundTask,
+    r: &mut RunResult,
+    cap: usize,
+) -> anyhow::Result<serde_json::Value> {
+    let max_level = r.graphplan.as_ref().map_or_else(
+        || relaxed_goal_level(task).unwrap_or(0) + 2,
+        |g| g.levels.len().saturating_sub(1),
+    );
+    let ex = exact_reachable_by_level(task, max_level, cap);
+    if let Some(gp) = r.graphplan.as_mut() {
+        for (row, e) in gp.levels.iter_mut().zip(&ex.levels) {
+            row.exact_states = Some(e.states);
+            row.exact_goal_state = Some(e.goal_state);
+        }
+    }
+    Ok(serde_json::to_value(&ex)?)
+}
+
+/// What `plan solve` prints: the run of one planner on one ground task.
+struct Solved<'a> {
+    task: &'a GroundTask,
+    algo: Algo,
+    run: &'a RunResult,
+    /// The `--exact` enumeration (null without it).
+    exact: serde_json::Value,
+    /// Seconds from the start of the command to the validated plan.
+    time_s: f64,
+}
+
+impl Solved<'_> {
+    /// The `--json` object.
+    fn to_json(&self, a: &SolveArgs) -> anyhow::Result<serde_json::Value> {
+        let (r, task) = (self.run, self.task);
+        let plan = r.outcome.plan();
         let levels = r
             .graphplan
             .as_ref()
@@ -218,78 +229,72 @@ fn solve(a: SolveArgs) -> anyhow::Result<ExitCode> {
             Outcome::Unsolvable { stage, reason } => (Some(reason.clone()), Some(*stage)),
             Outcome::LimitReached { reason } => (Some(reason.clone()), None),
         };
-        let v = json!({
+        Ok(json!({
             "status": r.outcome.status(),
-            "algo": algo.name(),
+            "algo": self.algo.name(),
             "domain": a.domain.display().to_string(),
             "problem": a.problem.display().to_string(),
             "plan_length": plan.map(|p| p.len()),
             "plan_steps": plan.map(|p| p.num_steps()),
-            "plan": plan.map(|p| p.ipc_calls(&task)),
+            "plan": plan.map(|p| p.ipc_calls(task)),
             "parallel_plan": plan.map(|p| p.steps.iter().map(|s| s.iter().map(|&x| task.actions[x].name()).collect::<Vec<_>>()).collect::<Vec<_>>()),
             "levels": levels,
             "summary": summary,
             "unsolvable_stage": stage,
             "reason": reason,
-            "exact": exact_json,
+            "exact": self.exact,
             "expanded": r.expanded,
             "ground": task.stats,
             "search_s": r.time_s,
-            "time_s": time_s,
-        });
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(exit_for(&r.outcome));
+            "time_s": self.time_s,
+        }))
     }
-    println!(
-        "; {} {}: {} facts, {} actions after grounding ({} instantiated)",
-        task.domain_name,
-        task.problem_name,
-        task.stats.facts,
-        task.stats.actions,
-        task.stats.instantiated_actions
-    );
-    if a.trace {
-        match &r.graphplan {
-            Some(g) => print!("{}", format_table(&g.levels)),
-            None => eprintln!(
-                "note: --trace shows the planning-graph table; it applies to --algo graphplan"
-            ),
-        }
-    }
-    if a.exact && r.graphplan.is_none() {
-        println!("; exact reachability: {exact_json}");
-    }
-    match &r.outcome {
-        Outcome::Solved(p) => {
-            if a.parallel {
-                print!("{}", p.to_parallel(&task));
-            } else if r.graphplan.is_some() {
-                print!("{}", p.to_ipc_with_steps(&task));
-            } else {
-                print!("{}", p.to_ipc(&task));
+
+    /// The text report: grounding sizes, the optional trace, the plan and a status line.
+    fn print_text(&self, a: &SolveArgs) {
+        let (r, task, time_s, name) = (self.run, self.task, self.time_s, self.algo.name());
+        println!(
+            "; {} {}: {} facts, {} actions after grounding ({} instantiated)",
+            task.domain_name,
+            task.problem_name,
+            task.stats.facts,
+            task.stats.actions,
+            task.stats.instantiated_actions
+        );
+        if a.trace {
+            match &r.graphplan {
+                Some(g) => print!("{}", format_table(&g.levels)),
+                None => eprintln!(
+                    "note: --trace shows the planning-graph table; it applies to --algo graphplan"
+                ),
             }
-            println!(
-                "; solved by {}: {} actions, {} steps, validated, {:.3} s",
-                algo.name(),
-                p.len(),
-                p.num_steps(),
-                time_s
-            );
         }
-        Outcome::Unsolvable { stage, reason } => {
-            println!(
-                "; unsolvable ({}, stage {stage}): {reason}; {:.3} s",
-                algo.name(),
-                time_s
-            )
+        if a.exact && r.graphplan.is_none() {
+            println!("; exact reachability: {}", self.exact);
         }
-        Outcome::LimitReached { reason } => println!(
-            "; limit reached ({}): {reason}; {:.3} s",
-            algo.name(),
-            time_s
-        ),
+        match &r.outcome {
+            Outcome::Solved(p) => {
+                if a.parallel {
+                    print!("{}", p.to_parallel(task));
+                } else if r.graphplan.is_some() {
+                    print!("{}", p.to_ipc_with_steps(task));
+                } else {
+                    print!("{}", p.to_ipc(task));
+                }
+                println!(
+                    "; solved by {name}: {} actions, {} steps, validated, {time_s:.3} s",
+                    p.len(),
+                    p.num_steps(),
+                );
+            }
+            Outcome::Unsolvable { stage, reason } => {
+                println!("; unsolvable ({name}, stage {stage}): {reason}; {time_s:.3} s")
+            }
+            Outcome::LimitReached { reason } => {
+                println!("; limit reached ({name}): {reason}; {time_s:.3} s")
+            }
+        }
     }
-    Ok(exit_for(&r.outcome))
 }
 
 /// Prints the front end's notes (e.g. a domain constant resolved to a problem object) on stderr.
@@ -362,7 +367,7 @@ fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
         dirs.push(d.clone());
     }
     let pb = superpose_util::progress_bar(total, "plan bench", true);
-    let algo: Algo = a.algo.into();
+    let algo = a.algo;
     let mut rows = Vec::new();
     for d in &dirs {
         let sub = match a.max_per_domain {

@@ -13,103 +13,160 @@ use superpose_plan::{graphplan_ebl, graphplan_sat, Extraction, GraphplanResult, 
 use super::planning::{self, median, MeasureSettings, Measured};
 use crate::plot::{category_chart, xy_plot, Axis, CategoryChart, CategoryStyle, Series, XyPlot};
 use crate::report::{ExperimentResult, Plot, Status};
-use crate::table::{fmt_sig, Table};
+use crate::table::{fmt_sig, table_row, Row, Table};
 use crate::{progress_bar, ExperimentId, LabError, RunOptions};
 
-pub const COLUMNS: &[(&str, &str, &str)] = &[
-    ("problem", "", "domain folder / problem"),
-    ("facts", "facts", "ground facts after pruning"),
-    ("actions", "actions", "ground actions after pruning"),
-    ("status", "", "Graphplan outcome: solved, unsolvable, limit, or error"),
-    ("goals_first_present", "level", "first level whose fact layer holds every goal"),
-    ("goals_first_non_mutex", "level", "first level where the goals are also pairwise non-mutex"),
-    ("leveled_off_at", "level", "level from which the graph no longer changes"),
-    ("first_extraction", "level", "first level where backward extraction was attempted"),
-    ("failed_extractions", "count", "levels where extraction was attempted and failed"),
-    ("plan_level", "level", "level of the plan found (parallel steps)"),
-    ("plan_actions", "actions", "actions in the plan found"),
-    ("spurious_levels", "levels", "plan_level − goals_first_non_mutex: levels where the union looked reached but no plan existed"),
-    ("extraction_nodes", "nodes", "operators tried by backward extraction, all stages"),
-    ("memo_entries", "goal sets", "failed goal sets memoised at the end of the run"),
-    ("exact_goal_level", "level", "first level at which a single reachable state holds every goal (exact enumeration)"),
-    ("exact_pairs_level", "level", "first level at which every goal pair co-occurs in some reachable state"),
-    ("exact_states_at_plan", "states", "states reachable within plan_level parallel steps"),
-    ("time_s", "s", "Graphplan wall time (expansion + extraction)"),
-    ("expansion_s", "s", "time to build the same graph without extraction"),
-    ("extraction_share", "fraction", "1 − expansion_s / time_s: share of the run spent in extraction"),
-    ("error", "", "why the problem was not run (bad input)"),
-];
-
-fn opt<T: serde::Serialize>(v: Option<T>) -> Value {
-    v.map_or(Value::Null, |x| json!(x))
+table_row! {
+    /// One problem (the `results` table): the planning graph's levels against the plan's;
+    /// a problem that could not be run has only its name, status `error` and the error.
+    pub struct ProblemRow {
+        problem: String => ("", "domain folder / problem"),
+        facts: Option<usize> => ("facts", "ground facts after pruning"),
+        actions: Option<usize> => ("actions", "ground actions after pruning"),
+        status: String => ("", "Graphplan outcome: solved, unsolvable, limit, or error"),
+        goals_first_present: Option<usize> => (
+            "level",
+            "first level whose fact layer holds every goal"
+        ),
+        goals_first_non_mutex: Option<usize> => (
+            "level",
+            "first level where the goals are also pairwise non-mutex"
+        ),
+        leveled_off_at: Option<usize> => ("level", "level from which the graph no longer changes"),
+        first_extraction: Option<usize> => (
+            "level",
+            "first level where backward extraction was attempted"
+        ),
+        failed_extractions: Option<usize> => (
+            "count",
+            "levels where extraction was attempted and failed"
+        ),
+        plan_level: Option<usize> => ("level", "level of the plan found (parallel steps)"),
+        plan_actions: Option<usize> => ("actions", "actions in the plan found"),
+        spurious_levels: Option<usize> => (
+            "levels",
+            "plan_level − goals_first_non_mutex: levels where the union looked reached but no plan existed"
+        ),
+        extraction_nodes: Option<u64> => (
+            "nodes",
+            "operators tried by backward extraction, all stages"
+        ),
+        memo_entries: Option<usize> => (
+            "goal sets",
+            "failed goal sets memoised at the end of the run"
+        ),
+        exact_goal_level: Option<usize> => (
+            "level",
+            "first level at which a single reachable state holds every goal (exact enumeration)"
+        ),
+        exact_pairs_level: Option<usize> => (
+            "level",
+            "first level at which every goal pair co-occurs in some reachable state"
+        ),
+        exact_states_at_plan: Option<usize> => (
+            "states",
+            "states reachable within plan_level parallel steps"
+        ),
+        time_s: Option<f64> => ("s", "Graphplan wall time (expansion + extraction)"),
+        expansion_s: Option<f64> => ("s", "time to build the same graph without extraction"),
+        extraction_share: Option<f64> => (
+            "fraction",
+            "1 − expansion_s / time_s: share of the run spent in extraction"
+        ),
+        error: Option<String> => ("", "why the problem was not run (bad input)"),
+    }
 }
+
+/// The columns of the `results` table.
+pub const COLUMNS: &[(&str, &str, &str)] = ProblemRow::COLUMNS;
 
 /// The main-table row of a measured problem.
-pub fn row(m: &Measured) -> Vec<Value> {
+pub fn row(m: &Measured) -> ProblemRow {
     let s = &m.gp.summary;
     let spurious = match (s.plan_level, s.goals_first_non_mutex) {
-        (Some(p), Some(n)) => json!(p - n),
-        _ => Value::Null,
+        (Some(p), Some(n)) => Some(p - n),
+        _ => None,
     };
-    vec![
-        json!(m.source.name),
-        json!(m.task.num_facts()),
-        json!(m.task.actions.len()),
-        json!(m.gp.outcome.status()),
-        opt(s.goals_first_present),
-        opt(s.goals_first_non_mutex),
-        opt(s.leveled_off_at),
-        opt(m.first_extraction()),
-        json!(m.failed_extractions()),
-        opt(s.plan_level),
-        opt(m.plan_actions()),
-        spurious,
-        json!(m.extraction_nodes()),
-        json!(m.memo_entries()),
-        opt(m.exact_goal_level()),
-        opt(m.exact_pairs_level()),
-        opt(s.plan_level.and_then(|p| m.exact_states_at(p))),
-        json!(m.gp.time_s),
-        json!(m.expansion_s),
-        opt(m.extraction_share()),
-        Value::Null,
-    ]
+    ProblemRow {
+        problem: m.source.name.clone(),
+        facts: Some(m.task.num_facts()),
+        actions: Some(m.task.actions.len()),
+        status: m.gp.outcome.status().into(),
+        goals_first_present: s.goals_first_present,
+        goals_first_non_mutex: s.goals_first_non_mutex,
+        leveled_off_at: s.leveled_off_at,
+        first_extraction: m.first_extraction(),
+        failed_extractions: Some(m.failed_extractions()),
+        plan_level: s.plan_level,
+        plan_actions: m.plan_actions(),
+        spurious_levels: spurious,
+        extraction_nodes: Some(m.extraction_nodes()),
+        memo_entries: Some(m.memo_entries()),
+        exact_goal_level: m.exact_goal_level(),
+        exact_pairs_level: m.exact_pairs_level(),
+        exact_states_at_plan: s.plan_level.and_then(|p| m.exact_states_at(p)),
+        time_s: Some(m.gp.time_s),
+        expansion_s: Some(m.expansion_s),
+        extraction_share: m.extraction_share(),
+        error: None,
+    }
 }
 
-pub const LEVEL_COLUMNS: &[(&str, &str, &str)] = &[
-    ("problem", "", "domain folder / problem"),
-    ("level", "level", "fact level P_k"),
-    ("facts", "facts", "facts in P_k (the union)"),
-    ("fact_mutex_pairs", "pairs", "mutex fact pairs in P_k"),
-    ("actions", "actions", "ground actions in A_{k-1}"),
-    ("goals_present", "", "every goal in P_k"),
-    ("goals_non_mutex", "", "goals pairwise non-mutex in P_k"),
-    ("extraction", "", "not_tried, failed or succeeded"),
-    (
-        "search_nodes",
-        "nodes",
-        "operators tried by extraction at this stage",
-    ),
-    (
-        "memo_entries",
-        "goal sets",
-        "failed goal sets memoised at this level",
-    ),
-    (
-        "exact_states",
-        "states",
-        "states reachable within k parallel steps",
-    ),
-    (
-        "exact_union_facts",
-        "facts",
-        "facts true in some such state (exact union)",
-    ),
-    ("exact_goal_state", "", "one such state holds every goal"),
-];
+/// The main-table row of a problem that could not be run.
+fn error_row(problem: String, error: String) -> ProblemRow {
+    ProblemRow {
+        problem,
+        facts: None,
+        actions: None,
+        status: "error".into(),
+        goals_first_present: None,
+        goals_first_non_mutex: None,
+        leveled_off_at: None,
+        first_extraction: None,
+        failed_extractions: None,
+        plan_level: None,
+        plan_actions: None,
+        spurious_levels: None,
+        extraction_nodes: None,
+        memo_entries: None,
+        exact_goal_level: None,
+        exact_pairs_level: None,
+        exact_states_at_plan: None,
+        time_s: None,
+        expansion_s: None,
+        extraction_share: None,
+        error: Some(error),
+    }
+}
+
+table_row! {
+    /// One level of one problem's planning graph (the `levels` table), beside the exact
+    /// enumeration when it ran.
+    pub struct LevelRow {
+        problem: String => ("", "domain folder / problem"),
+        level: usize => ("level", "fact level P_k"),
+        facts: usize => ("facts", "facts in P_k (the union)"),
+        fact_mutex_pairs: usize => ("pairs", "mutex fact pairs in P_k"),
+        actions: usize => ("actions", "ground actions in A_{k-1}"),
+        goals_present: bool => ("", "every goal in P_k"),
+        goals_non_mutex: bool => ("", "goals pairwise non-mutex in P_k"),
+        extraction: Extraction => ("", "not_tried, failed or succeeded"),
+        search_nodes: u64 => ("nodes", "operators tried by extraction at this stage"),
+        memo_entries: usize => ("goal sets", "failed goal sets memoised at this level"),
+        exact_states: Option<usize> => ("states", "states reachable within k parallel steps"),
+        exact_union_facts: Option<usize> => (
+            "facts",
+            "facts true in some such state (exact union)"
+        ),
+        exact_goal_state: Option<bool> => ("", "one such state holds every goal"),
+    }
+}
+
+/// The columns of the `levels` table.
+pub const LEVEL_COLUMNS: &[(&str, &str, &str)] = LevelRow::COLUMNS;
 
 /// The per-level rows of a measured problem.
-pub fn level_rows(m: &Measured) -> Vec<Vec<Value>> {
+pub fn level_rows(m: &Measured) -> Vec<LevelRow> {
     m.gp.levels
         .iter()
         .map(|l| {
@@ -117,37 +174,55 @@ pub fn level_rows(m: &Measured) -> Vec<Vec<Value>> {
                 .exact
                 .as_ref()
                 .and_then(|e| e.levels.iter().find(|x| x.level == l.level));
-            vec![
-                json!(m.source.name),
-                json!(l.level),
-                json!(l.facts),
-                json!(l.fact_mutex_pairs),
-                json!(l.actions),
-                json!(l.goals_present),
-                json!(l.goals_non_mutex),
-                json!(l.extraction),
-                json!(l.search_nodes),
-                json!(l.memo_entries),
-                opt(ex.map(|x| x.states)),
-                opt(ex.map(|x| x.union_facts)),
-                opt(ex.map(|x| x.goal_state)),
-            ]
+            LevelRow {
+                problem: m.source.name.clone(),
+                level: l.level,
+                facts: l.facts,
+                fact_mutex_pairs: l.fact_mutex_pairs,
+                actions: l.actions,
+                goals_present: l.goals_present,
+                goals_non_mutex: l.goals_non_mutex,
+                extraction: l.extraction,
+                search_nodes: l.search_nodes,
+                memo_entries: l.memo_entries,
+                exact_states: ex.map(|x| x.states),
+                exact_union_facts: ex.map(|x| x.union_facts),
+                exact_goal_state: ex.map(|x| x.goal_state),
+            }
         })
         .collect()
 }
 
-pub const EXTRACTOR_COLUMNS: &[(&str, &str, &str)] = &[
-    ("problem", "", "domain folder / problem"),
-    ("extractor", "", "classic (planner.c's memoised backward search), ebl (EBL/DDB nogoods), sat (the graph as CNF, CaDiCaL)"),
-    ("status", "", "solved, unsolvable or limit"),
-    ("plan_level", "level", "level of the plan found (parallel steps)"),
-    ("failed_stages", "count", "stages where extraction ran and found no plan"),
-    ("search_nodes", "nodes", "operators tried by backward search, all stages (classic, ebl)"),
-    ("memo", "entries", "failed goal sets (classic) or nogoods (ebl) stored at the end"),
-    ("sat_conflicts", "conflicts", "clauses learned by CaDiCaL, all stages (sat)"),
-    ("unsat_work_share", "fraction", "share of the work (nodes, or conflicts for sat) spent in failed stages"),
-    ("time_s", "s", "wall time of the run (graph expansion and extraction)"),
-];
+table_row! {
+    /// One extractor on one problem (the `extractors` table).
+    pub struct ExtractorRow {
+        problem: String => ("", "domain folder / problem"),
+        extractor: String => (
+            "",
+            "classic (planner.c's memoised backward search), ebl (EBL/DDB nogoods), sat (the graph as CNF, CaDiCaL)"
+        ),
+        status: String => ("", "solved, unsolvable or limit"),
+        plan_level: Option<usize> => ("level", "level of the plan found (parallel steps)"),
+        failed_stages: usize => ("count", "stages where extraction ran and found no plan"),
+        search_nodes: Option<u64> => (
+            "nodes",
+            "operators tried by backward search, all stages (classic, ebl)"
+        ),
+        memo: Option<usize> => (
+            "entries",
+            "failed goal sets (classic) or nogoods (ebl) stored at the end"
+        ),
+        sat_conflicts: Option<u64> => ("conflicts", "clauses learned by CaDiCaL, all stages (sat)"),
+        unsat_work_share: Option<f64> => (
+            "fraction",
+            "share of the work (nodes, or conflicts for sat) spent in failed stages"
+        ),
+        time_s: f64 => ("s", "wall time of the run (graph expansion and extraction)"),
+    }
+}
+
+/// The columns of the `extractors` table.
+pub const EXTRACTOR_COLUMNS: &[(&str, &str, &str)] = ExtractorRow::COLUMNS;
 
 /// EBL/DDB and SAT extraction on the graph of a measured problem (classic is `m.gp`).
 pub struct OtherExtractors {
@@ -189,7 +264,7 @@ fn work(r: &GraphplanResult, sat: bool) -> (u64, u64) {
 }
 
 /// One row of the extractor table.
-fn extractor_row(problem: &str, name: &str, r: &GraphplanResult) -> Vec<Value> {
+fn extractor_row(problem: &str, name: &str, r: &GraphplanResult) -> ExtractorRow {
     let sat = name == "sat";
     let (total, failed) = work(r, sat);
     let failed_stages = r
@@ -198,26 +273,26 @@ fn extractor_row(problem: &str, name: &str, r: &GraphplanResult) -> Vec<Value> {
         .filter(|l| l.extraction == Extraction::Failed)
         .count();
     let memo: usize = r.levels.iter().map(|l| l.memo_entries).sum();
-    vec![
-        json!(problem),
-        json!(name),
-        json!(r.outcome.status()),
-        opt(r.summary.plan_level),
-        json!(failed_stages),
-        if sat { Value::Null } else { json!(total) },
-        if sat { Value::Null } else { json!(memo) },
-        if sat { json!(total) } else { Value::Null },
-        opt((total > 0).then(|| failed as f64 / total as f64)),
-        json!(r.time_s),
-    ]
+    ExtractorRow {
+        problem: problem.into(),
+        extractor: name.into(),
+        status: r.outcome.status().into(),
+        plan_level: r.summary.plan_level,
+        failed_stages,
+        search_nodes: (!sat).then_some(total),
+        memo: (!sat).then_some(memo),
+        sat_conflicts: sat.then_some(total),
+        unsat_work_share: (total > 0).then(|| failed as f64 / total as f64),
+        time_s: r.time_s,
+    }
 }
 
 pub fn run(opts: &RunOptions) -> Result<ExperimentResult, LabError> {
     let sources = planning::problems(opts)?;
     let settings = MeasureSettings::for_run(opts);
-    let mut table = Table::new("results", COLUMNS);
-    let mut levels = Table::new("levels", LEVEL_COLUMNS);
-    let mut extractors = Table::new("extractors", EXTRACTOR_COLUMNS);
+    let mut table = Table::of::<ProblemRow>("results");
+    let mut levels = Table::of::<LevelRow>("levels");
+    let mut extractors = Table::of::<ExtractorRow>("extractors");
     let mut measured: Vec<Measured> = Vec::new();
     let mut others: Vec<OtherExtractors> = Vec::new();
     let pb = progress_bar(sources.len() as u64, "plan-spurious-reach", opts.progress);
@@ -226,23 +301,19 @@ pub fn run(opts: &RunOptions) -> Result<ExperimentResult, LabError> {
         let name = src.name.clone();
         match planning::measure(src, &settings) {
             Ok(m) => {
-                table.push(row(&m));
+                table.push_row(&row(&m))?;
                 for r in level_rows(&m) {
-                    levels.push(r);
+                    levels.push_row(&r)?;
                 }
                 let o = other_extractors(&m, settings.time_limit_s);
                 for (name, r) in [("classic", &m.gp), ("ebl", &o.ebl), ("sat", &o.sat)] {
-                    extractors.push(extractor_row(&m.source.name, name, r));
+                    extractors.push_row(&extractor_row(&m.source.name, name, r))?;
                 }
                 others.push(o);
                 measured.push(m);
             }
             Err(e) => {
-                let mut r = vec![json!(name)];
-                r.resize(COLUMNS.len(), Value::Null);
-                r[3] = json!("error");
-                r[COLUMNS.len() - 1] = json!(e);
-                table.push(r);
+                table.push_row(&error_row(name, e))?;
             }
         }
         pb.inc(1);

@@ -16,7 +16,7 @@ use superpose_graph::{prosqa, ReachTask};
 
 use crate::plot::{category_chart, Axis, CategoryChart, CategoryStyle};
 use crate::report::{ExperimentResult, Plot, Status};
-use crate::table::{fmt_sig, Table};
+use crate::table::{fmt_sig, table_row, Table};
 use crate::{data, progress_bar, ExperimentId, LabError, RunOptions};
 
 /// One audited task set: a label, where it comes from and how many tasks.
@@ -102,51 +102,40 @@ fn tasks_of(d: &Dataset, count: usize, seed: u64) -> Result<Vec<ReachTask>, LabE
     }
 }
 
-const RULE_COLUMNS: &[(&str, &str, &str)] = &[
-    ("dataset", "", "task set"),
-    ("rule", "", "what the rule picks"),
-    ("root_aware", "", "the rule reads the root"),
-    (
-        "accuracy",
-        "",
-        "share of tasks answered correctly, ties counting 1/2",
-    ),
-    ("ties", "", "share of tasks the rule cannot decide"),
-];
+table_row! {
+    /// One rule on one task set (the `rules` table).
+    struct RuleTableRow {
+        dataset: String => ("", "task set"),
+        rule: String => ("", "what the rule picks"),
+        root_aware: bool => ("", "the rule reads the root"),
+        accuracy: f64 => ("", "share of tasks answered correctly, ties counting 1/2"),
+        ties: f64 => ("", "share of tasks the rule cannot decide"),
+    }
+}
 
-const SUMMARY_COLUMNS: &[(&str, &str, &str)] = &[
-    ("dataset", "", "task set"),
-    ("tasks", "tasks", "tasks audited"),
-    ("nodes", "nodes", "mean nodes per graph"),
-    ("hops", "steps", "mean shortest root→target path length"),
-    (
-        "best_rule",
-        "",
-        "the root-agnostic rule with the highest accuracy",
-    ),
-    (
-        "best_root_agnostic",
-        "",
-        "its accuracy (0.5 = chance; ties count 1/2)",
-    ),
-    (
-        "meet_6",
-        "",
-        "accuracy of a root-aware search covering 6 hops (k+j = 6)",
-    ),
-    (
-        "shortcut_free",
-        "",
-        "every root-agnostic rule within 50% ± 3 points",
-    ),
-    ("verdict", "", "the audit's verdict"),
-];
+table_row! {
+    /// One task set's audit (the `results` table).
+    struct SummaryRow {
+        dataset: String => ("", "task set"),
+        tasks: usize => ("tasks", "tasks audited"),
+        nodes: f64 => ("nodes", "mean nodes per graph"),
+        hops: f64 => ("steps", "mean shortest root→target path length"),
+        best_rule: String => ("", "the root-agnostic rule with the highest accuracy"),
+        best_root_agnostic: f64 => ("", "its accuracy (0.5 = chance; ties count 1/2)"),
+        meet_6: Option<f64> => (
+            "",
+            "accuracy of a root-aware search covering 6 hops (k+j = 6)"
+        ),
+        shortcut_free: bool => ("", "every root-agnostic rule within 50% ± 3 points"),
+        verdict: String => ("", "the audit's verdict"),
+    }
+}
 
 pub fn run(opts: &RunOptions) -> Result<ExperimentResult, LabError> {
     let count = if opts.quick { 300 } else { 2000 };
     let sets = datasets();
-    let mut rules = Table::new("rules", RULE_COLUMNS);
-    let mut table = Table::new("results", SUMMARY_COLUMNS);
+    let mut rules = Table::of::<RuleTableRow>("rules");
+    let mut table = Table::of::<SummaryRow>("results");
     let mut reports: Vec<(String, AuditReport)> = Vec::new();
     let pb = progress_bar(sets.len() as u64, "shortcut-audit", opts.progress);
     for (i, d) in sets.iter().enumerate() {
@@ -155,28 +144,28 @@ pub fn run(opts: &RunOptions) -> Result<ExperimentResult, LabError> {
         let r = audit(&tasks, DEFAULT_BAND)
             .map_err(|e| LabError::Input(format!("{}: {e}", d.label)))?;
         for row in &r.rows {
-            rules.push(vec![
-                json!(d.label),
-                json!(row.rule),
-                json!(row.root_aware),
-                json!(row.accuracy),
-                json!(row.ties),
-            ]);
+            rules.push_row(&RuleTableRow {
+                dataset: d.label.clone(),
+                rule: row.rule.clone(),
+                root_aware: row.root_aware,
+                accuracy: row.accuracy,
+                ties: row.ties,
+            })?;
         }
         let s = superpose_graph::stats::table2_stats(&tasks);
-        table.push(vec![
-            json!(d.label),
-            json!(r.tasks),
-            json!(s.mean_nodes),
-            json!(s.mean_shortest_path_len),
-            json!(r.best_rule),
-            json!(r.best_root_agnostic),
-            json!(r
+        table.push_row(&SummaryRow {
+            dataset: d.label.clone(),
+            tasks: r.tasks,
+            nodes: s.mean_nodes,
+            hops: s.mean_shortest_path_len,
+            best_rule: r.best_rule.clone(),
+            best_root_agnostic: r.best_root_agnostic,
+            meet_6: r
                 .row("root: meet within 6 hops (k+j=6)")
-                .map(|x| x.accuracy)),
-            json!(r.shortcut_free),
-            json!(r.verdict),
-        ]);
+                .map(|x| x.accuracy),
+            shortcut_free: r.shortcut_free,
+            verdict: r.verdict.clone(),
+        })?;
         reports.push((d.label.clone(), r));
         pb.inc(1);
     }

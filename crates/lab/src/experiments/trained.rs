@@ -14,72 +14,68 @@ use superpose_train::trainer::{evaluate, read_run_meta, RunMeta};
 
 use crate::plot::{category_chart, xy_plot, Axis, CategoryChart, CategoryStyle, Series, XyPlot};
 use crate::report::{ExperimentResult, Plot, Status};
-use crate::table::{fmt_sig, Table};
+use crate::table::{fmt_sig, table_row, Row, Table, TableError};
 use crate::{progress_bar, ExperimentId, LabError, RunOptions};
 
-pub const COLUMNS: &[(&str, &str, &str)] = &[
-    ("checkpoint", "", "checkpoint folder"),
-    (
-        "mode",
-        "",
-        "training mode (nocot, cot, coconut, coconut-bfs, pause)",
-    ),
-    ("thoughts", "thoughts", "thoughts fed at inference"),
-    (
-        "hops",
-        "hops",
-        "shortest root→target path length of the evaluation tasks",
-    ),
-    (
-        "in_training_range",
-        "",
-        "hops within the training data's min_hops..=max_hops",
-    ),
-    ("tasks", "tasks", "evaluation tasks with this hop count"),
-    ("correct", "tasks", "answered correctly"),
-    ("accuracy", "fraction", "correct / tasks"),
-];
+table_row! {
+    /// Accuracy of one checkpoint at one hop count (the `results` table).
+    pub struct HopRow {
+        checkpoint: String => ("", "checkpoint folder"),
+        mode: String => ("", "training mode (nocot, cot, coconut, coconut-bfs, pause)"),
+        thoughts: usize => ("thoughts", "thoughts fed at inference"),
+        hops: usize => ("hops", "shortest root→target path length of the evaluation tasks"),
+        in_training_range: bool => (
+            "",
+            "hops within the training data's min_hops..=max_hops"
+        ),
+        tasks: usize => ("tasks", "evaluation tasks with this hop count"),
+        correct: usize => ("tasks", "answered correctly"),
+        accuracy: f64 => ("fraction", "correct / tasks"),
+    }
+}
 
-pub const PROBE_COLUMNS: &[(&str, &str, &str)] = &[
-    ("checkpoint", "", "checkpoint folder"),
-    (
-        "probe",
-        "",
-        "thought_node_inner (Zhu et al. Table 5) or edge_attention (Table 1)",
-    ),
-    ("step", "thought", "thought step (1-based)"),
-    ("frontier", "", "mean over frontier nodes / edges"),
-    (
-        "reachable",
-        "",
-        "mean over reachable, non-frontier nodes / edges",
-    ),
-    ("not_reachable", "", "mean over unreachable nodes / edges"),
-    ("optimal", "", "mean over nodes / edges on a shortest path"),
-    ("ordered", "", "frontier > reachable > not reachable"),
-];
+table_row! {
+    /// One probe at one thought step of one checkpoint (the `probes` table).
+    pub struct ProbeTableRow {
+        checkpoint: String => ("", "checkpoint folder"),
+        probe: String => (
+            "",
+            "thought_node_inner (Zhu et al. Table 5) or edge_attention (Table 1)"
+        ),
+        step: usize => ("thought", "thought step (1-based)"),
+        frontier: f64 => ("", "mean over frontier nodes / edges"),
+        reachable: f64 => ("", "mean over reachable, non-frontier nodes / edges"),
+        not_reachable: f64 => ("", "mean over unreachable nodes / edges"),
+        optimal: f64 => ("", "mean over nodes / edges on a shortest path"),
+        ordered: bool => ("", "frontier > reachable > not reachable"),
+    }
+}
 
-pub const CAUSAL_COLUMNS: &[(&str, &str, &str)] = &[
-    ("checkpoint", "", "checkpoint folder"),
-    ("mode", "", "training mode"),
-    (
-        "test",
-        "",
-        "intact, zeroed, shuffled, mean, truncated-t, transplant-edge-removed",
-    ),
-    ("thoughts", "thoughts", "thought slots fed before <eot>"),
-    (
-        "tasks",
-        "tasks",
-        "evaluation tasks (inside the training hop range)",
-    ),
-    ("accuracy", "fraction", "exact answers"),
-    (
-        "choice_accuracy",
-        "fraction",
-        "two-way choice between the candidates (chance 0.5)",
-    ),
-];
+table_row! {
+    /// One causal test of one checkpoint (the `causal` table).
+    pub struct CausalRow {
+        checkpoint: String => ("", "checkpoint folder"),
+        mode: String => ("", "training mode"),
+        test: String => (
+            "",
+            "intact, zeroed, shuffled, mean, truncated-t, transplant-edge-removed"
+        ),
+        thoughts: usize => ("thoughts", "thought slots fed before <eot>"),
+        tasks: usize => ("tasks", "evaluation tasks (inside the training hop range)"),
+        accuracy: f64 => ("fraction", "exact answers"),
+        choice_accuracy: f64 => (
+            "fraction",
+            "two-way choice between the candidates (chance 0.5)"
+        ),
+    }
+}
+
+/// The columns of the `results` table.
+pub const COLUMNS: &[(&str, &str, &str)] = HopRow::COLUMNS;
+/// The columns of the `probes` table.
+pub const PROBE_COLUMNS: &[(&str, &str, &str)] = ProbeTableRow::COLUMNS;
+/// The columns of the `causal` table.
+pub const CAUSAL_COLUMNS: &[(&str, &str, &str)] = CausalRow::COLUMNS;
 
 /// Where the shipped checkpoints live: `data/checkpoints` of the source tree, or of the
 /// working directory.
@@ -151,19 +147,20 @@ pub fn eval_tasks(
     out
 }
 
-fn probe_rows(t: &mut Table, ckpt: &str, probe: &str, rows: &[ProbeRow]) {
+fn probe_rows(t: &mut Table, ckpt: &str, probe: &str, rows: &[ProbeRow]) -> Result<(), TableError> {
     for r in rows {
-        t.push(vec![
-            json!(ckpt),
-            json!(probe),
-            json!(r.step),
-            json!(r.frontier.mean),
-            json!(r.reachable.mean),
-            json!(r.not_reachable.mean),
-            json!(r.optimal.mean),
-            json!(r.ordered()),
-        ]);
+        t.push_row(&ProbeTableRow {
+            checkpoint: ckpt.into(),
+            probe: probe.into(),
+            step: r.step,
+            frontier: r.frontier.mean,
+            reachable: r.reachable.mean,
+            not_reachable: r.not_reachable.mean,
+            optimal: r.optimal.mean,
+            ordered: r.ordered(),
+        })?;
     }
+    Ok(())
 }
 
 /// One checkpoint, measured: accuracy and probes over every hop count, causal tests inside
@@ -238,39 +235,45 @@ fn causal_rows(rep: &EvalReport) -> Vec<(String, usize, f64, f64)> {
     rows
 }
 
-fn push_rows(m: &Measured, table: &mut Table, probes: &mut Table, causal: &mut Table) {
+fn push_rows(
+    m: &Measured,
+    table: &mut Table,
+    probes: &mut Table,
+    causal: &mut Table,
+) -> Result<(), TableError> {
     let (lo, hi) = (m.meta.config.data.min_hops, m.meta.config.data.max_hops);
     for (h, acc, n) in hop_rows(&m.all) {
         let a = &m.all.by_hops[&h.to_string()];
-        table.push(vec![
-            json!(m.name),
-            json!(m.all.mode),
-            json!(m.all.thoughts),
-            json!(h),
-            json!((lo..=hi).contains(&h)),
-            json!(n),
-            json!(a.correct),
-            json!(acc),
-        ]);
+        table.push_row(&HopRow {
+            checkpoint: m.name.clone(),
+            mode: m.all.mode.clone(),
+            thoughts: m.all.thoughts,
+            hops: h,
+            in_training_range: (lo..=hi).contains(&h),
+            tasks: n,
+            correct: a.correct,
+            accuracy: acc,
+        })?;
     }
     probe_rows(
         probes,
         &m.name,
         "thought_node_inner",
         &m.all.thought_node_inner,
-    );
-    probe_rows(probes, &m.name, "edge_attention", &m.all.edge_attention);
+    )?;
+    probe_rows(probes, &m.name, "edge_attention", &m.all.edge_attention)?;
     for (test, thoughts, acc, choice) in causal_rows(&m.inside) {
-        causal.push(vec![
-            json!(m.name),
-            json!(m.inside.mode),
-            json!(test),
-            json!(thoughts),
-            json!(m.inside.tasks),
-            json!(acc),
-            json!(choice),
-        ]);
+        causal.push_row(&CausalRow {
+            checkpoint: m.name.clone(),
+            mode: m.inside.mode.clone(),
+            test,
+            thoughts,
+            tasks: m.inside.tasks,
+            accuracy: acc,
+            choice_accuracy: choice,
+        })?;
     }
+    Ok(())
 }
 
 fn plots(ms: &[Measured]) -> Result<Vec<Plot>, LabError> {
@@ -434,13 +437,13 @@ pub fn run(opts: &RunOptions) -> Result<ExperimentResult, LabError> {
         pb.inc(1);
     }
     pb.finish_and_clear();
-    let mut table = Table::new("results", COLUMNS);
-    let mut probes = Table::new("probes", PROBE_COLUMNS);
-    let mut causal = Table::new("causal", CAUSAL_COLUMNS);
+    let mut table = Table::of::<HopRow>("results");
+    let mut probes = Table::of::<ProbeTableRow>("probes");
+    let mut causal = Table::of::<CausalRow>("causal");
     let mut interpretation = Vec::new();
     let mut summary = serde_json::Map::new();
     for m in &measured {
-        push_rows(m, &mut table, &mut probes, &mut causal);
+        push_rows(m, &mut table, &mut probes, &mut causal)?;
         let (s, sum) = interpret(m);
         interpretation.push(s);
         summary.insert(short(&m.name), sum);

@@ -3,48 +3,17 @@
 
 use super::*;
 use crate::curriculum::PromptLayout;
+use crate::testing::TinyRun;
 use burn::tensor::TensorData;
 
 /// A run small enough for a unit test (seconds on one core).
 pub(crate) fn tiny_config(mode: &str) -> TrainConfig {
-    let text = format!(
-        r#"
-[run]
-name = "tiny"
-mode = "{mode}"
-seed = 7
-checkpoint_every = 2
-eval_every_epochs = 1
-
-[data]
-train_graphs = 12
-val_graphs = 6
-min_hops = 3
-max_hops = 4
-node_tokens = 12
-min_nodes = 8
-max_nodes = 12
-
-[model]
-n_layer = 2
-n_head = 2
-d_model = 16
-n_positions = 96
-
-[curriculum]
-max_stage = 2
-epochs_per_stage = 1
-p_mix = 0.2
-
-[optim]
-epochs = 3
-batch_size = 4
-grad_accum = 2
-lr = 3e-3
-warmup_steps = 2
-"#
-    );
-    TrainConfig::parse(&text, "tiny.toml").unwrap()
+    TinyRun {
+        mode: mode.into(),
+        ..TinyRun::default()
+    }
+    .config()
+    .unwrap()
 }
 
 fn opts(out: &Path) -> TrainOptions {
