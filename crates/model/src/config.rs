@@ -40,6 +40,20 @@ pub enum NormPlacement {
     Post,
 }
 
+/// How a continuous thought (the last hidden state, after the final norm) is scaled before it
+/// is fed back as the next input.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThoughtScale {
+    /// As is (Coconut): a LayerNorm output, norm ≈ √d, far above a token embedding's.
+    #[default]
+    Hidden,
+    /// Rescaled to the mean norm of the token embedding rows, so that a thought enters the
+    /// residual stream at the scale of a token (of the superposition `Σ e_v / ‖Σ e_v‖` of Zhu
+    /// et al. 2025) and a block's update is not swamped by it.
+    Embedding,
+}
+
 /// The MLP non-linearity.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -132,6 +146,9 @@ pub struct ModelConfig {
     /// through the token before it in one layer. Off = GPT-2.
     #[serde(default)]
     pub smear_keys: bool,
+    /// How a fed-back continuous thought is scaled.
+    #[serde(default)]
+    pub thought_scale: ThoughtScale,
 }
 
 impl ModelConfig {
@@ -166,6 +183,7 @@ impl ModelConfig {
             tie_embeddings: true,
             bias: true,
             smear_keys: false,
+            thought_scale: ThoughtScale::Hidden,
         }
     }
 

@@ -238,6 +238,7 @@ pub fn think(
     };
     let mut phase = vec![first; b];
     let mut low_streak = vec![0usize; b];
+    let thought_norm = model.thought_norm();
     if config.decode.max_new_tokens == 0 && !thinking {
         return Ok(res);
     }
@@ -254,7 +255,7 @@ pub fn think(
                 let h = &hidden[r * d..(r + 1) * d];
                 match thought_step(&config.mode, lg, h, &mut low_streak[r], &mut res[r]) {
                     ThoughtStep::Latent(x) => {
-                        next.latent[r] = Some(x);
+                        next.latent[r] = Some(scale_thought(x, thought_norm));
                         continue;
                     }
                     ThoughtStep::Soft(p) => {
@@ -346,6 +347,15 @@ enum ThoughtStep {
     Soft(Vec<(u32, f32)>),
     /// The row is done thinking (thought limit or cold stop).
     Stop,
+}
+
+/// A fed-back hidden state scaled as [`Model::thought_input`] scales it (host side).
+fn scale_thought(mut x: Vec<f32>, norm: Option<f32>) -> Vec<f32> {
+    if let Some(n) = norm {
+        let len = x.iter().map(|v| v * v).sum::<f32>().sqrt() + 1e-6;
+        x.iter_mut().for_each(|v| *v *= n / len);
+    }
+    x
 }
 
 /// One thinking row's decision from its logits `lg` and last hidden state `hidden`; records

@@ -22,6 +22,7 @@ pub mod text;
 pub use checkpoint::{load_checkpoint, save_checkpoint};
 pub use config::{
     Activation, LayerSwitches, ModelConfig, ModelSize, NormKind, NormPlacement, PositionKind,
+    ThoughtScale,
 };
 pub use model::{
     sinusoidal_table, Batch, ForwardInput, ForwardOutput, KvCache, Model, NamedTensor, Slot,

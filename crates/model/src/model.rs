@@ -11,7 +11,7 @@ use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::config::{Activation, ModelConfig, NormKind, NormPlacement, PositionKind};
+use crate::config::{Activation, ModelConfig, NormKind, NormPlacement, PositionKind, ThoughtScale};
 use crate::fused::{self, linear};
 pub use crate::hf::NamedTensor;
 use crate::hf::{norm_names, BlockNames, LM_HEAD, LN_F, WPE, WTE};
@@ -464,6 +464,29 @@ impl Model {
     /// The core pass over input embeddings (tokens or latents alike).
     pub fn forward(&self, input: ForwardInput, cache: Option<&mut KvCache>) -> ForwardOutput {
         self.forward_impl(input, cache, Logits::All)
+    }
+
+    /// The norm a fed-back thought is given: the mean norm of the token embedding rows with
+    /// [`ThoughtScale::Embedding`], None (as is) with [`ThoughtScale::Hidden`].
+    pub fn thought_norm(&self) -> Option<f32> {
+        if self.config.thought_scale == ThoughtScale::Hidden {
+            return None;
+        }
+        let norms = self.wte.val().detach().powi_scalar(2).sum_dim(1).sqrt();
+        Some(norms.mean().into_scalar())
+    }
+
+    /// A continuous thought as it is fed back (`[rows, 1, d]`, Coconut's last hidden state or
+    /// any vector put in its place), scaled per [`ModelConfig::thought_scale`]: each row
+    /// rescaled to [`Model::thought_norm`] (a zero row stays zero).
+    pub fn thought_input(&self, x: Tensor<3>) -> Tensor<3> {
+        match self.thought_norm() {
+            None => x,
+            Some(n) => {
+                let norm = x.clone().powi_scalar(2).sum_dim(2).sqrt().add_scalar(1e-6);
+                x.div(norm).mul_scalar(n)
+            }
+        }
     }
 
     /// Like [`Model::forward`] but the logits cover only the last position (`[batch, 1, vocab]`):

@@ -11,6 +11,53 @@ fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         .unwrap()
 }
 
+/// With `ThoughtScale::Embedding` each fed-back thought is the last hidden state rescaled to
+/// the mean norm of the token embedding rows (computed here by hand), and the cached
+/// generation equals full recomputation with those scaled thoughts.
+#[test]
+fn embedding_scaled_thoughts_have_the_token_norm() {
+    let (plain, dev) = model();
+    let mut cfg = plain.config().clone();
+    cfg.thought_scale = ThoughtScale::Embedding;
+    let m = Model::from_named(&cfg, &plain.to_named(), &dev).unwrap();
+    let wte = &plain.to_named()["wte.weight"];
+    let d = wte.shape[1];
+    let mean_norm = wte
+        .data
+        .chunks(d)
+        .map(|r| r.iter().map(|v| v * v).sum::<f32>().sqrt())
+        .sum::<f32>()
+        / wte.shape[0] as f32;
+    assert!((m.thought_norm().unwrap() - mean_norm).abs() < 1e-5);
+    assert_eq!(plain.thought_norm(), None);
+    let (bot, eot) = (27u32, 28u32);
+    let prompt = vec![Slot::Token(2), Slot::Token(9), Slot::Token(4)];
+    let out = generate::continuous_thoughts(
+        &m,
+        std::slice::from_ref(&prompt),
+        3,
+        Some(bot),
+        Some(eot),
+        DecodeConfig::greedy(2, None),
+    )
+    .unwrap();
+    let mut row = prompt.clone();
+    row.push(Slot::Token(bot));
+    for k in 0..3 {
+        let (_, h) = full_last(&m, &dev, &row);
+        let len = h.iter().map(|v| v * v).sum::<f32>().sqrt();
+        let want: Vec<f32> = h.iter().map(|v| v * mean_norm / len).collect();
+        let got = &out[0].thoughts[k];
+        let diff = want
+            .iter()
+            .zip(got)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(diff < 1e-4, "thought {k}: {diff}");
+        row.push(Slot::Latent(want));
+    }
+}
+
 fn model() -> (Model, Device) {
     let dev = cpu_device();
     (

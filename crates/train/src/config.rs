@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use superpose_model::ThoughtScale;
 
 use crate::curriculum::{Curriculum, LossSpan, Mode, PromptLayout};
 pub use crate::data::DataFamily;
@@ -98,6 +99,10 @@ pub struct ModelShape {
     /// previous position's, so an edge's target can be found through its source in one layer.
     #[serde(default)]
     pub smear_keys: bool,
+    /// `hidden` (Coconut: the last hidden state as is) or `embedding` (rescaled to the mean
+    /// norm of the token embeddings, the scale of a token and of Zhu et al.'s superposition).
+    #[serde(default)]
+    pub thought_scale: ThoughtScale,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -213,7 +213,7 @@ pub fn multipass(
     for i in 0..k {
         let c = first + i;
         thoughts.push(last.clone().reshape([rows, d]));
-        let fed = feed.vector(i, &last, device);
+        let fed = model.thought_input(feed.vector(i, &last, device));
         // Rows with fewer thoughts keep their token in this column (Coconut's mixed stages).
         let is_thought: Vec<bool> = b.n_thoughts.iter().map(|&n| n > i).collect();
         let tok = embeds.clone().slice([0..rows, c..c + 1, 0..d]);

@@ -109,6 +109,7 @@ pub fn model_config(cfg: &TrainConfig, vocab: &Vocab) -> ModelConfig {
         mc.d_mlp = d_mlp;
     }
     mc.smear_keys = m.smear_keys;
+    mc.thought_scale = m.thought_scale;
     mc
 }
 
