@@ -10,8 +10,9 @@ Like bench/pyperplan_suite.py --cpu-time: each problem runs under RLIMIT_CPU (a 
 SIGXCPU is a `limit` row), so a run sharing the machine with other work is not cut short by it.
 Problems are taken round-robin over the folders (the n-th problem of every folder before the
 (n+1)-th of any), so a run stopped early has covered every domain's smaller problems.
-`--solved-in CSV...` runs only the problems solved in earlier runs. `--then ALGO` also runs ALGO, after every `--algo` job, on the problems `--algo` solved (the
-classic planner on the problems SAT solves: levels and times side by side).
+`--solved-in CSV...` runs only the problems solved in earlier runs. `--then ALGO` also runs ALGO on each problem `--algo` solved, as the next job after it (the
+classic planner on the problems SAT solves: levels and times side by side, also in a run stopped
+early).
 """
 import argparse, csv, os, re, resource, signal, subprocess, tempfile, threading
 from pathlib import Path
@@ -90,10 +91,10 @@ def main():
         def worker():
             while True:
                 with lock:
-                    if jobs:
-                        dom, prob, algo = jobs.pop(0)
-                    elif later:
+                    if later:
                         dom, prob, algo = later.pop(0)
+                    elif jobs:
+                        dom, prob, algo = jobs.pop(0)
                     else:
                         return
                 row = run_one(a.bin, dom, prob, algo, a.cpu_time, a.mem_mb)

@@ -186,32 +186,8 @@ impl SatExtractor {
         for &(op, v) in &ops {
             var_of[op as usize] = v;
         }
-        // Static action mutexes: a deletes a precondition or an add effect of b (or b of a).
-        for (k, &(a, av)) in ops.iter().enumerate() {
-            if k % 256 == 255 && deadline.is_some_and(|d| Instant::now() >= d) {
-                return false;
-            }
-            let a = a as usize;
-            self.epoch += 1;
-            let mark = self.epoch;
-            let mut partners = Vec::new();
-            let del_side = g.op_del[a]
-                .iter()
-                .flat_map(|&f| self.need[f as usize].iter().chain(&self.adds[f as usize]));
-            let other_side = g.op_pre[a]
-                .iter()
-                .chain(&g.op_add[a])
-                .flat_map(|&f| self.dels[f as usize].iter());
-            for &b in del_side.chain(other_side) {
-                let b = b as usize;
-                if b > a && var_of[b] != 0 && self.stamp[b] != mark {
-                    self.stamp[b] = mark;
-                    partners.push(var_of[b]);
-                }
-            }
-            for bv in partners {
-                self.add(&[lit(av, false), lit(bv, false)]);
-            }
+        if !self.encode_interference(g, &var_of, deadline) {
+            return false;
         }
         // Facts of P_i: backward support, deleters, mutexes.
         let prev = std::mem::take(&mut self.fact_var[i - 1]);
@@ -245,8 +221,151 @@ impl SatExtractor {
         self.clause_buf = clause;
         self.fact_var[i - 1] = prev;
         self.fact_var.push(row);
+        self.encode_forward(g, i, &ops, &var_of);
         self.op_var.push(ops);
         true
+    }
+
+    /// Forward clauses between `P_{i-1}` and `P_i`, true of every state a plan passes through:
+    /// an action's add effects hold after it (`a@{i-1} ⇒ e@i`), and a fact that holds and is
+    /// deleted by no chosen action still holds (`p@{i-1} ⇒ p@i ∨ d₁@{i-1} ∨ …`).
+    fn encode_forward(&mut self, g: &PlanningGraph, i: usize, ops: &[(u32, i32)], var_of: &[i32]) {
+        for &(op, v) in ops {
+            for &e in &g.op_add[op as usize] {
+                let ev = self.fact_var[i][e as usize];
+                self.add(&[lit(v, false), lit(ev, true)]);
+            }
+        }
+        let mut clause = std::mem::take(&mut self.clause_buf);
+        for f in g.level(i - 1).facts.ones() {
+            clause.clear();
+            clause.push(lit(self.fact_var[i - 1][f], false));
+            clause.push(lit(self.fact_var[i][f], true));
+            for &d in &self.dels[f] {
+                let dv = var_of[d as usize];
+                if dv != 0 {
+                    clause.push(lit(dv, true));
+                }
+            }
+            self.add(&clause);
+        }
+        self.clause_buf = clause;
+    }
+
+    /// The static action mutexes of a layer (`var_of[op]`: the variable of `op` in it, 0 when
+    /// absent), fact by fact: a deleter `x` of `f` is mutex with every other action `y` that
+    /// needs or adds `f` (interference, inconsistent effects). Said in linear size per fact
+    /// rather than one binary clause per pair: with `Z` the actions both deleting and needing
+    /// (or adding) `f`, `X`/`Y` the pure deleters and the pure needers/adders,
+    /// `x ⇒ U`, `y ⇒ W`, `¬U ∨ ¬W` (small sides: the pairs themselves), and at most one of
+    /// `Z ∪ {O}` where `X ∪ Y ⇒ O`. Exactly the pairwise relation once the auxiliary variables
+    /// are projected away. False when the deadline passed.
+    fn encode_interference(
+        &mut self,
+        g: &PlanningGraph,
+        var_of: &[i32],
+        deadline: Option<Instant>,
+    ) -> bool {
+        let (mut xs, mut ys, mut zs) = (Vec::new(), Vec::new(), Vec::new());
+        for f in 0..g.n_facts {
+            if f % 256 == 255 && deadline.is_some_and(|d| Instant::now() >= d) {
+                return false;
+            }
+            // stamp == in_x: deletes f, not yet seen on the other side; == seen: handled.
+            self.epoch += 2;
+            let (in_x, seen) = (self.epoch - 1, self.epoch);
+            xs.clear();
+            ys.clear();
+            zs.clear();
+            for &d in &self.dels[f] {
+                if var_of[d as usize] != 0 {
+                    self.stamp[d as usize] = in_x;
+                    xs.push(d);
+                }
+            }
+            if xs.is_empty() {
+                continue;
+            }
+            for &b in self.need[f].iter().chain(&self.adds[f]) {
+                let (b, st) = (b as usize, self.stamp[b as usize]);
+                if var_of[b] == 0 || st == seen {
+                    continue;
+                }
+                if st == in_x {
+                    zs.push(var_of[b]);
+                } else {
+                    ys.push(var_of[b]);
+                }
+                self.stamp[b] = seen;
+            }
+            let stamp = &self.stamp;
+            xs.retain(|&d| stamp[d as usize] == in_x);
+            let xv: Vec<i32> = xs.iter().map(|&d| var_of[d as usize]).collect();
+            self.exclude_sides(&xv, &ys);
+            if !zs.is_empty() {
+                if !xv.is_empty() || !ys.is_empty() {
+                    let o = self.new_var();
+                    for &v in xv.iter().chain(&ys) {
+                        self.add(&[lit(v, false), lit(o, true)]);
+                    }
+                    zs.push(o);
+                }
+                self.at_most_one(&zs);
+            }
+        }
+        true
+    }
+
+    /// No variable of `xs` true together with one of `ys`.
+    fn exclude_sides(&mut self, xs: &[i32], ys: &[i32]) {
+        if xs.is_empty() || ys.is_empty() {
+            return;
+        }
+        if xs.len() * ys.len() <= xs.len() + ys.len() + 3 {
+            for &x in xs {
+                for &y in ys {
+                    self.add(&[lit(x, false), lit(y, false)]);
+                }
+            }
+            return;
+        }
+        let (u, w) = (self.new_var(), self.new_var());
+        for &x in xs {
+            self.add(&[lit(x, false), lit(u, true)]);
+        }
+        for &y in ys {
+            self.add(&[lit(y, false), lit(w, true)]);
+        }
+        self.add(&[lit(u, false), lit(w, false)]);
+    }
+
+    /// At most one of `vs` true: pairwise when short, else Sinz's sequential counter.
+    fn at_most_one(&mut self, vs: &[i32]) {
+        if vs.len() <= 5 {
+            for (k, &a) in vs.iter().enumerate() {
+                for &b in &vs[k + 1..] {
+                    self.add(&[lit(a, false), lit(b, false)]);
+                }
+            }
+            return;
+        }
+        // s_k: "one of vs[..=k] is true".
+        let mut prev = 0;
+        for (k, &v) in vs.iter().enumerate() {
+            if k + 1 < vs.len() {
+                let s = self.new_var();
+                self.add(&[lit(v, false), lit(s, true)]);
+                if prev != 0 {
+                    self.add(&[lit(prev, false), lit(s, true)]);
+                }
+                if k > 0 {
+                    self.add(&[lit(v, false), lit(prev, false)]);
+                }
+                prev = s;
+            } else {
+                self.add(&[lit(v, false), lit(prev, false)]);
+            }
+        }
     }
 
     /// Stage `t`: is there a plan of `t` parallel steps in the graph reaching `goals`? Returns
