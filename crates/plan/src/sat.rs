@@ -47,9 +47,11 @@ pub enum SatAnswer {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SatStage {
     pub answer: SatAnswer,
-    /// Conflicts of this call: clauses CaDiCaL learned (counted through its learner hook; the
-    /// crate exposes no statistics, so decisions are not available).
-    pub conflicts: u64,
+    /// Clauses CaDiCaL learned in this call, counted through its learner hook (CaDiCaL hands
+    /// it the clause of every conflict analysis, units included, so this is its conflict count
+    /// up to conflicts that learn nothing). The crate exposes no statistics call, so decisions,
+    /// propagations and the exact conflict count are not available.
+    pub learned_clauses: u64,
     /// Variables and clauses added to the solver so far (all levels up to this one).
     pub vars: usize,
     pub clauses: usize,
@@ -381,7 +383,7 @@ impl SatExtractor {
         let enc = Instant::now();
         let mut stage = SatStage {
             answer: SatAnswer::Unknown,
-            conflicts: 0,
+            learned_clauses: 0,
             vars: 0,
             clauses: 0,
             encode_s: 0.0,
@@ -405,7 +407,7 @@ impl SatExtractor {
             .collect();
         let answer = self.solver.solve_with(assumptions);
         stage.solve_s = run.elapsed().as_secs_f64();
-        stage.conflicts = self.solver.get_callbacks().map_or(0, |h| h.learned);
+        stage.learned_clauses = self.solver.get_callbacks().map_or(0, |h| h.learned);
         stage.answer = match answer {
             Some(true) => SatAnswer::Sat,
             Some(false) => SatAnswer::Unsat,

@@ -144,8 +144,8 @@ pub const EXTRACTOR_COLUMNS: &[(&str, &str, &str)] = &[
     ("failed_stages", "count", "stages where extraction ran and found no plan"),
     ("search_nodes", "nodes", "operators tried by backward search, all stages (classic, ebl)"),
     ("memo", "entries", "failed goal sets (classic) or nogoods (ebl) stored at the end"),
-    ("sat_conflicts", "conflicts", "clauses learned by CaDiCaL, all stages (sat)"),
-    ("unsat_work_share", "fraction", "share of the work (nodes, or conflicts for sat) spent in failed stages"),
+    ("sat_learned_clauses", "clauses", "clauses learned by CaDiCaL (one per conflict analysis), all stages (sat)"),
+    ("unsat_work_share", "fraction", "share of the work (nodes, or learned clauses for sat) spent in failed stages"),
     ("time_s", "s", "wall time of the run (graph expansion and extraction)"),
 ];
 
@@ -173,7 +173,7 @@ pub fn other_extractors(m: &Measured, time_limit_s: f64) -> OtherExtractors {
 fn work(r: &GraphplanResult, sat: bool) -> (u64, u64) {
     let of = |l: &superpose_plan::LevelDiagnostics| {
         if sat {
-            l.sat.as_ref().map_or(0, |s| s.conflicts)
+            l.sat.as_ref().map_or(0, |s| s.learned_clauses)
         } else {
             l.search_nodes
         }
@@ -622,7 +622,7 @@ fn interpret_extractors(
     };
     sum.insert(
         "extractor_work".into(),
-        json!({"classic_nodes": classic.0, "ebl_nodes": ebl.0, "ebl_nogoods": nogoods, "sat_conflicts": sat.0}),
+        json!({"classic_nodes": classic.0, "ebl_nodes": ebl.0, "ebl_nogoods": nogoods, "sat_learned_clauses": sat.0}),
     );
     out.push(format!(
         "Where the work goes, on the {} problems all three solve: classic tried {} operators ({} \
