@@ -128,7 +128,10 @@ impl SatExtractor {
             }
         }
         let mut s = SatExtractor {
-            solver: cadical::Solver::new(),
+            // CaDiCaL's `unsat` configuration (no stabilising phases, no local search): most of
+            // a run is spent proving stages UNSAT (docs/planning-sat.md has the measurements).
+            solver: cadical::Solver::with_config("unsat")
+                .unwrap_or_else(|_| cadical::Solver::new()),
             fact_var: Vec::new(),
             op_var: Vec::new(),
             vars: 0,
