@@ -481,3 +481,67 @@ impl SatExtractor {
         steps
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An extractor with no graph behind it, for the clause builders alone.
+    fn bare(vars: i32) -> SatExtractor {
+        SatExtractor {
+            solver: cadical::Solver::new(),
+            fact_var: Vec::new(),
+            op_var: Vec::new(),
+            vars,
+            clauses: 0,
+            need: Vec::new(),
+            adds: Vec::new(),
+            dels: Vec::new(),
+            stamp: Vec::new(),
+            epoch: 0,
+            stages: Vec::new(),
+            clause_buf: Vec::new(),
+        }
+    }
+
+    /// Is the assignment "exactly the variables `1..=n` in `mask` true" consistent with the
+    /// clauses (auxiliary variables free)?
+    fn allows(s: &mut SatExtractor, n: i32, mask: u32) -> bool {
+        let assumptions: Vec<i32> = (1..=n).map(|v| lit(v, mask >> (v - 1) & 1 == 1)).collect();
+        s.solver.solve_with(assumptions) == Some(true)
+    }
+
+    #[test]
+    fn at_most_one_allows_exactly_the_sets_of_size_at_most_one() {
+        // Both forms: pairwise (n <= 5) and the sequential counter.
+        for n in 1..=9 {
+            let mut s = bare(n);
+            let vs: Vec<i32> = (1..=n).collect();
+            s.at_most_one(&vs);
+            for mask in 0..1u32 << n {
+                assert_eq!(
+                    allows(&mut s, n, mask),
+                    mask.count_ones() <= 1,
+                    "n={n} mask={mask:b}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn exclude_sides_forbids_exactly_the_cross_pairs() {
+        // (1, 2) and (2, 2) take the pairs, the others the two auxiliary variables.
+        for (a, b) in [(1, 1), (1, 2), (2, 2), (1, 6), (3, 4), (4, 4)] {
+            let n = a + b;
+            let mut s = bare(n);
+            let xs: Vec<i32> = (1..=a).collect();
+            let ys: Vec<i32> = (a + 1..=n).collect();
+            s.exclude_sides(&xs, &ys);
+            let x_mask = (1u32 << a) - 1;
+            for mask in 0..1u32 << n {
+                let cross = mask & x_mask != 0 && mask & !x_mask != 0;
+                assert_eq!(allows(&mut s, n, mask), !cross, "{a}x{b} mask={mask:b}");
+            }
+        }
+    }
+}
