@@ -10,8 +10,10 @@ Like bench/pyperplan_suite.py --cpu-time: each problem runs under RLIMIT_CPU (a 
 SIGXCPU is a `limit` row), so a run sharing the machine with other work is not cut short by it.
 Problems are taken round-robin over the folders (the n-th problem of every folder before the
 (n+1)-th of any), so a run stopped early has covered every domain's smaller problems.
-`--solved-in CSV...` runs only the problems solved in earlier runs. `--then ALGO` also runs ALGO, after every `--algo` job, on the problems `--algo` solved (the
-classic planner on the problems SAT solves: levels and times side by side).
+`--solved-in CSV...` runs only the problems solved in earlier runs. `--then ALGO` also runs ALGO on each problem `--algo` solved, as the next job after it (the
+classic planner on the problems SAT solves: levels and times side by side, also in a run stopped
+early); `--reuse CSV...` takes those rows from an earlier run instead (the `--then` planner's
+code unchanged between the runs).
 """
 import argparse, csv, os, re, resource, signal, subprocess, tempfile, threading
 from pathlib import Path
@@ -71,7 +73,12 @@ def main():
     ap.add_argument("--bin", default="target/release/examples/bench_one")
     ap.add_argument("--solved-in", type=Path, nargs="*", default=[],
                     help="run only the problems solved in these CSV files (and not in --csv)")
+    ap.add_argument("--reuse", type=Path, nargs="*", default=[],
+                    help="take --then rows from these CSV files where they have one (the same "
+                         "planner on the same problem) instead of running it again")
     a = ap.parse_args()
+    reuse = {(r["domain"], r["problem"], r["algo"]): [r[c] for c in COLUMNS]
+             for f in a.reuse for r in csv.DictReader(open(f))}
     suites = [(d, *suite_files(d)) for d in a.dirs]
     if a.solved_in:
         keep = {(r["domain"], r["problem"]) for f in a.solved_in for r in csv.DictReader(open(f))
@@ -90,13 +97,14 @@ def main():
         def worker():
             while True:
                 with lock:
-                    if jobs:
-                        dom, prob, algo = jobs.pop(0)
-                    elif later:
+                    if later:
                         dom, prob, algo = later.pop(0)
+                    elif jobs:
+                        dom, prob, algo = jobs.pop(0)
                     else:
                         return
-                row = run_one(a.bin, dom, prob, algo, a.cpu_time, a.mem_mb)
+                row = reuse.get((dom.parent.name, prob.stem, algo)) if algo != a.algo else None
+                row = row or run_one(a.bin, dom, prob, algo, a.cpu_time, a.mem_mb)
                 with lock:
                     w.writerow(row)
                     out.flush()

@@ -50,7 +50,7 @@ pub struct LevelDiagnostics {
     pub exact_states: Option<usize>,
     /// `--exact`: does one of them hold every goal?
     pub exact_goal_state: Option<bool>,
-    /// `graphplan-sat`: the solver's answer, conflicts and time at this stage.
+    /// `graphplan-sat`: the solver's answer, learned clauses and time at this stage.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sat: Option<crate::sat::SatStage>,
 }
@@ -255,7 +255,7 @@ pub fn format_table(levels: &[LevelDiagnostics]) -> String {
     }
     let sat = levels.iter().any(|l| l.sat.is_some());
     if sat {
-        s.push_str("  sat      conflicts  sat-s");
+        s.push_str("  sat        learned  sat-s");
     }
     s.push('\n');
     for l in levels {
@@ -290,7 +290,7 @@ pub fn format_table(levels: &[LevelDiagnostics]) -> String {
                 Some(st) => s.push_str(&format!(
                     "  {:<7}  {:>9}  {:.3}",
                     sat_word(st.answer),
-                    st.conflicts,
+                    st.learned_clauses,
                     st.encode_s + st.solve_s
                 )),
                 None => s.push_str("  -                -  -"),
@@ -300,13 +300,13 @@ pub fn format_table(levels: &[LevelDiagnostics]) -> String {
     }
     s.push_str("(* = graph levelled off; memo = failed goal sets (graphplan-ebl: nogoods) stored at the level; nodes = operators tried in that stage)\n");
     if sat {
-        s.push_str("(graphplan-sat: sat = CaDiCaL's answer with the goals at this level assumed; conflicts = clauses it learned; sat-s = encoding + solving seconds)\n");
+        s.push_str("(graphplan-sat: sat = CaDiCaL's answer with the goals at this level assumed; learned = clauses it learned (one per conflict analysis; decisions are not exposed by the cadical crate); sat-s = encoding + solving seconds)\n");
     }
     for l in levels {
         if let Some(st) = l.sat.as_ref().filter(|st| st.answer == SatAnswer::Unsat) {
             s.push_str(&format!(
-                "level {}: the union looks reached (goals present, pairwise non-mutex) but the solver proves UNSAT ({} conflicts)\n",
-                l.level, st.conflicts
+                "level {}: the union looks reached (goals present, pairwise non-mutex) but the solver proves UNSAT ({} learned clauses)\n",
+                l.level, st.learned_clauses
             ));
         }
     }

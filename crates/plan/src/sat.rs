@@ -47,9 +47,11 @@ pub enum SatAnswer {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SatStage {
     pub answer: SatAnswer,
-    /// Conflicts of this call: clauses CaDiCaL learned (counted through its learner hook; the
-    /// crate exposes no statistics, so decisions are not available).
-    pub conflicts: u64,
+    /// Clauses CaDiCaL learned in this call, counted through its learner hook (CaDiCaL hands
+    /// it the clause of every conflict analysis, units included, so this is its conflict count
+    /// up to conflicts that learn nothing). The crate exposes no statistics call, so decisions,
+    /// propagations and the exact conflict count are not available.
+    pub learned_clauses: u64,
     /// Variables and clauses added to the solver so far (all levels up to this one).
     pub vars: usize,
     pub clauses: usize,
@@ -126,7 +128,10 @@ impl SatExtractor {
             }
         }
         let mut s = SatExtractor {
-            solver: cadical::Solver::new(),
+            // CaDiCaL's `unsat` configuration (no stabilising phases, no local search): most of
+            // a run is spent proving stages UNSAT (docs/planning-sat.md has the measurements).
+            solver: cadical::Solver::with_config("unsat")
+                .unwrap_or_else(|_| cadical::Solver::new()),
             fact_var: Vec::new(),
             op_var: Vec::new(),
             vars: 0,
@@ -186,32 +191,8 @@ impl SatExtractor {
         for &(op, v) in &ops {
             var_of[op as usize] = v;
         }
-        // Static action mutexes: a deletes a precondition or an add effect of b (or b of a).
-        for (k, &(a, av)) in ops.iter().enumerate() {
-            if k % 256 == 255 && deadline.is_some_and(|d| Instant::now() >= d) {
-                return false;
-            }
-            let a = a as usize;
-            self.epoch += 1;
-            let mark = self.epoch;
-            let mut partners = Vec::new();
-            let del_side = g.op_del[a]
-                .iter()
-                .flat_map(|&f| self.need[f as usize].iter().chain(&self.adds[f as usize]));
-            let other_side = g.op_pre[a]
-                .iter()
-                .chain(&g.op_add[a])
-                .flat_map(|&f| self.dels[f as usize].iter());
-            for &b in del_side.chain(other_side) {
-                let b = b as usize;
-                if b > a && var_of[b] != 0 && self.stamp[b] != mark {
-                    self.stamp[b] = mark;
-                    partners.push(var_of[b]);
-                }
-            }
-            for bv in partners {
-                self.add(&[lit(av, false), lit(bv, false)]);
-            }
+        if !self.encode_interference(g, &var_of, deadline) {
+            return false;
         }
         // Facts of P_i: backward support, deleters, mutexes.
         let prev = std::mem::take(&mut self.fact_var[i - 1]);
@@ -245,8 +226,151 @@ impl SatExtractor {
         self.clause_buf = clause;
         self.fact_var[i - 1] = prev;
         self.fact_var.push(row);
+        self.encode_forward(g, i, &ops, &var_of);
         self.op_var.push(ops);
         true
+    }
+
+    /// Forward clauses between `P_{i-1}` and `P_i`, true of every state a plan passes through:
+    /// an action's add effects hold after it (`a@{i-1} ⇒ e@i`), and a fact that holds and is
+    /// deleted by no chosen action still holds (`p@{i-1} ⇒ p@i ∨ d₁@{i-1} ∨ …`).
+    fn encode_forward(&mut self, g: &PlanningGraph, i: usize, ops: &[(u32, i32)], var_of: &[i32]) {
+        for &(op, v) in ops {
+            for &e in &g.op_add[op as usize] {
+                let ev = self.fact_var[i][e as usize];
+                self.add(&[lit(v, false), lit(ev, true)]);
+            }
+        }
+        let mut clause = std::mem::take(&mut self.clause_buf);
+        for f in g.level(i - 1).facts.ones() {
+            clause.clear();
+            clause.push(lit(self.fact_var[i - 1][f], false));
+            clause.push(lit(self.fact_var[i][f], true));
+            for &d in &self.dels[f] {
+                let dv = var_of[d as usize];
+                if dv != 0 {
+                    clause.push(lit(dv, true));
+                }
+            }
+            self.add(&clause);
+        }
+        self.clause_buf = clause;
+    }
+
+    /// The static action mutexes of a layer (`var_of[op]`: the variable of `op` in it, 0 when
+    /// absent), fact by fact: a deleter `x` of `f` is mutex with every other action `y` that
+    /// needs or adds `f` (interference, inconsistent effects). Said in linear size per fact
+    /// rather than one binary clause per pair: with `Z` the actions both deleting and needing
+    /// (or adding) `f`, `X`/`Y` the pure deleters and the pure needers/adders,
+    /// `x ⇒ U`, `y ⇒ W`, `¬U ∨ ¬W` (small sides: the pairs themselves), and at most one of
+    /// `Z ∪ {O}` where `X ∪ Y ⇒ O`. Exactly the pairwise relation once the auxiliary variables
+    /// are projected away. False when the deadline passed.
+    fn encode_interference(
+        &mut self,
+        g: &PlanningGraph,
+        var_of: &[i32],
+        deadline: Option<Instant>,
+    ) -> bool {
+        let (mut xs, mut ys, mut zs) = (Vec::new(), Vec::new(), Vec::new());
+        for f in 0..g.n_facts {
+            if f % 256 == 255 && deadline.is_some_and(|d| Instant::now() >= d) {
+                return false;
+            }
+            // stamp == in_x: deletes f, not yet seen on the other side; == seen: handled.
+            self.epoch += 2;
+            let (in_x, seen) = (self.epoch - 1, self.epoch);
+            xs.clear();
+            ys.clear();
+            zs.clear();
+            for &d in &self.dels[f] {
+                if var_of[d as usize] != 0 {
+                    self.stamp[d as usize] = in_x;
+                    xs.push(d);
+                }
+            }
+            if xs.is_empty() {
+                continue;
+            }
+            for &b in self.need[f].iter().chain(&self.adds[f]) {
+                let (b, st) = (b as usize, self.stamp[b as usize]);
+                if var_of[b] == 0 || st == seen {
+                    continue;
+                }
+                if st == in_x {
+                    zs.push(var_of[b]);
+                } else {
+                    ys.push(var_of[b]);
+                }
+                self.stamp[b] = seen;
+            }
+            let stamp = &self.stamp;
+            xs.retain(|&d| stamp[d as usize] == in_x);
+            let xv: Vec<i32> = xs.iter().map(|&d| var_of[d as usize]).collect();
+            self.exclude_sides(&xv, &ys);
+            if !zs.is_empty() {
+                if !xv.is_empty() || !ys.is_empty() {
+                    let o = self.new_var();
+                    for &v in xv.iter().chain(&ys) {
+                        self.add(&[lit(v, false), lit(o, true)]);
+                    }
+                    zs.push(o);
+                }
+                self.at_most_one(&zs);
+            }
+        }
+        true
+    }
+
+    /// No variable of `xs` true together with one of `ys`.
+    fn exclude_sides(&mut self, xs: &[i32], ys: &[i32]) {
+        if xs.is_empty() || ys.is_empty() {
+            return;
+        }
+        if xs.len() * ys.len() <= xs.len() + ys.len() + 3 {
+            for &x in xs {
+                for &y in ys {
+                    self.add(&[lit(x, false), lit(y, false)]);
+                }
+            }
+            return;
+        }
+        let (u, w) = (self.new_var(), self.new_var());
+        for &x in xs {
+            self.add(&[lit(x, false), lit(u, true)]);
+        }
+        for &y in ys {
+            self.add(&[lit(y, false), lit(w, true)]);
+        }
+        self.add(&[lit(u, false), lit(w, false)]);
+    }
+
+    /// At most one of `vs` true: pairwise when short, else Sinz's sequential counter.
+    fn at_most_one(&mut self, vs: &[i32]) {
+        if vs.len() <= 5 {
+            for (k, &a) in vs.iter().enumerate() {
+                for &b in &vs[k + 1..] {
+                    self.add(&[lit(a, false), lit(b, false)]);
+                }
+            }
+            return;
+        }
+        // s_k: "one of vs[..=k] is true".
+        let mut prev = 0;
+        for (k, &v) in vs.iter().enumerate() {
+            if k + 1 < vs.len() {
+                let s = self.new_var();
+                self.add(&[lit(v, false), lit(s, true)]);
+                if prev != 0 {
+                    self.add(&[lit(prev, false), lit(s, true)]);
+                }
+                if k > 0 {
+                    self.add(&[lit(v, false), lit(prev, false)]);
+                }
+                prev = s;
+            } else {
+                self.add(&[lit(v, false), lit(prev, false)]);
+            }
+        }
     }
 
     /// Stage `t`: is there a plan of `t` parallel steps in the graph reaching `goals`? Returns
@@ -262,7 +386,7 @@ impl SatExtractor {
         let enc = Instant::now();
         let mut stage = SatStage {
             answer: SatAnswer::Unknown,
-            conflicts: 0,
+            learned_clauses: 0,
             vars: 0,
             clauses: 0,
             encode_s: 0.0,
@@ -286,7 +410,7 @@ impl SatExtractor {
             .collect();
         let answer = self.solver.solve_with(assumptions);
         stage.solve_s = run.elapsed().as_secs_f64();
-        stage.conflicts = self.solver.get_callbacks().map_or(0, |h| h.learned);
+        stage.learned_clauses = self.solver.get_callbacks().map_or(0, |h| h.learned);
         stage.answer = match answer {
             Some(true) => SatAnswer::Sat,
             Some(false) => SatAnswer::Unsat,
@@ -355,5 +479,69 @@ impl SatExtractor {
             needed = below;
         }
         steps
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An extractor with no graph behind it, for the clause builders alone.
+    fn bare(vars: i32) -> SatExtractor {
+        SatExtractor {
+            solver: cadical::Solver::new(),
+            fact_var: Vec::new(),
+            op_var: Vec::new(),
+            vars,
+            clauses: 0,
+            need: Vec::new(),
+            adds: Vec::new(),
+            dels: Vec::new(),
+            stamp: Vec::new(),
+            epoch: 0,
+            stages: Vec::new(),
+            clause_buf: Vec::new(),
+        }
+    }
+
+    /// Is the assignment "exactly the variables `1..=n` in `mask` true" consistent with the
+    /// clauses (auxiliary variables free)?
+    fn allows(s: &mut SatExtractor, n: i32, mask: u32) -> bool {
+        let assumptions: Vec<i32> = (1..=n).map(|v| lit(v, mask >> (v - 1) & 1 == 1)).collect();
+        s.solver.solve_with(assumptions) == Some(true)
+    }
+
+    #[test]
+    fn at_most_one_allows_exactly_the_sets_of_size_at_most_one() {
+        // Both forms: pairwise (n <= 5) and the sequential counter.
+        for n in 1..=9 {
+            let mut s = bare(n);
+            let vs: Vec<i32> = (1..=n).collect();
+            s.at_most_one(&vs);
+            for mask in 0..1u32 << n {
+                assert_eq!(
+                    allows(&mut s, n, mask),
+                    mask.count_ones() <= 1,
+                    "n={n} mask={mask:b}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn exclude_sides_forbids_exactly_the_cross_pairs() {
+        // (1, 2) and (2, 2) take the pairs, the others the two auxiliary variables.
+        for (a, b) in [(1, 1), (1, 2), (2, 2), (1, 6), (3, 4), (4, 4)] {
+            let n = a + b;
+            let mut s = bare(n);
+            let xs: Vec<i32> = (1..=a).collect();
+            let ys: Vec<i32> = (a + 1..=n).collect();
+            s.exclude_sides(&xs, &ys);
+            let x_mask = (1u32 << a) - 1;
+            for mask in 0..1u32 << n {
+                let cross = mask & x_mask != 0 && mask & !x_mask != 0;
+                assert_eq!(allows(&mut s, n, mask), !cross, "{a}x{b} mask={mask:b}");
+            }
+        }
     }
 }

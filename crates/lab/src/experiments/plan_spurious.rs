@@ -212,10 +212,13 @@ table_row! {
             "entries",
             "failed goal sets (classic) or nogoods (ebl) stored at the end"
         ),
-        sat_conflicts: Option<u64> => ("conflicts", "clauses learned by CaDiCaL, all stages (sat)"),
+        sat_learned_clauses: Option<u64> => (
+            "clauses",
+            "clauses learned by CaDiCaL (one per conflict analysis), all stages (sat)"
+        ),
         unsat_work_share: Option<f64> => (
             "fraction",
-            "share of the work (nodes, or conflicts for sat) spent in failed stages"
+            "share of the work (nodes, or learned clauses for sat) spent in failed stages"
         ),
         time_s: f64 => ("s", "wall time of the run (graph expansion and extraction)"),
     }
@@ -248,7 +251,7 @@ pub fn other_extractors(m: &Measured, time_limit_s: f64) -> OtherExtractors {
 fn work(r: &GraphplanResult, sat: bool) -> (u64, u64) {
     let of = |l: &superpose_plan::LevelDiagnostics| {
         if sat {
-            l.sat.as_ref().map_or(0, |s| s.conflicts)
+            l.sat.as_ref().map_or(0, |s| s.learned_clauses)
         } else {
             l.search_nodes
         }
@@ -281,7 +284,7 @@ fn extractor_row(problem: &str, name: &str, r: &GraphplanResult) -> ExtractorRow
         failed_stages,
         search_nodes: (!sat).then_some(total),
         memo: (!sat).then_some(memo),
-        sat_conflicts: sat.then_some(total),
+        sat_learned_clauses: sat.then_some(total),
         unsat_work_share: (total > 0).then(|| failed as f64 / total as f64),
         time_s: r.time_s,
     }
@@ -693,7 +696,7 @@ fn interpret_extractors(
     };
     sum.insert(
         "extractor_work".into(),
-        json!({"classic_nodes": classic.0, "ebl_nodes": ebl.0, "ebl_nogoods": nogoods, "sat_conflicts": sat.0}),
+        json!({"classic_nodes": classic.0, "ebl_nodes": ebl.0, "ebl_nogoods": nogoods, "sat_learned_clauses": sat.0}),
     );
     out.push(format!(
         "Where the work goes, on the {} problems all three solve: classic tried {} operators ({} \
