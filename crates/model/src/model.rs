@@ -92,10 +92,14 @@ pub struct ForwardOutput {
     pub attentions: Vec<Tensor<4>>,
 }
 
+/// One layer's cached key and value slabs (`[b, heads, capacity, d_head]`; None before the
+/// first pass).
+type KvSlabs = Option<(Tensor<4>, Tensor<4>)>;
+
 /// Cached keys and values of every layer, plus the key mask of the cached positions.
 #[derive(Clone, Debug)]
 pub struct KvCache {
-    layers: Vec<Option<(Tensor<4>, Tensor<4>)>>,
+    layers: Vec<KvSlabs>,
     /// Per layer, the unsmeared key `[batch, 1, d]` of the last cached position (smeared keys).
     last_keys: Vec<Option<Tensor<3>>>,
     key_mask: Option<Tensor<2, Bool>>,
@@ -613,7 +617,7 @@ impl Model {
         &self,
         block: &Block,
         x: Tensor<3>,
-        cache: Option<(&mut Option<(Tensor<4>, Tensor<4>)>, &mut Option<Tensor<3>>)>,
+        cache: Option<(&mut KvSlabs, &mut Option<Tensor<3>>)>,
         past: usize,
         valid: Option<&[bool]>,
         output_attentions: bool,
