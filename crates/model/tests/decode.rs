@@ -4,12 +4,8 @@ use superpose_model::generate::*;
 use superpose_model::probe::*;
 use superpose_model::*;
 
-fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap()
-}
+mod common;
+use common::to_vec;
 
 /// With `ThoughtScale::Embedding` each fed-back thought is the last hidden state rescaled to
 /// the mean norm of the token embedding rows (computed here by hand), and the cached

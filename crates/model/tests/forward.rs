@@ -2,6 +2,9 @@
 
 use superpose_model::*;
 
+mod common;
+use common::{max_abs_diff, to_vec};
+
 fn tiny() -> ModelConfig {
     ModelConfig::gpt2(ModelSize {
         vocab_size: 23,
@@ -10,21 +13,6 @@ fn tiny() -> ModelConfig {
         n_layer: 2,
         n_head: 2,
     })
-}
-
-fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap()
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 fn embedding_row(model: &Model, t: usize) -> Vec<f32> {

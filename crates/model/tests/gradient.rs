@@ -3,12 +3,8 @@
 
 use superpose_model::*;
 
-fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap()
-}
+mod common;
+use common::to_vec;
 
 /// loss(x) where x = embedding of position 0: pass 1 over [x, tok 3], its last hidden state
 /// becomes a latent slot appended for pass 2, loss = <w, logits at the last position>.

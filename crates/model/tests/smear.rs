@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use superpose_model::hf::BlockNames;
 use superpose_model::*;
 
+mod common;
+use common::{max_abs_diff, to_vec};
+
 fn config(smear: bool) -> ModelConfig {
     let mut c = ModelConfig::gpt2(ModelSize {
         vocab_size: 19,
@@ -17,21 +20,6 @@ fn config(smear: bool) -> ModelConfig {
     });
     c.smear_keys = smear;
     c
-}
-
-fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap()
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 /// A smeared model whose smear logits are `alphas` (per head, the same in every layer).
