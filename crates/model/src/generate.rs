@@ -349,7 +349,7 @@ enum ThoughtStep {
     Stop,
 }
 
-/// A fed-back hidden state scaled as [`Model::thought_input`] scales it (host side).
+/// A fed-back hidden state scaled as [`crate::thought_input`] scales it (host side).
 fn scale_thought(mut x: Vec<f32>, norm: Option<f32>) -> Vec<f32> {
     if let Some(n) = norm {
         let len = x.iter().map(|v| v * v).sum::<f32>().sqrt() + 1e-6;

@@ -25,7 +25,8 @@ pub use config::{
     ThoughtScale,
 };
 pub use model::{
-    sinusoidal_table, Batch, ForwardInput, ForwardOutput, KvCache, Model, NamedTensor, Slot,
+    sinusoidal_table, thought_input, Batch, ForwardInput, ForwardOutput, KvCache, Model,
+    NamedTensor, Slot,
 };
 
 /// The default CPU device (burn's pure-Rust `flex` backend, f32, multi-threaded via rayon).

@@ -480,19 +480,6 @@ impl Model {
         Some(norms.mean().into_scalar())
     }
 
-    /// A continuous thought as it is fed back (`[rows, 1, d]`, Coconut's last hidden state or
-    /// any vector put in its place), scaled per [`ModelConfig::thought_scale`]: each row
-    /// rescaled to [`Model::thought_norm`] (a zero row stays zero).
-    pub fn thought_input(&self, x: Tensor<3>) -> Tensor<3> {
-        match self.thought_norm() {
-            None => x,
-            Some(n) => {
-                let norm = x.clone().powi_scalar(2).sum_dim(2).sqrt().add_scalar(1e-6);
-                x.div(norm).mul_scalar(n)
-            }
-        }
-    }
-
     /// Like [`Model::forward`] but the logits cover only the last position (`[batch, 1, vocab]`):
     /// what incremental decoding needs.
     pub fn forward_last(&self, input: ForwardInput, cache: Option<&mut KvCache>) -> ForwardOutput {
@@ -533,6 +520,14 @@ impl Model {
         if let Some(p) = self.position_embeddings(input.positions) {
             h = h + p;
         }
+        let keys = KeyInfo {
+            past,
+            prev_keep: c
+                .smear_keys
+                .then(|| smear_keep(valid.as_deref(), b, s, past, &device))
+                .flatten(),
+            valid: valid.as_deref(),
+        };
         let mut layer_hidden = Vec::with_capacity(c.n_layer);
         let mut attentions = Vec::new();
         for (i, block) in self.h.iter().enumerate() {
@@ -544,14 +539,8 @@ impl Model {
                 NormPlacement::Pre => self.norm(block.ln_1.as_ref(), h.clone()),
                 NormPlacement::Post => h.clone(),
             };
-            let (a, probs) = self.attention(
-                block,
-                attn_in,
-                layer_cache,
-                past,
-                valid.as_deref(),
-                input.output_attentions,
-            );
+            let (a, probs) =
+                self.attention(block, attn_in, layer_cache, &keys, input.output_attentions);
             if let Some(p) = probs {
                 attentions.push(p);
             }
@@ -618,10 +607,10 @@ impl Model {
         block: &Block,
         x: Tensor<3>,
         cache: Option<(&mut KvSlabs, &mut Option<Tensor<3>>)>,
-        past: usize,
-        valid: Option<&[bool]>,
+        keys: &KeyInfo,
         output_attentions: bool,
     ) -> (Tensor<3>, Option<Tensor<4>>) {
+        let (past, valid) = (keys.past, keys.valid);
         let c = &self.config;
         let [b, s, d] = x.dims();
         let (nh, dh) = (c.n_head, c.d_head());
@@ -629,7 +618,7 @@ impl Model {
         let mut qkv = linear(x, a.c_attn_w.val(), a.c_attn_b.as_ref().map(|b| b.val()));
         let (cache, last_key) = cache.unzip();
         if let Some(alpha) = &a.smear {
-            qkv = smear_keys(qkv, alpha.val(), nh, last_key, valid.map(|v| (v, past)));
+            qkv = smear_keys(qkv, alpha.val(), nh, last_key, keys.prev_keep.clone());
         }
         let scale = c.attn_scale.map_or(1.0 / (dh as f64).sqrt(), |s| s as f64);
         if cache.is_none() && !output_attentions {
@@ -681,17 +670,61 @@ impl Model {
     }
 }
 
+/// A continuous thought as it is fed back (`[rows, 1, d]`, Coconut's last hidden state or any
+/// vector put in its place), scaled per [`ModelConfig::thought_scale`]: with `norm` =
+/// [`Model::thought_norm`] (computed once per pass sequence, the weights being fixed there)
+/// each row is rescaled to that norm (a zero row stays zero); None leaves it as is.
+pub fn thought_input(x: Tensor<3>, norm: Option<f32>) -> Tensor<3> {
+    match norm {
+        None => x,
+        Some(n) => {
+            let len = x.clone().powi_scalar(2).sum_dim(2).sqrt().add_scalar(1e-6);
+            x.div(len).mul_scalar(n)
+        }
+    }
+}
+
+/// The mask and positions one pass's attention layers share.
+struct KeyInfo<'a> {
+    /// Cached positions before this pass.
+    past: usize,
+    /// Which of the `past + s` keys are real (`[b, past + s]`), None = all.
+    valid: Option<&'a [bool]>,
+    /// For smeared keys, `[b, s, 1]`: 1 where the position before holds a real token, 0
+    /// after padding (None = all real); computed once per pass for every layer.
+    prev_keep: Option<Tensor<3>>,
+}
+
+/// With smeared keys, a padding position counts as no position: the key after it smears with 0,
+/// as at the start. `[b, s, 1]` (1 = keep the previous key), None when no key is padding.
+fn smear_keep(
+    valid: Option<&[bool]>,
+    b: usize,
+    s: usize,
+    past: usize,
+    device: &Device,
+) -> Option<Tensor<3>> {
+    let valid = valid?;
+    let total = past + s;
+    let keep: Vec<f32> = (0..b)
+        .flat_map(|r| (past..total).map(move |j| (j > 0 && valid[r * total + j - 1]) as u8 as f32))
+        .collect();
+    Some(Tensor::<3>::from_data(
+        TensorData::new(keep, [b, s, 1]),
+        device,
+    ))
+}
+
 /// Smeared keys (Olsson et al. 2022, §3): the key block of `qkv` `[b, s, 3d]` becomes
 /// `σ(α_h)·k_j + (1 − σ(α_h))·k_{j−1}` per head h, where `k_{−1}` is the last cached
-/// position's raw key (`last_key`, updated here) or 0 at the start of the sequence. A padding
-/// position counts as no position: the key after it smears with 0, as at the start
-/// (`valid`: the `[b, past + s]` key mask, and `past`).
+/// position's raw key (`last_key`, updated here) or 0 at the start of the sequence; `keep`
+/// ([`smear_keep`]) zeroes the previous key after a padding position.
 fn smear_keys(
     qkv: Tensor<3>,
     alpha: Tensor<1>,
     n_head: usize,
     last_key: Option<&mut Option<Tensor<3>>>,
-    valid: Option<(&[bool], usize)>,
+    keep: Option<Tensor<3>>,
 ) -> Tensor<3> {
     let [b, s, d3] = qkv.dims();
     let d = d3 / 3;
@@ -708,14 +741,8 @@ fn smear_keys(
     } else {
         before
     };
-    if let Some((valid, past)) = valid {
-        let total = past + s;
-        let keep: Vec<f32> = (0..b)
-            .flat_map(|r| {
-                (past..total).map(move |j| (j > 0 && valid[r * total + j - 1]) as u8 as f32)
-            })
-            .collect();
-        prev = prev * Tensor::<3>::from_data(TensorData::new(keep, [b, s, 1]), &device);
+    if let Some(keep) = keep {
+        prev = prev * keep;
     }
     if let Some(slot) = last_key {
         *slot = Some(k.clone().narrow(1, s - 1, 1));

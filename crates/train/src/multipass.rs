@@ -5,7 +5,7 @@
 //! thought ("backpropagation through the thought chain").
 
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
-use superpose_model::{ForwardInput, KvCache, Model};
+use superpose_model::{thought_input, ForwardInput, KvCache, Model};
 
 use crate::batch::HostBatch;
 
@@ -75,8 +75,9 @@ impl ThoughtFeed {
 
 /// The exact superpositions for the thought slots of `b` (Zhu et al. 2025, Theorem 1: thought
 /// `i` is the normalised sum of the embeddings of the nodes reached within `i` hops), scaled to
-/// the norm `sqrt(d)` of a LayerNorm output, computed from the model's (detached) token
-/// embeddings: one `[rows, d]` tensor per slot.
+/// the norm `sqrt(d)` of a LayerNorm output (then rescaled like any fed thought, see
+/// `superpose_model::thought_input`), computed from the model's (detached) token embeddings:
+/// one `[rows, d]` tensor per slot.
 pub fn teacher_thoughts(model: &Model, b: &HostBatch, device: &Device) -> Vec<Tensor<2>> {
     let emb = model.token_embedding().detach(); // [vocab, d]
     let [vocab, d] = emb.dims();
@@ -210,10 +211,11 @@ pub fn multipass(
     logits.push(out.logits);
     let mut last = out.hidden.slice([0..rows, first - 1..first, 0..d]);
     let mut thoughts = Vec::with_capacity(k);
+    let thought_norm = model.thought_norm();
     for i in 0..k {
         let c = first + i;
         thoughts.push(last.clone().reshape([rows, d]));
-        let fed = model.thought_input(feed.vector(i, &last, device));
+        let fed = thought_input(feed.vector(i, &last, device), thought_norm);
         // Rows with fewer thoughts keep their token in this column (Coconut's mixed stages).
         let is_thought: Vec<bool> = b.n_thoughts.iter().map(|&n| n > i).collect();
         let tok = embeds.clone().slice([0..rows, c..c + 1, 0..d]);

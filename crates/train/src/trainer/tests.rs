@@ -226,6 +226,39 @@ fn zeroed_and_shuffled_thoughts_change_the_output() {
     assert!(t0 < 1e-6);
 }
 
+/// `thought_scale = "embedding"` on the training path: every fed vector is rescaled to the
+/// mean token-embedding norm before it enters its slot, so a scaled model fed vectors `v`
+/// equals the same weights unscaled fed `v` rescaled by hand.
+#[test]
+fn multipass_rescales_fed_thoughts_to_the_embedding_norm() {
+    let cfg = tiny_config("coconut");
+    let vocab = Vocab::new(cfg.data.node_tokens);
+    let device = Device::default();
+    let plain = seeded_model(&model_config(&cfg, &vocab), 5, &device).unwrap();
+    let mut scaled_cfg = plain.config().clone();
+    scaled_cfg.thought_scale = superpose_model::ThoughtScale::Embedding;
+    let scaled = Model::from_named(&scaled_cfg, &plain.to_named(), &device).unwrap();
+    let norm = scaled.thought_norm().unwrap();
+    let hb = stage2_batch(&cfg, &vocab, 1);
+    let base = multipass(&plain, &hb, true, &ThoughtFeed::Hidden, None, &device);
+    let by_hand: Vec<Tensor<2>> = base
+        .thoughts
+        .iter()
+        .map(|t| {
+            let len = t.clone().powi_scalar(2).sum_dim(1).sqrt();
+            t.clone().div(len).mul_scalar(norm)
+        })
+        .collect();
+    let run = |m: &Model, v: Vec<Tensor<2>>| {
+        multipass(m, &hb, true, &ThoughtFeed::Given(v), None, &device).logits
+    };
+    let max_diff = |a: Tensor<3>, b: Tensor<3>| -> f32 { a.sub(b).abs().max().into_scalar() };
+    let got = run(&scaled, base.thoughts.clone());
+    assert!(max_diff(got.clone(), run(&plain, by_hand)) < 1e-4);
+    // The scale is live: unscaled vectors give another output.
+    assert!(max_diff(got, run(&plain, base.thoughts.clone())) > 1e-4);
+}
+
 #[test]
 fn given_thoughts_reproduce_the_run_and_the_mean_is_shared() {
     let cfg = tiny_config("coconut");
