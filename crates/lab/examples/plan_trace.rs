@@ -10,9 +10,10 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(2.0);
+    let time_limit = superpose_plan::Limits::parse_time("TIME_LIMIT", limit).expect("TIME_LIMIT");
     let opts = superpose_lab::RunOptions {
         quick: false,
-        time_limit_s: limit,
+        time_limit,
         ..Default::default()
     };
     let settings = MeasureSettings::for_run(&opts);

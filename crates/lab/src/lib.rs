@@ -145,8 +145,8 @@ pub struct RunOptions {
     /// PDDL suite for full runs of the planning experiments (a folder of domain folders).
     /// None: the repository's `data/pddl` when it exists, else the embedded problems.
     pub pddl_dir: Option<PathBuf>,
-    /// Per-problem time limit for the planner (seconds).
-    pub time_limit_s: f64,
+    /// Per-problem time limit for the planner (parsed once, by `superpose_plan::Limits::parse_time`).
+    pub time_limit: std::time::Duration,
 }
 
 impl Default for RunOptions {
@@ -157,7 +157,7 @@ impl Default for RunOptions {
             seed: 7,
             checkpoints: Vec::new(),
             pddl_dir: None,
-            time_limit_s: 10.0,
+            time_limit: std::time::Duration::from_secs(10),
         }
     }
 }

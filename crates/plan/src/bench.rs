@@ -102,11 +102,13 @@ pub fn run_problem(
     row
 }
 
-/// Run every problem of every suite folder; `on_row` sees each row as it is produced.
+/// Run the problems of every suite folder (the first `max_per_domain` of each in file-name
+/// order, all when `None`); `on_row` sees each row as it is produced.
 pub fn run_suites(
     dirs: &[PathBuf],
     algo: Algo,
     limits: &Limits,
+    max_per_domain: Option<usize>,
     mut on_row: impl FnMut(&BenchRow),
 ) -> Vec<BenchRow> {
     let mut rows = Vec::new();
@@ -115,13 +117,14 @@ pub fn run_suites(
             .file_name()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| dir.display().to_string());
-        let (domain_file, problems) = match pddl::suite_files(dir) {
+        let (domain_file, mut problems) = match pddl::suite_files(dir) {
             Ok(x) => x,
             Err(e) => {
                 eprintln!("{}: {e}", dir.display());
                 continue;
             }
         };
+        problems.truncate(max_per_domain.unwrap_or(usize::MAX));
         let domain = match domain_file.as_ref().map(pddl::parse_domain) {
             Some(Ok(d)) => d,
             other => {

@@ -230,8 +230,8 @@ enum StageMemo {
     /// EBL/DDB nogoods per level (subset match).
     Nogoods(Vec<NogoodMemo>),
     /// One incremental SAT problem over all levels (its learned clauses play the memo's part),
-    /// and the state budget of the next proof attempt by exhaustion.
-    Sat(Box<SatExtractor>, usize),
+    /// and the attempts at proving unsolvability by exhaustion.
+    Sat(Box<SatExtractor>, ExhaustionProof),
 }
 
 impl StageMemo {
@@ -299,33 +299,7 @@ impl StageMemo {
                 None
             }
             StageMemo::Nogoods(_) => None,
-            StageMemo::Sat(_, budget) => {
-                if *budget == 0 {
-                    return None; // a state-space search already found a goal state
-                }
-                // At most a fifth of the time spent so far (and the deadline), so that the
-                // proof attempts cost a bounded share of a run that does find a plan.
-                let share = run_time
-                    .mul_f64(0.2)
-                    .max(std::time::Duration::from_millis(1));
-                let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-                let limits = Limits {
-                    time_limit: Some(left.map_or(share, |l| l.min(share))),
-                    max_states: *budget,
-                    ..Limits::default()
-                };
-                *budget = budget.saturating_mul(2);
-                let r = crate::search::bfs(task, &limits);
-                if matches!(r.outcome, Outcome::Solved(_)) {
-                    *budget = 0;
-                }
-                matches!(r.outcome, Outcome::Unsolvable { .. }).then(|| {
-                    format!(
-                        "SAT: no plan at stages up to {t} past the level-off at {n}, and the state space is exhausted ({} states, no goal state)",
-                        r.expanded
-                    )
-                })
-            }
+            StageMemo::Sat(_, proof) => proof.attempt(task, t, n, deadline, run_time),
         }
     }
 
@@ -335,6 +309,70 @@ impl StageMemo {
             StageMemo::FailedSets(m) => m.get(i).map_or(0, |s| s.len()),
             StageMemo::Nogoods(m) => m.get(i).map_or(0, |s| s.len()),
             StageMemo::Sat(..) => 0,
+        }
+    }
+}
+
+/// SAT extraction's unsolvability test: after an UNSAT stage past the level-off, a breadth-first
+/// search that exhausts the reachable state space without meeting a goal state proves that no
+/// plan exists. Its state budget doubles with each attempt, and all attempts together take at
+/// most [`ExhaustionProof::SHARE`] of the run time so far (or a millisecond each), so that on a solvable problem (the
+/// usual case) the proof attempts cost a bounded share of the run.
+struct ExhaustionProof {
+    /// States of the next attempt; 0 once a search met a goal state (no proof can come).
+    budget: usize,
+    /// Time spent in attempts so far.
+    spent: std::time::Duration,
+}
+
+impl ExhaustionProof {
+    /// Fraction of the run time the attempts may take, all together.
+    const SHARE: f64 = 0.1;
+    /// States of the first attempt.
+    const FIRST_BUDGET: usize = 20_000;
+
+    fn new() -> Self {
+        ExhaustionProof {
+            budget: Self::FIRST_BUDGET,
+            spent: std::time::Duration::ZERO,
+        }
+    }
+
+    /// One attempt after the failed stage `t` (levelled off at `n`), if the share allows it.
+    fn attempt(
+        &mut self,
+        task: &GroundTask,
+        t: usize,
+        n: usize,
+        deadline: Option<Instant>,
+        run_time: std::time::Duration,
+    ) -> Option<String> {
+        if self.budget == 0 {
+            return None;
+        }
+        // At least a millisecond, so that a small unsolvable problem is proved at once.
+        let allowed = (run_time.mul_f64(Self::SHARE).saturating_sub(self.spent))
+            .max(std::time::Duration::from_millis(1));
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let limits = Limits {
+            time_limit: Some(left.map_or(allowed, |l| l.min(allowed))),
+            max_states: self.budget,
+            ..Limits::default()
+        };
+        self.budget = self.budget.saturating_mul(2);
+        let began = Instant::now();
+        let r = crate::search::bfs(task, &limits);
+        self.spent += began.elapsed();
+        match r.outcome {
+            Outcome::Solved(_) => {
+                self.budget = 0;
+                None
+            }
+            Outcome::Unsolvable { .. } => Some(format!(
+                "SAT: no plan at stages up to {t} past the level-off at {n}, and the state space is exhausted ({} states, no goal state)",
+                r.expanded
+            )),
+            _ => None,
         }
     }
 }
@@ -407,7 +445,7 @@ impl<'t> StageRun<'t> {
         let memo = match search {
             Search::Classic => StageMemo::FailedSets(Vec::new()),
             Search::Ebl => StageMemo::Nogoods(Vec::new()),
-            Search::Sat => StageMemo::Sat(Box::new(SatExtractor::new(&g)), 20_000),
+            Search::Sat => StageMemo::Sat(Box::new(SatExtractor::new(&g)), ExhaustionProof::new()),
         };
         StageRun {
             task,

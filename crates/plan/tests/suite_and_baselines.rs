@@ -276,9 +276,19 @@ fn bench_runs_a_suite_folder_and_writes_csv() {
         std::slice::from_ref(&suite),
         Algo::Graphplan,
         &Limits::with_time(30.0),
+        None,
         |_| {},
     );
     assert_eq!(rows.len(), 2);
+    let first = bench::run_suites(
+        std::slice::from_ref(&suite),
+        Algo::Graphplan,
+        &Limits::with_time(30.0),
+        Some(1),
+        |_| {},
+    );
+    assert_eq!(first.len(), 1, "--max-per-domain 1 runs the first problem only");
+    assert_eq!(first[0].problem, "probBLOCKS-4-0");
     assert!(
         rows.iter()
             .all(|r| r.status == "solved" && r.domain == "blocks"),

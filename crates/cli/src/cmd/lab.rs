@@ -89,14 +89,14 @@ fn run_lab(a: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         vec![ExperimentId::from_name(&a.experiment)?]
     };
-    superpose_plan::Limits::parse_time("--time-limit", a.time_limit)?;
+    let time_limit = superpose_plan::Limits::parse_time("--time-limit", a.time_limit)?;
     let opts = RunOptions {
         quick: a.quick,
         progress: !a.no_progress && !a.json,
         seed: a.seed,
         checkpoints: a.checkpoints,
         pddl_dir: a.pddl_dir,
-        time_limit_s: a.time_limit,
+        time_limit,
     };
     let results = superpose_lab::run_experiments(&ids, &opts)?;
     let index = superpose_lab::report::write_report(

@@ -350,7 +350,7 @@ fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
         time_limit: Some(Limits::parse_time("--time-limit", a.time_limit)?),
         ..Limits::default()
     };
-    let mut dirs = Vec::new();
+    // Check every folder before running any (a typo fails at once, not after an hour).
     let mut total = 0u64;
     for d in &a.dirs {
         let (domain, problems) = pddl::suite_files(d)
@@ -364,41 +364,22 @@ fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
             .max_per_domain
             .map_or(problems.len(), |m| m.min(problems.len()));
         total += n as u64;
-        dirs.push(d.clone());
     }
     let pb = superpose_util::progress_bar(total, "plan bench", true);
     let algo = a.algo;
     let mut rows = Vec::new();
-    for d in &dirs {
-        let sub = match a.max_per_domain {
-            Some(m) => {
-                // Run a subset: copy nothing, just limit the problem list.
-                let (domain, problems) = pddl::suite_files(d)?;
-                let domain = domain.expect("checked above");
-                let dom = parse_domain(&domain)?;
-                let name = d
-                    .file_name()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                problems
-                    .iter()
-                    .take(m)
-                    .map(|p| {
-                        let r = superpose_plan::bench::run_problem(&dom, &name, p, algo, &limits);
-                        pb.inc(1);
-                        pb.set_message(format!("{}/{} {}", r.domain, r.problem, r.status));
-                        r
-                    })
-                    .collect()
-            }
-            None => run_suites(std::slice::from_ref(d), algo, &limits, |r| {
-                pb.inc(1);
-                pb.set_message(format!("{}/{} {}", r.domain, r.problem, r.status));
-            }),
-        };
-        rows.extend(sub);
-        // Keep the CSV current after every folder.
-        write_csv(&rows, &a.csv).with_context(|| format!("writing {}", a.csv.display()))?;
+    let mut write_error = None;
+    run_suites(&a.dirs, algo, &limits, a.max_per_domain, |r| {
+        pb.inc(1);
+        pb.set_message(format!("{}/{} {}", r.domain, r.problem, r.status));
+        rows.push(r.clone());
+        // Keep the CSV current after every problem (an interrupted run keeps its rows).
+        if write_error.is_none() {
+            write_error = write_csv(&rows, &a.csv).err();
+        }
+    });
+    if let Some(e) = write_error {
+        return Err(e).with_context(|| format!("writing {}", a.csv.display()));
     }
     pb.finish_and_clear();
     let summary = summarize(&rows);

@@ -235,11 +235,10 @@ pub struct OtherExtractors {
 
 /// Run EBL/DDB and SAT with the classic run's time limit, and at most a few levels past the
 /// classic run's last stage (EBL/DDB cannot prove unsolvability by the memo fixpoint).
-pub fn other_extractors(m: &Measured, time_limit_s: f64) -> OtherExtractors {
+pub fn other_extractors(m: &Measured, limits: &Limits) -> OtherExtractors {
     let limits = Limits {
         max_levels: m.gp.levels.len() + 8,
-        max_graph_bytes: 1 << 29,
-        ..Limits::with_time(time_limit_s)
+        ..limits.clone()
     };
     OtherExtractors {
         ebl: graphplan_ebl(&m.task, &limits),
@@ -308,7 +307,7 @@ pub fn run(opts: &RunOptions) -> Result<ExperimentResult, LabError> {
                 for r in level_rows(&m) {
                     levels.push_row(&r)?;
                 }
-                let o = other_extractors(&m, settings.time_limit_s);
+                let o = other_extractors(&m, &settings.limits);
                 for (name, r) in [("classic", &m.gp), ("ebl", &o.ebl), ("sat", &o.sat)] {
                     extractors.push_row(&extractor_row(&m.source.name, name, r))?;
                 }
@@ -334,7 +333,7 @@ pub fn run(opts: &RunOptions) -> Result<ExperimentResult, LabError> {
         quick: opts.quick,
         params: json!({
             "problems": table.rows.len(),
-            "time_limit_s": settings.time_limit_s,
+            "time_limit_s": settings.limits.time_limit.map(|d| d.as_secs_f64()),
             "exact_max_facts": settings.exact_max_facts,
             "exact_state_cap": settings.exact_state_cap,
             "source": if opts.quick { "embedded".to_string() } else {

@@ -3,7 +3,7 @@
 //! state space is small.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use superpose_plan::pddl::{parse_domain_str, parse_problem_str};
 use superpose_plan::{
@@ -151,10 +151,16 @@ pub fn problems(opts: &RunOptions) -> Result<Vec<ProblemSource>, LabError> {
     }
 }
 
+/// Memory limit of the lab's planning graphs (512 MiB): the suite runs many problems in one
+/// process.
+pub const LAB_GRAPH_BYTES: usize = 1 << 29;
+
 /// Settings of one measured run.
 #[derive(Clone, Debug)]
 pub struct MeasureSettings {
-    pub time_limit_s: f64,
+    /// The planner's limits: the run's time limit (at most 5 s with `--quick`) and
+    /// [`LAB_GRAPH_BYTES`].
+    pub limits: Limits,
     /// Exact state enumeration only for tasks with at most this many ground facts.
     pub exact_max_facts: usize,
     /// Stop the exact enumeration beyond this many states.
@@ -166,10 +172,14 @@ pub struct MeasureSettings {
 impl MeasureSettings {
     pub fn for_run(opts: &RunOptions) -> Self {
         MeasureSettings {
-            time_limit_s: if opts.quick {
-                opts.time_limit_s.min(5.0)
-            } else {
-                opts.time_limit_s
+            limits: Limits {
+                time_limit: Some(if opts.quick {
+                    opts.time_limit.min(Duration::from_secs(5))
+                } else {
+                    opts.time_limit
+                }),
+                max_graph_bytes: LAB_GRAPH_BYTES,
+                ..Limits::default()
             },
             exact_max_facts: if opts.quick { 60 } else { 120 },
             exact_state_cap: if opts.quick { 20_000 } else { 200_000 },
@@ -259,20 +269,14 @@ impl Measured {
 /// exact reachable states when the task is small.
 pub fn measure(source: ProblemSource, s: &MeasureSettings) -> Result<Measured, String> {
     let task = source.ground()?;
-    let limit = Limits::parse_time("time_limit_s", s.time_limit_s).map_err(|e| e.to_string())?;
-    let limits = Limits {
-        time_limit: Some(limit),
-        max_graph_bytes: 1 << 29,
-        ..Limits::default()
-    };
-    let gp = graphplan(&task, &limits);
+    let gp = graphplan(&task, &s.limits);
     // The same graph without extraction: build levels 0..=depth.
     let depth = gp.levels.len().saturating_sub(1);
     let t0 = Instant::now();
-    let deadline = t0.checked_add(limit);
+    let deadline = s.limits.deadline(t0);
     let mut g = PlanningGraph::new(&task);
     for _ in 0..depth {
-        if g.expand(1 << 29, deadline).is_err() {
+        if g.expand(s.limits.max_graph_bytes, deadline).is_err() {
             break;
         }
     }

@@ -108,7 +108,7 @@ pub fn run(opts: &RunOptions) -> Result<ExperimentResult, LabError> {
             "problems": measured.len(),
             "exact_max_facts": settings.exact_max_facts,
             "exact_state_cap": settings.exact_state_cap,
-            "time_limit_s": settings.time_limit_s,
+            "time_limit_s": settings.limits.time_limit.map(|d| d.as_secs_f64()),
         }),
         table,
         extra_tables: Vec::new(),
