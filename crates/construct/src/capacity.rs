@@ -197,7 +197,7 @@ pub fn capacity_study(
             .map(|t| t.graph.num_edges())
             .max()
             .unwrap_or(1);
-        let c_max = tasks
+        let max_thoughts = tasks
             .iter()
             .flatten()
             .map(|t| eccentricity(&t.graph, t.root).value.max(1))
@@ -221,7 +221,7 @@ pub fn capacity_study(
                     };
                     let opts = ConstructOptions {
                         m_max,
-                        c_max,
+                        max_thoughts,
                         embedding,
                         temperature_scale: temp,
                         eps_scale,

@@ -12,7 +12,7 @@
 //!
 //! ```text
 //! Construction::new(n_max, ConstructOptions) -> Result<Construction, ConstructError>
-//! Construction::sized_for(&[ReachTask], Thoughts, ConstructOptions)   // n_max, m_max, c_max from the tasks
+//! Construction::sized_for(&[ReachTask], Thoughts, ConstructOptions)   // n_max, m_max, max_thoughts from the tasks
 //!   .run_task(&ReachTask, Thoughts) -> Result<ConstructRun, _>
 //!         ConstructRun { answer, correct, hops, num_thoughts, sufficient, n, m, max_err,
 //!                        margin, thoughts: Vec<ThoughtRecord>, prefill_macs, thought_macs,
@@ -24,7 +24,7 @@
 //!                      thoughts, thoughts_set_exact, total_macs, ..., runs }
 //!   .weights() (.layout, .constants, .tensors)   .model() (the runtime Model)   .model_config()
 //! engine::{model_config, named_tensors, load_model}: the runtime switches and weight loading
-//! ConstructOptions { m_max, c_max, embedding: NodeEmbedding::{Orthonormal, RandomUnit{dim,seed}},
+//! ConstructOptions { m_max, max_thoughts, embedding: NodeEmbedding::{Orthonormal, RandomUnit{dim,seed}},
 //!                    d_pe, pe_base, logit_gap, temperature_scale, eps_scale }   (Default)
 //! Thoughts::{Fixed(c), Eccentricity}
 //! capacity::capacity_study(&CapacityParams, progress) -> Result<CapacityReport, _>
@@ -100,7 +100,7 @@ impl Construction {
     }
 
     /// The construction sized for running every task of `tasks` with `thoughts`: n_max the
-    /// largest node count (at least 2), m_max the largest edge count and c_max the most
+    /// largest node count (at least 2), m_max the largest edge count and max_thoughts the most
     /// thoughts any task takes (each at least 1); the rest of the options from `opts`.
     pub fn sized_for(
         tasks: &[ReachTask],
@@ -109,10 +109,10 @@ impl Construction {
     ) -> Result<Self, ConstructError> {
         let n_max = tasks.iter().map(|t| t.graph.n()).max().unwrap_or(2).max(2);
         let m_max = tasks.iter().map(|t| t.graph.num_edges()).max();
-        let c_max = tasks.iter().map(|t| run::thoughts_for(t, thoughts)).max();
+        let max_thoughts = tasks.iter().map(|t| run::thoughts_for(t, thoughts)).max();
         let opts = ConstructOptions {
             m_max: m_max.unwrap_or(1).max(1),
-            c_max: c_max.unwrap_or(1).max(1),
+            max_thoughts: max_thoughts.unwrap_or(1).max(1),
             ..opts
         };
         Self::new(n_max, opts)

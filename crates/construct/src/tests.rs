@@ -22,7 +22,7 @@ fn small() -> Construction {
         8,
         ConstructOptions {
             m_max: 12,
-            c_max: 6,
+            max_thoughts: 6,
             ..Default::default()
         },
     )
@@ -87,7 +87,7 @@ fn runtime_matches_the_reference_forward() {
             8,
             ConstructOptions {
                 m_max: 12,
-                c_max: 6,
+                max_thoughts: 6,
                 embedding,
                 temperature_scale: temp,
                 ..Default::default()
@@ -155,7 +155,7 @@ fn every_prosqa_validation_record_is_exact() {
             28,
             ConstructOptions {
                 m_max: 64,
-                c_max: 16,
+                max_thoughts: 16,
                 ..Default::default()
             },
         )
@@ -181,7 +181,7 @@ fn generated_families_are_exact() {
             n_max,
             ConstructOptions {
                 m_max,
-                c_max: n_max,
+                max_thoughts: n_max,
                 ..Default::default()
             },
         )
@@ -218,7 +218,7 @@ mod props {
             let unreach: Vec<usize> = (1..n).filter(|&v| !b.reachable(v)).collect();
             prop_assume!(!reach.is_empty() && !unreach.is_empty());
             let t = ReachTask::new(g, 0, reach[0], unreach[0], c % 2 == 0).unwrap();
-            let con = Construction::new(8, ConstructOptions { m_max: 20, c_max: 6, ..Default::default() }).unwrap();
+            let con = Construction::new(8, ConstructOptions { m_max: 20, max_thoughts: 6, ..Default::default() }).unwrap();
             let run = con.run_task(&t, Thoughts::Fixed(c)).unwrap();
             for rec in &run.thoughts {
                 prop_assert!(rec.max_err <= 1e-4);
@@ -287,7 +287,7 @@ fn random_embeddings_are_seeded() {
             8,
             ConstructOptions {
                 m_max: 12,
-                c_max: 6,
+                max_thoughts: 6,
                 embedding: NodeEmbedding::RandomUnit { dim: 4, seed: 3 },
                 ..Default::default()
             },
@@ -317,7 +317,7 @@ fn thousands_of_generated_graphs() {
         let tasks = generate(&fam, count, 2025, None).unwrap();
         let n_max = tasks.iter().map(|t| t.graph.n()).max().unwrap();
         let m_max = tasks.iter().map(|t| t.graph.num_edges()).max().unwrap();
-        let c_max = tasks
+        let max_thoughts = tasks
             .iter()
             .map(|t| crate::run::thoughts_for(t, Thoughts::Eccentricity))
             .max()
@@ -326,7 +326,7 @@ fn thousands_of_generated_graphs() {
             n_max,
             ConstructOptions {
                 m_max,
-                c_max,
+                max_thoughts,
                 ..Default::default()
             },
         )
@@ -335,7 +335,7 @@ fn thousands_of_generated_graphs() {
             .run_tasks(&tasks, Thoughts::Eccentricity, |_| {})
             .unwrap();
         eprintln!(
-            "family {name}: tasks {} accuracy {:.4} max_err {:.2e} thoughts {} set-exact {} n_max {n_max} m_max {m_max} c_max {c_max}",
+            "family {name}: tasks {} accuracy {:.4} max_err {:.2e} thoughts {} set-exact {} n_max {n_max} m_max {m_max} max_thoughts {max_thoughts}",
             s.tasks, s.accuracy, s.max_err, s.thoughts, s.thoughts_set_exact
         );
         assert_eq!(s.correct, s.tasks, "{name}");

@@ -49,7 +49,7 @@ pub struct ConstructOptions {
     /// Largest number of edges in a prompt.
     pub m_max: usize,
     /// Largest number of continuous thoughts.
-    pub c_max: usize,
+    pub max_thoughts: usize,
     /// Node embeddings: orthonormal (theorem) or random unit vectors (capacity study).
     pub embedding: NodeEmbedding,
     /// Width of the sinusoidal position block.
@@ -76,13 +76,13 @@ pub const MAX_WEIGHT_BYTES: f64 = 4.0 * (1u64 << 30) as f64;
 fn last_position(opts: &ConstructOptions) -> Result<usize, ConstructError> {
     opts.m_max
         .checked_mul(3)
-        .and_then(|t| t.checked_add(opts.c_max))
+        .and_then(|t| t.checked_add(opts.max_thoughts))
         .and_then(|t| t.checked_add(7))
         .filter(|&t| t < MAX_POSITIONS)
         .ok_or_else(|| {
             ConstructError::TooLarge(format!(
                 "{} edges and {} thoughts need more than {MAX_POSITIONS} positions",
-                opts.m_max, opts.c_max
+                opts.m_max, opts.max_thoughts
             ))
         })
 }
@@ -109,7 +109,7 @@ impl Default for ConstructOptions {
     fn default() -> Self {
         ConstructOptions {
             m_max: 64,
-            c_max: 32,
+            max_thoughts: 32,
             embedding: NodeEmbedding::Orthonormal,
             d_pe: 16,
             pe_base: 1e4,
@@ -123,7 +123,7 @@ impl Default for ConstructOptions {
 /// The scalar constants of the construction (all derived in [`Weights::build`]).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Constants {
-    /// Longest prompt + thoughts + `<A>`: 3·m_max + 6 + c_max + 1 (positions are 1-based).
+    /// Longest prompt + thoughts + `<A>`: 3·m_max + 6 + max_thoughts + 1 (positions are 1-based).
     pub t_max: usize,
     /// min over 1 ≤ δ ≤ t_max of 1 − ⟨p̄_i, p̄_{i+δ}⟩.
     pub position_gap: f64,
@@ -214,9 +214,9 @@ fn check_options(opts: &ConstructOptions) -> Result<(), ConstructError> {
             "logit_gap, temperature_scale and eps_scale must be finite positive numbers".into(),
         ));
     }
-    if opts.m_max == 0 || opts.c_max == 0 {
+    if opts.m_max == 0 || opts.max_thoughts == 0 {
         return Err(ConstructError::Config(
-            "m_max and c_max must be at least 1".into(),
+            "m_max and max_thoughts must be at least 1".into(),
         ));
     }
     Ok(())

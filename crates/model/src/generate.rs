@@ -60,8 +60,8 @@ pub struct ColdStop {
 pub enum ThinkMode {
     /// No thoughts: plain token decoding.
     None,
-    /// Coconut: `k` latent slots, each the last hidden state (after the final norm).
-    Continuous { k: usize },
+    /// Coconut: `thoughts` latent slots, each the last hidden state (after the final norm).
+    Continuous { thoughts: usize },
     /// Soft Thinking: up to `max_thoughts` mixtures `Σ p_i e_i` over the top-k / top-p tokens
     /// of `softmax(logits / temperature)` (renormalised), with an optional cold stop.
     Soft {
@@ -369,7 +369,7 @@ fn thought_step(
 ) -> ThoughtStep {
     let done = out.thoughts.len();
     let (limit, soft) = match mode {
-        ThinkMode::Continuous { k } => (*k, None),
+        ThinkMode::Continuous { thoughts } => (*thoughts, None),
         ThinkMode::Soft {
             max_thoughts,
             top_k,
@@ -550,12 +550,12 @@ pub fn sample(
         .collect())
 }
 
-/// Coconut continuous thought: `<bot>`, `k` latent slots (last hidden state fed back), `<eot>`,
-/// then answer decoding.
+/// Coconut continuous thought: `<bot>`, `thoughts` latent slots (last hidden state fed back),
+/// `<eot>`, then answer decoding.
 pub fn continuous_thoughts(
     model: &Model,
     prompts: &[Vec<Slot>],
-    k: usize,
+    thoughts: usize,
     bot: Option<u32>,
     eot: Option<u32>,
     decode: DecodeConfig,
@@ -566,7 +566,7 @@ pub fn continuous_thoughts(
         &ThinkConfig {
             bot,
             eot,
-            mode: ThinkMode::Continuous { k },
+            mode: ThinkMode::Continuous { thoughts },
             decode,
         },
     )

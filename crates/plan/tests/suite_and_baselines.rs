@@ -287,7 +287,11 @@ fn bench_runs_a_suite_folder_and_writes_csv() {
         Some(1),
         |_| {},
     );
-    assert_eq!(first.len(), 1, "--max-per-domain 1 runs the first problem only");
+    assert_eq!(
+        first.len(),
+        1,
+        "--max-per-domain 1 runs the first problem only"
+    );
     assert_eq!(first[0].problem, "probBLOCKS-4-0");
     assert!(
         rows.iter()

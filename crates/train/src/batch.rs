@@ -21,7 +21,7 @@ pub struct HostBatch {
     /// Column of `<bot>` (the same in every row).
     pub bot_col: usize,
     /// Thoughts per row (they occupy columns `bot_col + 1 ..= bot_col + n`).
-    pub n_thoughts: Vec<usize>,
+    pub thoughts: Vec<usize>,
     /// Left padding per row.
     pub left_pad: Vec<usize>,
     /// Per row and thought, the nodes the thought should hold (the frontier-loss targets).
@@ -34,7 +34,7 @@ pub struct HostBatch {
 impl HostBatch {
     /// Largest number of thoughts in the batch.
     pub fn max_thoughts(&self) -> usize {
-        self.n_thoughts.iter().copied().max().unwrap_or(0)
+        self.thoughts.iter().copied().max().unwrap_or(0)
     }
     /// Number of cells with a target.
     pub fn n_targets(&self) -> usize {
@@ -74,7 +74,7 @@ pub fn collate(seqs: &[&Encoded], pad: u32) -> HostBatch {
         key_mask: vec![false; rows * cols],
         targets: vec![-1; rows * cols],
         bot_col,
-        n_thoughts: seqs.iter().map(|s| s.n_thoughts).collect(),
+        thoughts: seqs.iter().map(|s| s.thoughts).collect(),
         left_pad: Vec::with_capacity(rows),
         thought_sets: seqs.iter().map(|s| s.thought_sets.clone()).collect(),
         readout_mask: None,
@@ -114,7 +114,7 @@ mod tests {
             bot: prefix,
             tokens,
             targets,
-            n_thoughts: thoughts,
+            thoughts,
             stage: thoughts,
             thought_sets: vec![Vec::new(); thoughts],
         }

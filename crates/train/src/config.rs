@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use superpose_model::ThoughtScale;
 
-use crate::curriculum::{Curriculum, LossSpan, Mode, PromptLayout};
+use crate::curriculum::{LossSpan, Mode, PromptLayout};
 pub use crate::data::DataFamily;
 use crate::data::GraphSpec;
 use crate::TrainError;
@@ -105,55 +105,58 @@ pub struct ModelShape {
     pub thought_scale: ThoughtScale,
 }
 
+/// The `[curriculum]` table (Hao et al. 2024, §3; every field optional, defaults in
+/// `Default`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct CurriculumConfig {
-    #[serde(default = "default_max_stage")]
+    /// Largest latent stage (Coconut's `max_latent_stage`).
     pub max_stage: usize,
-    #[serde(default = "one")]
+    /// Thoughts per replaced reasoning step (Coconut's `c`).
     pub thoughts_per_step: usize,
-    #[serde(default = "one")]
+    /// Epochs per stage; stage `min(first_stage + epoch / epochs_per_stage, max_stage)`.
     pub epochs_per_stage: usize,
-    #[serde(default)]
+    /// Probability of training a sample at a uniformly drawn earlier stage.
     pub p_mix: f64,
     /// Reset the AdamW moments at every stage switch (Coconut, following iCoT).
-    #[serde(default)]
     pub reset_optimizer: bool,
     /// rest (Coconut) | next (only the next gold node) | zhu (Zhu et al. §5.1: one node at
     /// exact distance stage+1 on a shortest path, no answer loss before the final stage)
-    #[serde(default = "default_span")]
     pub loss_span: LossSpan,
     /// Stage of the first epoch (0 = Coconut's schedule; max_stage = all thoughts from step 1).
-    #[serde(default)]
     pub first_stage: usize,
     /// Weight of the auxiliary frontier loss before the final stage (0 = off): at thought i
     /// the cross-entropy between the LM head's distribution and the uniform distribution over
     /// the nodes within i hops of the root.
-    #[serde(default)]
     pub frontier_weight: f64,
     /// Weight of the frontier loss at the final stage (default: `frontier_weight`).
-    #[serde(default)]
     pub frontier_weight_final: Option<f64>,
     /// Teacher forcing of the thoughts (CoT2-style): the probability, at the first step, that a
     /// training example's thought slots receive the exact superposition of the nodes within
     /// i hops instead of the fed-back hidden state; it falls linearly to 0 at
     /// `teacher_forcing_steps` (scheduled sampling). 0 = off.
-    #[serde(default)]
     pub teacher_forcing: f64,
     /// Optimizer steps over which the teacher-forcing probability falls to 0.
-    #[serde(default)]
     pub teacher_forcing_steps: usize,
     /// Readout bottleneck (a control): the positions after the thoughts cannot attend to the
     /// edge list, so the answer can only come from the thoughts. Continuous modes only.
-    #[serde(default)]
     pub readout_bottleneck: bool,
     /// Where the thoughts start: `bot` (`… [R] root <bot>`, Coconut) or `root` (`… [R] root`,
     /// the first thought is the root's own hidden state, as in Zhu et al.'s code).
-    #[serde(default)]
     pub layout: PromptLayout,
 }
 
 impl CurriculumConfig {
+    /// Stage trained in `epoch` (0-based) by a curriculum method.
+    pub fn stage(&self, epoch: usize) -> usize {
+        (self.first_stage + epoch / self.epochs_per_stage.max(1)).min(self.max_stage)
+    }
+
+    /// Number of thoughts used at evaluation: the final stage (Hao et al. §4.2).
+    pub fn eval_thoughts(&self) -> usize {
+        self.max_stage * self.thoughts_per_step
+    }
+
     /// Teacher-forcing probability at optimizer step `step` (0-based).
     pub fn teacher_forcing_at(&self, step: usize) -> f64 {
         if self.teacher_forcing_steps == 0 {
@@ -176,7 +179,7 @@ impl CurriculumConfig {
 impl Default for CurriculumConfig {
     fn default() -> Self {
         CurriculumConfig {
-            max_stage: default_max_stage(),
+            max_stage: 4,
             thoughts_per_step: 1,
             epochs_per_stage: 1,
             p_mix: 0.0,
@@ -261,12 +264,6 @@ fn default_max_nodes() -> u32 {
 }
 fn default_positions() -> usize {
     256
-}
-fn default_max_stage() -> usize {
-    4
-}
-fn default_span() -> LossSpan {
-    LossSpan::Rest
 }
 fn default_schedule() -> LrSchedule {
     LrSchedule::Constant
@@ -578,22 +575,10 @@ impl TrainConfig {
             max_hops: d.max_hops,
         }
     }
-
-    pub fn curriculum(&self) -> Curriculum {
-        Curriculum {
-            max_stage: self.curriculum.max_stage,
-            first_stage: self.curriculum.first_stage,
-            thoughts_per_step: self.curriculum.thoughts_per_step,
-            epochs_per_stage: self.curriculum.epochs_per_stage,
-            p_mix: self.curriculum.p_mix,
-            layout: self.curriculum.layout,
-        }
-    }
-
     /// Thoughts at evaluation (0 for no-CoT and CoT).
     pub fn eval_thoughts(&self) -> usize {
         if self.run.mode.curriculum() {
-            self.curriculum().eval_thoughts()
+            self.curriculum.eval_thoughts()
         } else {
             0
         }
@@ -602,7 +587,7 @@ impl TrainConfig {
     /// Stage trained in `epoch`.
     pub fn stage(&self, epoch: usize) -> usize {
         if self.run.mode.curriculum() {
-            self.curriculum().stage(epoch)
+            self.curriculum.stage(epoch)
         } else {
             0
         }

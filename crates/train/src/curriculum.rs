@@ -11,6 +11,7 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::config::CurriculumConfig;
 use crate::data::ReachExample;
 use crate::tokenizer::Vocab;
 
@@ -92,39 +93,6 @@ pub enum LossSpan {
     Zhu,
 }
 
-/// The curriculum schedule: which stage an epoch trains.
-///
-/// The number of thoughts depends only on the stage (`stage × thoughts_per_step`), never on
-/// the example's hop count: at the final stage and at evaluation every example gets
-/// `max_stage × thoughts_per_step` thoughts, so the count leaks nothing about the depth of the
-/// answer (Zhu et al.'s code uses as many thoughts as the true hop count).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Curriculum {
-    /// Largest latent stage (Coconut's `max_latent_stage`).
-    pub max_stage: usize,
-    /// Stage of epoch 0 (0 = Coconut's schedule; `max_stage` = every thought from the start).
-    pub first_stage: usize,
-    /// Thoughts per replaced step (`c`).
-    pub thoughts_per_step: usize,
-    /// Epochs per stage; stage `min(epoch / epochs_per_stage, max_stage)`.
-    pub epochs_per_stage: usize,
-    /// Probability of training a sample at a uniformly drawn earlier stage.
-    pub p_mix: f64,
-    /// Where the thoughts start.
-    pub layout: PromptLayout,
-}
-
-impl Curriculum {
-    /// Stage trained in `epoch` (0-based) by a curriculum method.
-    pub fn stage(&self, epoch: usize) -> usize {
-        (self.first_stage + epoch / self.epochs_per_stage.max(1)).min(self.max_stage)
-    }
-    /// Number of thoughts used at evaluation: the final stage (Hao et al. §4.2).
-    pub fn eval_thoughts(&self) -> usize {
-        self.max_stage * self.thoughts_per_step
-    }
-}
-
 /// One encoded training sequence.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Encoded {
@@ -134,8 +102,8 @@ pub struct Encoded {
     pub targets: Vec<Option<u32>>,
     /// Index of `<bot>`.
     pub bot: usize,
-    /// Number of thoughts (they sit at `bot + 1 ..= bot + n_thoughts`).
-    pub n_thoughts: usize,
+    /// Number of thoughts (they sit at `bot + 1 ..= bot + thoughts`).
+    pub thoughts: usize,
     /// Stage this sample was built for.
     pub stage: usize,
     /// Per thought `i` (0-based), the nodes within `i + 1` hops of the root: the set the
@@ -202,14 +170,14 @@ pub fn encode<R: Rng>(
     vocab: &Vocab,
     mode: Mode,
     stage: usize,
-    curriculum: &Curriculum,
+    curriculum: &CurriculumConfig,
     span: LossSpan,
     rng: &mut R,
 ) -> Encoded {
     let (mut tokens, _) = encode_prompt(ex, vocab, curriculum.layout, rng);
     let bot = tokens.len() - 1;
     let steps = &ex.path[1..]; // n1 .. nL (the last is the answer)
-    let (n_thoughts, mut rest, stage) = match mode {
+    let (thoughts, mut rest, stage) = match mode {
         Mode::Nocot => (0, Vec::new(), 0),
         Mode::Cot => (0, steps.to_vec(), 0),
         Mode::Coconut | Mode::Pause => {
@@ -239,7 +207,7 @@ pub fn encode<R: Rng>(
     } else {
         vocab.latent()
     };
-    tokens.extend(std::iter::repeat_n(thought_tok, n_thoughts));
+    tokens.extend(std::iter::repeat_n(thought_tok, thoughts));
     tokens.push(vocab.eot());
     let eot = tokens.len() - 1;
     // Past the remaining steps (or when they are not all supervised): `[A] answer <eos>`.
@@ -258,9 +226,9 @@ pub fn encode<R: Rng>(
         tokens,
         targets,
         bot,
-        n_thoughts,
+        thoughts,
         stage,
-        thought_sets: thought_sets(ex, n_thoughts),
+        thought_sets: thought_sets(ex, thoughts),
     }
 }
 
@@ -298,14 +266,12 @@ mod tests {
         let edges = vec![(0, 1), (1, 3), (3, 4), (0, 2), (2, 3), (5, 6), (2, 7)];
         ReachExample::new(8, edges, 0, 4, 6, None).unwrap()
     }
-    fn cur() -> Curriculum {
-        Curriculum {
+    fn cur() -> CurriculumConfig {
+        CurriculumConfig {
             max_stage: 4,
             thoughts_per_step: 1,
             epochs_per_stage: 2,
-            p_mix: 0.0,
-            first_stage: 0,
-            layout: PromptLayout::Bot,
+            ..CurriculumConfig::default()
         }
     }
 
@@ -349,7 +315,7 @@ mod tests {
         assert_eq!(toks.len() + 1, prompt_len(&e, PromptLayout::Bot));
         assert_eq!(&toks[toks.len() - 2..], &[v.r(), e.root]);
         // Training rows: the first thought's source column is the root; no `<bot>` anywhere.
-        let c = Curriculum {
+        let c = CurriculumConfig {
             layout: PromptLayout::Root,
             ..cur()
         };
@@ -374,7 +340,7 @@ mod tests {
         assert_eq!(tail(&cot), "<bot> <eot> 1 3 4 [A] 4 <eos>");
         let s1 = encode(&e, &v, Mode::Coconut, 1, &c, LossSpan::Rest, &mut rng);
         assert_eq!(tail(&s1), "<bot> <latent> <eot> 3 4 [A] 4 <eos>");
-        assert_eq!(s1.n_thoughts, 1);
+        assert_eq!(s1.thoughts, 1);
         let s4 = encode(&e, &v, Mode::Coconut, 4, &c, LossSpan::Rest, &mut rng);
         assert_eq!(
             tail(&s4),
@@ -386,12 +352,12 @@ mod tests {
         assert_eq!(tail(&p2), "<bot> <pause> <pause> <eot> 4 [A] 4 <eos>");
         let no = encode(&e, &v, Mode::Nocot, 2, &c, LossSpan::Rest, &mut rng);
         assert_eq!(tail(&no), "<bot> <eot> [A] 4 <eos>");
-        let c2 = Curriculum {
+        let c2 = CurriculumConfig {
             thoughts_per_step: 2,
             ..c.clone()
         };
         let s2 = encode(&e, &v, Mode::Coconut, 2, &c2, LossSpan::Rest, &mut rng);
-        assert_eq!(s2.n_thoughts, 4);
+        assert_eq!(s2.thoughts, 4);
         // targets: only from <eot> on, each the next token
         let eot = s1.bot + 2;
         for (p, t) in s1.targets.iter().enumerate() {
@@ -449,7 +415,7 @@ mod tests {
     #[test]
     fn thought_count_ignores_the_hop_count_and_sets_grow_by_hop() {
         let v = Vocab::new(8);
-        let c = Curriculum {
+        let c = CurriculumConfig {
             first_stage: 4,
             ..cur()
         };
@@ -467,7 +433,7 @@ mod tests {
                 LossSpan::Rest,
                 &mut rng,
             );
-            assert_eq!(enc.n_thoughts, 4);
+            assert_eq!(enc.thoughts, 4);
             assert_eq!(enc.thought_sets.len(), 4);
         }
         let enc = encode(&long, &v, Mode::Coconut, 4, &c, LossSpan::Rest, &mut rng);

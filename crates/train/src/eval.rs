@@ -226,7 +226,7 @@ fn eval_rows(
             tokens,
             targets: vec![None; n],
             bot,
-            n_thoughts: thoughts,
+            thoughts,
             stage: 0,
             thought_sets: thought_sets(ex, thoughts),
         });

@@ -217,7 +217,7 @@ pub fn multipass(
         thoughts.push(last.clone().reshape([rows, d]));
         let fed = thought_input(feed.vector(i, &last, device), thought_norm);
         // Rows with fewer thoughts keep their token in this column (Coconut's mixed stages).
-        let is_thought: Vec<bool> = b.n_thoughts.iter().map(|&n| n > i).collect();
+        let is_thought: Vec<bool> = b.thoughts.iter().map(|&n| n > i).collect();
         let tok = embeds.clone().slice([0..rows, c..c + 1, 0..d]);
         let x = blend_rows(fed, tok, &is_thought, device);
         let out = model.forward(
@@ -288,7 +288,7 @@ pub fn frontier_loss(logits: &Tensor<3>, b: &HostBatch, device: &Device) -> Fron
         for (i, set) in b.thought_sets[r]
             .iter()
             .enumerate()
-            .take(b.n_thoughts[r].min(k))
+            .take(b.thoughts[r].min(k))
         {
             if set.is_empty() {
                 continue;

@@ -202,7 +202,7 @@ fn epoch_sequences(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut order: Vec<usize> = (0..train.len()).collect();
     order.shuffle(&mut rng);
-    let cur = cfg.curriculum();
+    let cur = &cfg.curriculum;
     let scheduled = cfg.stage(epoch);
     order
         .into_iter()
@@ -217,7 +217,7 @@ fn epoch_sequences(
                 vocab,
                 cfg.run.mode,
                 stage,
-                &cur,
+                cur,
                 cfg.curriculum.loss_span,
                 &mut rng,
             )

@@ -39,8 +39,8 @@ pub struct ThinkArgs {
     #[arg(long, value_enum, default_value_t = Mode::Coconut)]
     mode: Mode,
     /// Number of latent thoughts (coconut: exactly; soft: at most).
-    #[arg(long, default_value_t = 6)]
-    latents: usize,
+    #[arg(long, visible_alias = "latents", default_value_t = 6)]
+    thoughts: usize,
     /// Token id (or vocab string) of <bot>; default: `<bot>` from vocab.json if present.
     #[arg(long)]
     bot: Option<String>,
@@ -93,9 +93,11 @@ pub fn think(a: ThinkArgs) -> anyhow::Result<ExitCode> {
         bail!("the prompt is empty");
     }
     let mode = match a.mode {
-        Mode::Coconut => ThinkMode::Continuous { k: a.latents },
+        Mode::Coconut => ThinkMode::Continuous {
+            thoughts: a.thoughts,
+        },
         Mode::Soft => ThinkMode::Soft {
-            max_thoughts: a.latents,
+            max_thoughts: a.thoughts,
             top_k: a.top_k,
             top_p: a.top_p,
             temperature: 1.0,

@@ -20,7 +20,7 @@ pub struct Cost {
 pub const THOUGHTS: Thoughts = Thoughts::Eccentricity;
 
 /// The construction sized for a group of tasks: n_max = the largest node count, m_max the
-/// largest edge count, c_max the largest root eccentricity (orthonormal embeddings).
+/// largest edge count, max_thoughts the largest root eccentricity (orthonormal embeddings).
 pub fn construction_for(tasks: &[ReachTask]) -> Result<Construction, String> {
     Construction::sized_for(tasks, THOUGHTS, ConstructOptions::default()).map_err(|e| e.to_string())
 }
@@ -46,7 +46,7 @@ pub fn group_costs(tasks: &[ReachTask]) -> Result<Vec<Cost>, String> {
 pub fn describe() -> String {
     let o = ConstructOptions::default();
     format!(
-        "Theorem-1 construction, orthonormal node embeddings, C = root eccentricity thoughts, d_pe = {}, logit gap {}; sized per group (n_max, m_max, c_max = the group's largest)",
+        "Theorem-1 construction, orthonormal node embeddings, C = root eccentricity thoughts, d_pe = {}, logit gap {}; sized per group (n_max, m_max, max_thoughts = the group's largest)",
         o.d_pe, o.logit_gap
     )
 }

@@ -143,12 +143,12 @@ fn divergence_stops_and_keeps_the_last_good_checkpoint() {
 fn stage2_batch(cfg: &TrainConfig, vocab: &Vocab, seed: u64) -> crate::batch::HostBatch {
     let (train_set, _) = datasets(cfg).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let cur = cfg.curriculum();
+    let cur = &cfg.curriculum;
     let seqs: Vec<Encoded> = train_set[..3]
         .iter()
         .map(|ex| {
             let span = cfg.curriculum.loss_span;
-            encode(ex, vocab, cfg.run.mode, 2, &cur, span, &mut rng)
+            encode(ex, vocab, cfg.run.mode, 2, cur, span, &mut rng)
         })
         .collect();
     let refs: Vec<&Encoded> = seqs.iter().collect();
