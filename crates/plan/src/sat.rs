@@ -130,10 +130,8 @@ impl SatExtractor {
         let mut s = SatExtractor {
             // CaDiCaL's `unsat` configuration (no stabilising phases, no local search): most of
             // a run is spent proving stages UNSAT (docs/planning-sat.md has the measurements).
-            solver: cadical::Solver::with_config(
-                &std::env::var("SP_SATCFG").unwrap_or("unsat".into()),
-            )
-            .unwrap_or_else(|_| cadical::Solver::new()),
+            solver: cadical::Solver::with_config("unsat")
+                .unwrap_or_else(|_| cadical::Solver::new()),
             fact_var: Vec::new(),
             op_var: Vec::new(),
             vars: 0,
