@@ -12,7 +12,10 @@ one warm-up):
   latent_gen_b{1,32}_tokens_per_s  prompt 32 + <bot>, 16 continuous thoughts, <eot>, 16 greedy
                                 tokens (KV cache); generated positions per second, prefill included
 
-Usage: python3 bench/pytorch_reference.py [--json] [--steps N] [--quick] [--threads N]
+Other shapes: `--setup JSON` takes superpose's `BenchSetup` as `superpose bench model` passes
+it (`{"size": {...ModelSize}, "shapes": {...BenchShapes}}`), so both sides run one description.
+
+Usage: python3 bench/pytorch_reference.py [--json] [--steps N] [--quick] [--threads N] [--setup JSON]
 """
 import argparse
 import json
@@ -93,6 +96,7 @@ def main():
     ap.add_argument("--steps", type=int, default=5, help="timed steps per figure")
     ap.add_argument("--quick", action="store_true", help="tiny shapes (smoke test)")
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0 = default)")
+    ap.add_argument("--setup", help="superpose's BenchSetup as JSON (model size and shapes)")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -103,6 +107,14 @@ def main():
     else:
         vocab, n_pos, d, layers, heads = 1000, 256, 256, 4, 4
         tb, ts, cb, cp, ck, ca, gp, gk, ga = 16, 256, 8, 64, 4, 64, 32, 16, 16
+    if a.setup:
+        setup = json.loads(a.setup)
+        z, sh = setup["size"], setup["shapes"]
+        vocab, n_pos, d, layers, heads = (z[k] for k in
+                                          ("vocab_size", "n_positions", "d_model", "n_layer", "n_head"))
+        tb, ts, cb, cp, ck, ca, gp, gk, ga = (sh[k] for k in (
+            "train_batch", "train_seq", "coconut_batch", "coconut_prefix", "coconut_latents",
+            "coconut_answer", "gen_prompt", "gen_latents", "gen_answer"))
     model = GPT(vocab, n_pos, d, layers, heads)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-4)
 

@@ -211,21 +211,61 @@ fn bench_model_vs_pytorch_without_torch_fails_fast_and_clearly() {
 }
 
 #[test]
-fn bench_model_quick_json_has_the_figures() {
-    let out = superpose(&["bench", "model", "--quick", "--steps", "1", "--json"]);
+fn bench_model_quick_json_has_the_figures_per_thread_setting() {
+    let out = superpose(&[
+        "bench",
+        "model",
+        "--quick",
+        "--steps",
+        "1",
+        "--json",
+        "--threads",
+        "1,2",
+        "--thoughts",
+        "3",
+    ]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let v = json(&out);
-    for k in [
-        "train_tokens_per_s",
-        "coconut_step_ms",
-        "latent_gen_b1_tokens_per_s",
-        "latent_gen_b32_tokens_per_s",
+    let runs = v["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 2);
+    for (run, threads) in runs.iter().zip([1, 2]) {
+        // Each setting ran in its own process with that many rayon threads.
+        assert_eq!(run["threads"], threads);
+        assert_eq!(
+            run["shapes"]["coconut_latents"], 3,
+            "--thoughts reaches the shapes"
+        );
+        assert_eq!(run["shapes"]["gen_latents"], 3);
+        for k in [
+            "train_tokens_per_s",
+            "coconut_step_ms",
+            "latent_gen_b1_tokens_per_s",
+            "latent_gen_b32_tokens_per_s",
+        ] {
+            assert!(run[k].as_f64().is_some_and(|x| x > 0.0), "{k}: {}", run[k]);
+        }
+    }
+}
+
+#[test]
+fn bench_model_refuses_bad_shapes_naming_the_flag() {
+    for (args, flag) in [
+        (&["--heads", "3"][..], "--heads 3 must divide --d-model"),
+        (&["--d-model", "0"][..], "--d-model"),
+        (&["--threads", "0"][..], "--threads"),
+        (&["--batch", "99999999"][..], "--batch"),
     ] {
-        assert!(v[k].as_f64().is_some_and(|x| x > 0.0), "{k}: {}", v[k]);
+        let mut all = vec!["bench", "model", "--quick", "--steps", "1"];
+        all.extend_from_slice(args);
+        let out = superpose(&all);
+        assert!(!out.status.success(), "{args:?} accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(flag), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
     }
 }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::fused;
 use crate::generate::{self, DecodeConfig};
 use crate::model::{ForwardInput, KvCache, Model, Slot};
-use crate::{Device, Int, ModelConfig, ModelError, Tensor, TensorData};
+use crate::{Device, Int, ModelConfig, ModelError, ModelSize, Tensor, TensorData};
 
 /// Mean next-token cross-entropy of `logits [b, s, v]` against `targets [b, s]` (the fused
 /// kernel on the CPU backend, see [`fused::cross_entropy_sum`]).
@@ -25,14 +25,17 @@ pub fn cross_entropy(logits: Tensor<3>, targets: Tensor<2, Int>) -> Tensor<1> {
 }
 
 /// Shapes of the benchmark (issue 4 defaults).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BenchShapes {
+    /// Training: batch × sequence of random tokens.
     pub train_batch: usize,
     pub train_seq: usize,
+    /// Coconut step: prefix (KV cache), `coconut_latents` single-slot thought passes, answer.
     pub coconut_batch: usize,
     pub coconut_prefix: usize,
     pub coconut_latents: usize,
     pub coconut_answer: usize,
+    /// Latent generation: prompt + `<bot>`, thoughts, `<eot>`, greedy answer tokens.
     pub gen_prompt: usize,
     pub gen_latents: usize,
     pub gen_answer: usize,
@@ -40,44 +43,174 @@ pub struct BenchShapes {
 
 impl Default for BenchShapes {
     fn default() -> Self {
-        Self {
-            train_batch: 16,
-            train_seq: 256,
-            coconut_batch: 8,
-            coconut_prefix: 64,
-            coconut_latents: 4,
-            coconut_answer: 64,
-            gen_prompt: 32,
-            gen_latents: 16,
-            gen_answer: 16,
-        }
+        BenchSetup::preset(ShapePreset::Reference).shapes
     }
 }
 
 impl BenchShapes {
     /// Tiny shapes: a smoke test of the benchmark itself (numbers not comparable).
     pub fn quick() -> Self {
-        Self {
-            train_batch: 2,
-            train_seq: 32,
-            coconut_batch: 2,
-            coconut_prefix: 8,
-            coconut_latents: 2,
-            coconut_answer: 8,
-            gen_prompt: 8,
-            gen_latents: 4,
-            gen_answer: 4,
-        }
+        BenchSetup::preset(ShapePreset::Quick).shapes
+    }
+
+    /// Longest sequence any figure runs (rows of the position table it needs).
+    pub fn max_len(&self) -> usize {
+        let coconut = self.coconut_prefix + self.coconut_latents + self.coconut_answer;
+        let gen = self.gen_prompt + 1 + self.gen_latents + 1 + self.gen_answer;
+        self.train_seq.max(coconut).max(gen)
     }
 }
 
-/// What `superpose bench model` measured; its `--json` output is this, serialised.
-#[derive(Clone, Debug, Serialize)]
+/// The named setups of `superpose bench model --shape`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ShapePreset {
+    /// Issue 4's reference: 4 layers, d 256, 4 heads, vocab 1000; training 16 × 256, Coconut
+    /// step batch 8 (prefix 64, 4 thoughts, answer 64), generation 32 + 16 thoughts + 16.
+    Reference,
+    /// The CPU training recipe (`configs/twin-coconut.toml`): 2 layers, d 128, 4 heads, vocab
+    /// 48; batch 64 of ~50 tokens, 4 thoughts.
+    Recipe,
+    /// Tiny shapes: a smoke test of the benchmark itself (numbers not comparable).
+    Quick,
+}
+
+/// Per-flag changes to a preset (`None` keeps the preset's value).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ShapeOverrides {
+    pub d_model: Option<usize>,
+    pub n_layer: Option<usize>,
+    pub n_head: Option<usize>,
+    pub vocab_size: Option<usize>,
+    /// Training sequence length.
+    pub seq: Option<usize>,
+    /// Batch of training and of the Coconut step.
+    pub batch: Option<usize>,
+    /// Thoughts of the Coconut step and of latent generation.
+    pub thoughts: Option<usize>,
+}
+
+/// Model size and shapes of one benchmark: the one description both sides run
+/// (`bench/pytorch_reference.py --setup JSON` reads it serialised).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BenchSetup {
+    pub size: ModelSize,
+    pub shapes: BenchShapes,
+}
+
+/// Largest model dimension, layer count, batch or sequence `bench model` accepts.
+const MAX_BENCH_DIM: usize = 1 << 16;
+
+impl BenchSetup {
+    pub fn preset(p: ShapePreset) -> Self {
+        let (size, shapes) = match p {
+            ShapePreset::Reference => ((1000, 256, 256, 4, 4), [16, 256, 8, 64, 4, 64, 32, 16, 16]),
+            ShapePreset::Recipe => ((48, 64, 128, 2, 4), [64, 50, 64, 44, 4, 4, 44, 4, 3]),
+            ShapePreset::Quick => ((100, 64, 32, 2, 2), [2, 32, 2, 8, 2, 8, 8, 4, 4]),
+        };
+        let (vocab_size, n_positions, d_model, n_layer, n_head) = size;
+        let [train_batch, train_seq, coconut_batch, coconut_prefix, coconut_latents, coconut_answer, gen_prompt, gen_latents, gen_answer] =
+            shapes;
+        BenchSetup {
+            size: ModelSize {
+                vocab_size,
+                n_positions,
+                d_model,
+                n_layer,
+                n_head,
+            },
+            shapes: BenchShapes {
+                train_batch,
+                train_seq,
+                coconut_batch,
+                coconut_prefix,
+                coconut_latents,
+                coconut_answer,
+                gen_prompt,
+                gen_latents,
+                gen_answer,
+            },
+        }
+    }
+
+    /// The preset with `o` applied; the position table grows to the longest sequence.
+    pub fn with(mut self, o: &ShapeOverrides) -> Self {
+        let z = &mut self.size;
+        z.d_model = o.d_model.unwrap_or(z.d_model);
+        z.n_layer = o.n_layer.unwrap_or(z.n_layer);
+        z.n_head = o.n_head.unwrap_or(z.n_head);
+        z.vocab_size = o.vocab_size.unwrap_or(z.vocab_size);
+        let sh = &mut self.shapes;
+        sh.train_seq = o.seq.unwrap_or(sh.train_seq);
+        if let Some(b) = o.batch {
+            sh.train_batch = b;
+            sh.coconut_batch = b;
+        }
+        if let Some(t) = o.thoughts {
+            sh.coconut_latents = t;
+            sh.gen_latents = t;
+        }
+        z.n_positions = z.n_positions.max(sh.max_len() + 1);
+        self
+    }
+
+    /// Checks the sizes (`--d-model` and the other flags): positive, within
+    /// [`MAX_BENCH_DIM`], heads dividing the width, a vocabulary with room for `<bot>` and
+    /// `<eot>`.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let z = &self.size;
+        let sh = &self.shapes;
+        let dims = [
+            ("--d-model", z.d_model),
+            ("--layers", z.n_layer),
+            ("--heads", z.n_head),
+            ("--vocab", z.vocab_size),
+            ("--seq", sh.train_seq),
+            ("--batch", sh.train_batch),
+            ("--batch", sh.coconut_batch),
+        ];
+        for (flag, v) in dims {
+            if v == 0 || v > MAX_BENCH_DIM {
+                return Err(ModelError::Input(format!(
+                    "{flag} must be in 1..={MAX_BENCH_DIM}, got {v}"
+                )));
+            }
+        }
+        if sh.coconut_latents > MAX_BENCH_DIM {
+            return Err(ModelError::Input(format!(
+                "--thoughts must be at most {MAX_BENCH_DIM}, got {}",
+                sh.coconut_latents
+            )));
+        }
+        if !z.d_model.is_multiple_of(z.n_head) {
+            return Err(ModelError::Input(format!(
+                "--heads {} must divide --d-model {}",
+                z.n_head, z.d_model
+            )));
+        }
+        if z.vocab_size < 3 {
+            return Err(ModelError::Input(format!(
+                "--vocab must be at least 3 (room for <bot> and <eot>), got {}",
+                z.vocab_size
+            )));
+        }
+        Ok(())
+    }
+
+    /// The GPT-2-family configuration measured.
+    pub fn config(&self) -> ModelConfig {
+        ModelConfig::gpt2(self.size)
+    }
+}
+
+/// What `superpose bench model` measured at one thread setting; its `--json` output lists
+/// these, serialised.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BenchReport {
     /// The backend measured ([`crate::backend_name`]).
     pub backend: String,
     /// `fused` (this crate's CPU kernels) or `composite` (burn's ops).
-    pub kernels: &'static str,
+    pub kernels: String,
     pub threads: usize,
     pub config: ModelConfig,
     pub shapes: BenchShapes,
@@ -86,13 +219,13 @@ pub struct BenchReport {
     pub latent_gen_b1_tokens_per_s: f64,
     pub latent_gen_b32_tokens_per_s: f64,
     /// The PyTorch figures of the same invocation and the ratios, with `--vs-pytorch`.
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
     pub pytorch: Option<PyTorchComparison>,
 }
 
 /// `bench/pytorch_reference.py`'s figures beside ours; every ratio is a speed ratio, > 1 means
 /// superpose is faster.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PyTorchComparison {
     pub pytorch_train_tokens_per_s: f64,
     pub pytorch_coconut_step_ms: f64,
@@ -131,7 +264,8 @@ impl BenchReport {
             "fused"
         } else {
             "composite"
-        };
+        }
+        .to_string();
         progress(&format!(
             "measuring training throughput on {backend} ({kernels} kernels) ..."
         ));
@@ -144,7 +278,7 @@ impl BenchReport {
         BenchReport {
             backend,
             kernels,
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            threads: rayon::current_num_threads(),
             config: config.clone(),
             shapes: shapes.clone(),
             train_tokens_per_s: train,
@@ -381,7 +515,7 @@ mod tests {
     fn report() -> BenchReport {
         BenchReport {
             backend: "burn flex (CPU)".into(),
-            kernels: "fused",
+            kernels: "fused".into(),
             threads: 2,
             config: ModelConfig::reference(),
             shapes: BenchShapes::default(),
@@ -439,5 +573,37 @@ mod tests {
             .compare_with_pytorch(&serde_json::json!({"train_tokens_per_s": 1.0}))
             .unwrap_err();
         assert!(e.to_string().contains("coconut_step_ms"), "{e}");
+    }
+
+    #[test]
+    fn recipe_is_the_twin_training_shape_and_overrides_grow_the_positions() {
+        let r = BenchSetup::preset(ShapePreset::Recipe);
+        let z = r.size;
+        assert_eq!((z.n_layer, z.d_model, z.n_head), (2, 128, 4));
+        assert_eq!((r.shapes.train_batch, r.shapes.coconut_latents), (64, 4));
+        assert!(r.size.n_positions > r.shapes.max_len());
+        r.validate().unwrap();
+        let long = r.clone().with(&ShapeOverrides {
+            seq: Some(300),
+            thoughts: Some(6),
+            batch: Some(8),
+            ..ShapeOverrides::default()
+        });
+        assert_eq!(long.shapes.max_len(), 300);
+        assert_eq!(long.size.n_positions, 301);
+        assert_eq!((long.shapes.coconut_batch, long.shapes.gen_latents), (8, 6));
+        assert_eq!(
+            BenchShapes::default(),
+            BenchSetup::preset(ShapePreset::Reference).shapes
+        );
+        let bad = r.with(&ShapeOverrides {
+            n_head: Some(5),
+            ..ShapeOverrides::default()
+        });
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--heads 5"));
     }
 }

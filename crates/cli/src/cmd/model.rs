@@ -6,11 +6,11 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
-use superpose_model::bench::{BenchReport, BenchShapes};
+use superpose_model::bench::{BenchReport, BenchSetup, ShapeOverrides, ShapePreset};
 use superpose_model::generate::{self, ColdStop, DecodeConfig, Sampling, ThinkConfig, ThinkMode};
 use superpose_model::lexicon::Lexicon;
 use superpose_model::probe::{self, EmbeddingTable};
-use superpose_model::{load_checkpoint, ModelConfig, ModelSize, Slot};
+use superpose_model::{load_checkpoint, Slot};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Mode {
@@ -184,9 +184,30 @@ pub fn think(a: ThinkArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `--shape`: the named setups of the benchmark.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Shape {
+    /// 4 layers, d 256, 4 heads, vocab 1000; training 16 × 256 (issue 4's reference).
+    Reference,
+    /// The CPU training recipe: 2 layers, d 128, 4 heads; batch 64 of ~50 tokens, 4 thoughts.
+    Recipe,
+    /// Tiny shapes: a smoke test of the benchmark itself (numbers not comparable).
+    Quick,
+}
+
+impl From<Shape> for ShapePreset {
+    fn from(s: Shape) -> Self {
+        match s {
+            Shape::Reference => ShapePreset::Reference,
+            Shape::Recipe => ShapePreset::Recipe,
+            Shape::Quick => ShapePreset::Quick,
+        }
+    }
+}
+
 #[derive(Args)]
 pub struct BenchModelArgs {
-    /// Print the figures as JSON.
+    /// Print the figures as JSON (`{"runs": [one report per thread setting]}`).
     #[arg(long)]
     json: bool,
     /// Also run bench/pytorch_reference.py (needs `python3 -c 'import torch'`) and print ratios.
@@ -198,9 +219,37 @@ pub struct BenchModelArgs {
     /// Timed steps per figure (median is reported).
     #[arg(long, default_value_t = 5)]
     steps: usize,
-    /// Tiny shapes (smoke test of the benchmark itself, numbers not comparable).
+    /// Named setup; the flags below change single sizes of it.
+    #[arg(long, value_enum, default_value_t = Shape::Reference)]
+    shape: Shape,
+    /// Same as `--shape quick`.
     #[arg(long)]
     quick: bool,
+    /// Model width.
+    #[arg(long)]
+    d_model: Option<usize>,
+    /// Transformer blocks.
+    #[arg(long)]
+    layers: Option<usize>,
+    /// Attention heads (must divide --d-model).
+    #[arg(long)]
+    heads: Option<usize>,
+    /// Vocabulary size.
+    #[arg(long)]
+    vocab: Option<usize>,
+    /// Training sequence length.
+    #[arg(long)]
+    seq: Option<usize>,
+    /// Batch of training and of the Coconut step.
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Thoughts of the Coconut step and of latent generation.
+    #[arg(long)]
+    thoughts: Option<usize>,
+    /// Thread settings to measure, comma-separated: a count or `all` (each in its own process,
+    /// `RAYON_NUM_THREADS` for superpose and `torch.set_num_threads` for PyTorch).
+    #[arg(long, default_value = "1,all", value_delimiter = ',')]
+    threads: Vec<String>,
 }
 
 fn pytorch_script() -> PathBuf {
@@ -214,20 +263,49 @@ fn pytorch_script() -> PathBuf {
     ))
 }
 
-pub fn bench(a: BenchModelArgs) -> anyhow::Result<ExitCode> {
-    let (config, shapes) = if a.quick {
-        let size = ModelSize {
-            vocab_size: 100,
-            n_positions: 64,
-            d_model: 32,
-            n_layer: 2,
-            n_head: 2,
+/// The environment variable that carries one thread setting's run to a child process.
+const CHILD_RUN: &str = "SUPERPOSE_BENCH_CHILD";
+
+/// `--threads` entries as counts (`all` = the machine's cores).
+fn thread_settings(list: &[String]) -> anyhow::Result<Vec<usize>> {
+    let all = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut out = Vec::new();
+    for t in list {
+        let n = match t.trim() {
+            "all" => all,
+            x => match x.parse::<usize>() {
+                Ok(n) if (1..=4096).contains(&n) => n,
+                _ => bail!("--threads: `{t}` is not a thread count in 1..=4096 or `all`"),
+            },
         };
-        (ModelConfig::gpt2(size), BenchShapes::quick())
-    } else {
-        (ModelConfig::reference(), BenchShapes::default())
-    };
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    anyhow::ensure!(!out.is_empty(), "--threads: give at least one setting");
+    Ok(out)
+}
+
+pub fn bench(a: BenchModelArgs) -> anyhow::Result<ExitCode> {
+    let preset = if a.quick { Shape::Quick } else { a.shape };
+    let setup = BenchSetup::preset(preset.into()).with(&ShapeOverrides {
+        d_model: a.d_model,
+        n_layer: a.layers,
+        n_head: a.heads,
+        vocab_size: a.vocab,
+        seq: a.seq,
+        batch: a.batch,
+        thoughts: a.thoughts,
+    });
+    setup.validate()?;
     let steps = a.steps.max(1);
+    let settings = thread_settings(&a.threads)?;
+    if std::env::var_os(CHILD_RUN).is_some() {
+        // One thread setting, measured in this process (its rayon pool has that many threads).
+        let report = measure_here(&setup, steps)?;
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     if cfg!(debug_assertions) {
         eprintln!("warning: debug build; run `cargo run --release -p superpose -- bench model` for real numbers");
     }
@@ -246,54 +324,102 @@ pub fn bench(a: BenchModelArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    // burn's default device: flex (CPU) unless the build has another backend or BURN_DEVICE
-    // picks one of those compiled in.
-    let dev = superpose_model::default_device()?;
-    let mut report = BenchReport::measure(&dev, &config, &shapes, steps, |m| eprintln!("{m}"));
-    if a.vs_pytorch {
-        let script = pytorch_script();
-        let mut cmd = std::process::Command::new(&a.python);
-        cmd.arg(&script)
-            .arg("--json")
-            .arg("--steps")
-            .arg(steps.to_string());
-        if a.quick {
-            cmd.arg("--quick");
+    let mut runs = Vec::new();
+    for &n in &settings {
+        eprintln!("{n} thread(s):");
+        let mut report = measure_child(n)?;
+        if a.vs_pytorch {
+            let py = run_pytorch(&a, &setup, steps, n)?;
+            report.compare_with_pytorch(&py)?;
         }
-        eprintln!("running {} ...", script.display());
-        let res = cmd
-            .output()
-            .with_context(|| format!("running {} {}", a.python, script.display()))?;
-        if !res.status.success() {
-            bail!(
-                "{} failed (is PyTorch installed? `{} -c 'import torch'`):\n{}",
-                script.display(),
-                a.python,
-                String::from_utf8_lossy(&res.stderr)
-            );
-        }
-        let py: Value =
-            serde_json::from_slice(&res.stdout).context("parsing the PyTorch script's JSON")?;
-        report.compare_with_pytorch(&py)?;
+        runs.push(report);
     }
     if a.json {
         // Through a JSON value, so the keys print sorted as they always have.
         println!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::to_value(&report)?)?
+            serde_json::to_string_pretty(&serde_json::to_value(json!({ "runs": runs }))?)?
         );
     } else {
-        println!(
-            "superpose bench model ({}, {} kernels, {} threads)",
-            report.backend, report.kernels, report.threads
-        );
-        for r in report.rows() {
-            let mut s = format!("{:<34} {:>12.1} {}", r.label, r.ours, r.unit);
-            if let Some((t, ratio)) = r.pytorch {
-                s += &format!("   pytorch {t:>10.1}   ratio {ratio:.2}x");
+        for report in &runs {
+            println!(
+                "superpose bench model ({}, {} kernels, {} threads)",
+                report.backend, report.kernels, report.threads
+            );
+            for r in report.rows() {
+                let mut s = format!("{:<34} {:>12.1} {}", r.label, r.ours, r.unit);
+                if let Some((t, ratio)) = r.pytorch {
+                    s += &format!("   pytorch {t:>10.1}   ratio {ratio:.2}x");
+                }
+                println!("{s}");
             }
-            println!("{s}");
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Measure in this process (a child started by [`measure_child`]).
+fn measure_here(setup: &BenchSetup, steps: usize) -> anyhow::Result<BenchReport> {
+    // burn's default device: flex (CPU) unless the build has another backend or BURN_DEVICE
+    // picks one of those compiled in.
+    let dev = superpose_model::default_device()?;
+    Ok(BenchReport::measure(
+        &dev,
+        &setup.config(),
+        &setup.shapes,
+        steps,
+        |m| eprintln!("  {m}"),
+    ))
+}
+
+/// Run this same command line in a child process with `threads` rayon threads.
+fn measure_child(threads: usize) -> anyhow::Result<BenchReport> {
+    let exe = std::env::current_exe().context("locating the superpose binary")?;
+    let out = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env(CHILD_RUN, "1")
+        .env("RAYON_NUM_THREADS", threads.to_string())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("starting the measuring process")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "the measuring process ({threads} threads) failed ({})",
+        out.status
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().last().unwrap_or_default();
+    serde_json::from_str(line).context("reading the measuring process's report")
+}
+
+/// `bench/pytorch_reference.py` on the same setup with `threads` threads.
+fn run_pytorch(
+    a: &BenchModelArgs,
+    setup: &BenchSetup,
+    steps: usize,
+    threads: usize,
+) -> anyhow::Result<Value> {
+    let script = pytorch_script();
+    let mut cmd = std::process::Command::new(&a.python);
+    cmd.arg(&script)
+        .arg("--json")
+        .arg("--steps")
+        .arg(steps.to_string())
+        .arg("--threads")
+        .arg(threads.to_string())
+        .arg("--setup")
+        .arg(serde_json::to_string(setup)?);
+    eprintln!("  running {} ...", script.display());
+    let res = cmd
+        .output()
+        .with_context(|| format!("running {} {}", a.python, script.display()))?;
+    if !res.status.success() {
+        bail!(
+            "{} failed (is PyTorch installed? `{} -c 'import torch'`):\n{}",
+            script.display(),
+            a.python,
+            String::from_utf8_lossy(&res.stderr)
+        );
+    }
+    serde_json::from_slice(&res.stdout).context("parsing the PyTorch script's JSON")
 }
