@@ -445,7 +445,10 @@ impl<'t> StageRun<'t> {
         let memo = match search {
             Search::Classic => StageMemo::FailedSets(Vec::new()),
             Search::Ebl => StageMemo::Nogoods(Vec::new()),
-            Search::Sat => StageMemo::Sat(Box::new(SatExtractor::new(&g)), ExhaustionProof::new()),
+            Search::Sat => StageMemo::Sat(
+                Box::new(SatExtractor::new(&g, task, true)),
+                ExhaustionProof::new(),
+            ),
         };
         StageRun {
             task,

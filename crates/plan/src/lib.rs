@@ -46,6 +46,7 @@ pub mod pddl;
 pub mod sat;
 pub mod search;
 mod sexpr;
+pub mod symmetry;
 pub mod validate;
 
 use std::time::Duration;

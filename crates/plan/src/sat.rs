@@ -16,7 +16,13 @@
 //!   the fact mutexes;
 //! - no-op mutexes: a deleter `d` of `p` is mutex with every achiever of `p` in `A_{i-1}` (the
 //!   no-op by interference, the others by inconsistent effects), so `¬d@{i-1} ∨ ¬p@i`;
-//! - fact mutexes of `P_i` (inconsistent support, Blum & Furst's pruning) as `¬p@i ∨ ¬q@i`.
+//! - fact mutexes of `P_i` (inconsistent support, Blum & Furst's pruning) as `¬p@i ∨ ¬q@i`;
+//! - symmetry breaking ([`crate::symmetry`]): for each class `o_1, o_2, …` of interchangeable
+//!   objects, `u(o_j)@i` ("`o_j` used by some action at a step ≤ i") with
+//!   `u(o_j)@i ⇒ u(o_j)@{i-1} ∨ a₁@i ∨ …` over the actions naming `o_j`, and `b@i ⇒ u(o_j)@i`
+//!   for every action `b` naming `o_{j+1}`: plans start to use a class's members in order.
+//!   Every plan has a renamed twin of the same length that does, so the first satisfiable
+//!   stage does not move (Rintanen 2003).
 //!
 //! Goals are not clauses: stage `t` solves under the assumptions `g@t`, so the clauses of every
 //! level are added once to one solver and the clauses it learns at stage `t` are kept for stage
@@ -32,6 +38,7 @@
 use std::time::Instant;
 
 use crate::graph::PlanningGraph;
+use crate::ground::GroundTask;
 
 /// What the solver answered at one stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -109,10 +116,29 @@ pub struct SatExtractor {
     /// `stages[t]`: the solver's view of stage `t` (`None` where it was not called).
     pub stages: Vec<Option<SatStage>>,
     clause_buf: Vec<i32>,
+    /// Interchangeable objects: per class, per member in order, the operators naming it.
+    classes: Vec<Vec<Vec<u32>>>,
+    /// `used[c][j]`: the variable `u(o_j)` of class `c` at the last encoded layer (0: false).
+    used: Vec<Vec<i32>>,
 }
 
 impl SatExtractor {
-    pub fn new(g: &PlanningGraph) -> Self {
+    /// The extractor of `g`, the planning graph of `task`; `symmetry` adds the
+    /// symmetry-breaking clauses of the task's interchangeable objects.
+    pub fn new(g: &PlanningGraph, task: &GroundTask, symmetry: bool) -> Self {
+        let classes: Vec<Vec<Vec<u32>>> = if symmetry {
+            crate::symmetry::interchangeable_objects(task)
+                .into_iter()
+                .map(|c| {
+                    c.into_iter()
+                        .map(|acts| acts.iter().map(|&a| (g.n_facts as u32) + a).collect())
+                        .collect()
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let used = classes.iter().map(|c| vec![0; c.len()]).collect();
         let mut need = vec![Vec::new(); g.n_facts];
         let mut adds = vec![Vec::new(); g.n_facts];
         let mut dels = vec![Vec::new(); g.n_facts];
@@ -143,6 +169,8 @@ impl SatExtractor {
             epoch: 0,
             stages: Vec::new(),
             clause_buf: Vec::new(),
+            classes,
+            used,
         };
         // Level 0: the initial facts (free variables: "used at level 0").
         let row = s.new_fact_row(g, 0);
@@ -194,6 +222,7 @@ impl SatExtractor {
         if !self.encode_interference(g, &var_of, deadline) {
             return false;
         }
+        self.encode_symmetry(&var_of);
         // Facts of P_i: backward support, deleters, mutexes.
         let prev = std::mem::take(&mut self.fact_var[i - 1]);
         let row = self.new_fact_row(g, i);
@@ -234,6 +263,48 @@ impl SatExtractor {
     /// Forward clauses between `P_{i-1}` and `P_i`, true of every state a plan passes through:
     /// an action's add effects hold after it (`a@{i-1} ⇒ e@i`), and a fact that holds and is
     /// deleted by no chosen action still holds (`p@{i-1} ⇒ p@i ∨ d₁@{i-1} ∨ …`).
+    /// The symmetry-breaking clauses of the new layer (see the module documentation).
+    fn encode_symmetry(&mut self, var_of: &[i32]) {
+        let mut clause = std::mem::take(&mut self.clause_buf);
+        for c in 0..self.classes.len() {
+            let members = self.classes[c].len();
+            for j in 0..members - 1 {
+                clause.clear();
+                let prev = self.used[c][j];
+                if prev != 0 {
+                    clause.push(lit(prev, true));
+                }
+                for &op in &self.classes[c][j] {
+                    if var_of[op as usize] != 0 {
+                        clause.push(lit(var_of[op as usize], true));
+                    }
+                }
+                // No way to have used o_j yet: u(o_j) stays false (no variable).
+                let u = if clause.is_empty() {
+                    0
+                } else {
+                    let u = self.new_var();
+                    clause.push(lit(u, false));
+                    self.add(&clause);
+                    u
+                };
+                self.used[c][j] = u;
+                for k in 0..self.classes[c][j + 1].len() {
+                    let b = var_of[self.classes[c][j + 1][k] as usize];
+                    if b == 0 {
+                        continue;
+                    }
+                    if u == 0 {
+                        self.add(&[lit(b, false)]);
+                    } else {
+                        self.add(&[lit(b, false), lit(u, true)]);
+                    }
+                }
+            }
+        }
+        self.clause_buf = clause;
+    }
+
     fn encode_forward(&mut self, g: &PlanningGraph, i: usize, ops: &[(u32, i32)], var_of: &[i32]) {
         for &(op, v) in ops {
             for &e in &g.op_add[op as usize] {
@@ -501,6 +572,8 @@ mod tests {
             epoch: 0,
             stages: Vec::new(),
             clause_buf: Vec::new(),
+            classes: Vec::new(),
+            used: Vec::new(),
         }
     }
 

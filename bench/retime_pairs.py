@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Re-time the problems two planners both solve, in pairs, for a fair speed comparison.
+
+A suite CSV from `cpu_suite.py --algo A --then B` times A and B at different moments (and with
+`--reuse`, in different runs), so machine load can favour either side. This script takes the
+problems both solved where either took more than --min-time CPU seconds, and runs A and B on
+each one after the other, --reps times, alternating which goes first; it reports the median CPU
+seconds of each and which is faster, one CSV row per problem (`bench_one` under RLIMIT_CPU, one
+process at a time: run it on an otherwise idle machine).
+
+    python3 bench/retime_pairs.py bench/results/graphplan-sat-cpu30-full.csv \
+        --pddl ../shared/data/pddl --reps 3 --csv bench/results/graphplan-sat-vs-classic-retimed.csv
+"""
+import argparse, csv, statistics, sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cpu_suite import run_one, suite_files  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("suite_csv", type=Path)
+    ap.add_argument("--pddl", type=Path, required=True, help="folder of the suite's domain folders")
+    ap.add_argument("--a", default="graphplan-sat")
+    ap.add_argument("--b", default="graphplan")
+    ap.add_argument("--min-time", type=float, default=0.1,
+                    help="keep problems where either planner took more CPU seconds than this")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--cpu-time", type=int, default=30)
+    ap.add_argument("--bin", default="target/release/examples/bench_one")
+    ap.add_argument("--csv", type=Path, required=True)
+    a = ap.parse_args()
+    rows = list(csv.DictReader(open(a.suite_csv)))
+    by = {(r["domain"], r["problem"], r["algo"]): r for r in rows}
+    pairs = []
+    for (dom, prob, algo), r in by.items():
+        other = by.get((dom, prob, a.b))
+        if algo != a.a or r["status"] != "solved" or not other or other["status"] != "solved":
+            continue
+        if max(float(r["time_s"]), float(other["time_s"])) > a.min_time:
+            pairs.append((dom, prob))
+    pairs.sort()
+    domains = {}
+    with open(a.csv, "w", newline="") as out:
+        w = csv.writer(out)
+        w.writerow(["domain", "problem", f"{a.a}_median_s", f"{a.b}_median_s", "faster",
+                    f"{a.a}_runs", f"{a.b}_runs"])
+        faster = 0
+        for i, (dom, prob) in enumerate(pairs):
+            if dom not in domains:
+                domains[dom] = suite_files(a.pddl / dom)
+            dfile, problems = domains[dom]
+            pfile = next(p for p in problems if p.stem == prob)
+            times = {a.a: [], a.b: []}
+            for rep in range(a.reps):
+                order = (a.a, a.b) if rep % 2 == 0 else (a.b, a.a)
+                for algo in order:
+                    row = run_one(a.bin, dfile, pfile, algo, a.cpu_time, 6144)
+                    t = float(row[8]) if row[3] == "solved" else float("inf")
+                    times[algo].append(t)
+            ma, mb = statistics.median(times[a.a]), statistics.median(times[a.b])
+            win = a.a if ma < mb else a.b
+            faster += win == a.a
+            w.writerow([dom, prob, f"{ma:.3f}", f"{mb:.3f}", win,
+                        " ".join(f"{t:.3f}" for t in times[a.a]),
+                        " ".join(f"{t:.3f}" for t in times[a.b])])
+            out.flush()
+            print(f"[{i + 1}/{len(pairs)}] {dom} {prob}: {a.a} {ma:.3f} s, {a.b} {mb:.3f} s",
+                  flush=True)
+    print(f"{a.a} faster on {faster} of {len(pairs)} "
+          f"({100 * faster / max(1, len(pairs)):.0f}%) problems both solve with either > {a.min_time} s")
+
+
+if __name__ == "__main__":
+    main()
