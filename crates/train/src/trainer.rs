@@ -759,19 +759,7 @@ fn step_bar(
     total: usize,
     at: usize,
 ) -> indicatif::ProgressBar {
-    let bar = if opts.progress {
-        indicatif::ProgressBar::new(total as u64)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {pos}/{len} {msg} (eta {eta})",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    bar.set_prefix(cfg.run.name.clone());
+    let bar = superpose_util::progress_bar(total as u64, &cfg.run.name, opts.progress);
     bar.set_position(at as u64);
     bar
 }
