@@ -147,12 +147,16 @@ impl<'t> Index<'t> {
         self.fact_of.get(&swapped(k, x, y)).copied()
     }
 
+    /// Whether the facts `a` with `x` and `y` swapped are the facts `b` (as sets).
     fn same_facts(&self, a: &[u32], b: &[u32], x: u32, y: u32) -> bool {
-        let mut sa: Option<Vec<u32>> = a.iter().map(|&f| self.swap_fact(f, x, y)).collect();
+        let sa: Option<Vec<u32>> = a.iter().map(|&f| self.swap_fact(f, x, y)).collect();
+        let Some(mut sa) = sa else {
+            return false;
+        };
         let mut sb = b.to_vec();
+        sa.sort_unstable();
         sb.sort_unstable();
-        sa.as_mut().map(|v| v.sort_unstable());
-        sa.is_some_and(|v| v == sb)
+        sa == sb
     }
 
     /// Whether swapping `x` and `y` maps the task onto itself.
