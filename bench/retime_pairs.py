@@ -31,7 +31,10 @@ def main():
     ap.add_argument("--cpu-time", type=int, default=30)
     ap.add_argument("--bin", default="target/release/examples/bench_one")
     ap.add_argument("--csv", type=Path, required=True)
+    ap.add_argument("--skip", type=Path, nargs="*", default=[],
+                    help="earlier outputs of this script: their problems are not run again")
     a = ap.parse_args()
+    done = {(r["domain"], r["problem"]) for f in a.skip for r in csv.DictReader(open(f))}
     rows = list(csv.DictReader(open(a.suite_csv)))
     by = {(r["domain"], r["problem"], r["algo"]): r for r in rows}
     pairs = []
@@ -39,7 +42,7 @@ def main():
         other = by.get((dom, prob, a.b))
         if algo != a.a or r["status"] != "solved" or not other or other["status"] != "solved":
             continue
-        if max(float(r["time_s"]), float(other["time_s"])) > a.min_time:
+        if max(float(r["time_s"]), float(other["time_s"])) > a.min_time and (dom, prob) not in done:
             pairs.append((dom, prob))
     pairs.sort()
     domains = {}
