@@ -2,6 +2,7 @@
 //! superposition construction (Zhu et al. 2025, Theorem 1) needs.
 
 use serde::{Deserialize, Serialize};
+use serde_inline_default::serde_inline_default;
 
 use crate::ModelError;
 
@@ -90,10 +91,6 @@ impl Default for LayerSwitches {
     }
 }
 
-fn default_true() -> bool {
-    true
-}
-
 /// The size of a GPT-2-style model ([`ModelConfig::gpt2`]): named fields, so that no two
 /// integers can swap places.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,6 +104,7 @@ pub struct ModelSize {
 }
 
 /// Everything that fixes the shape and wiring of a [`crate::Model`].
+#[serde_inline_default]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
     pub vocab_size: usize,
@@ -129,16 +127,16 @@ pub struct ModelConfig {
     #[serde(default)]
     pub default_layer: LayerSwitches,
     /// Apply `norm` after the last block (GPT-2: true).
-    #[serde(default = "default_true")]
+    #[serde_inline_default(true)]
     pub final_norm: bool,
     /// `None` = scores scaled by `1/sqrt(d_head)`; `Some(s)` = scores multiplied by `s`.
     #[serde(default)]
     pub attn_scale: Option<f32>,
     /// LM head = token embedding transposed (GPT-2).
-    #[serde(default = "default_true")]
+    #[serde_inline_default(true)]
     pub tie_embeddings: bool,
     /// Biases in the attention and MLP linears (GPT-2: true).
-    #[serde(default = "default_true")]
+    #[serde_inline_default(true)]
     pub bias: bool,
     /// Smeared keys (Olsson et al. 2022, "In-context learning and induction heads", §3):
     /// head h's key at position j is `σ(α_h)·k_j + (1 − σ(α_h))·k_{j−1}` with a learned

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use serde_inline_default::serde_inline_default;
 use superpose_model::ThoughtScale;
 
 use crate::curriculum::{LossSpan, Mode, PromptLayout};
@@ -22,6 +23,7 @@ pub struct TrainConfig {
     pub optim: OptimConfig,
 }
 
+#[serde_inline_default]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
@@ -33,23 +35,24 @@ pub struct RunConfig {
     #[serde(default)]
     pub seed: u64,
     /// Output directory (overridden by `--out`); relative to the working directory.
-    #[serde(default = "default_out")]
+    #[serde_inline_default(PathBuf::from("runs/train"))]
     pub out: PathBuf,
     /// Save a checkpoint every this many optimizer steps (and at every epoch end).
-    #[serde(default = "default_ckpt")]
+    #[serde_inline_default(200)]
     pub checkpoint_every: usize,
     /// Evaluate on the validation set every this many epochs (0 = only at the end).
-    #[serde(default = "one")]
+    #[serde_inline_default(1)]
     pub eval_every_epochs: usize,
     /// Stop when the loss exceeds this multiple of max(running mean, 0.5) (after 50 steps in a
     /// stage), or when the loss or the gradient norm is not finite.
-    #[serde(default = "default_divergence")]
+    #[serde_inline_default(10.0)]
     pub divergence_factor: f32,
     /// Stop after this many optimizer steps in this process (testing resume); 0 = no limit.
     #[serde(default)]
     pub max_steps: usize,
 }
 
+#[serde_inline_default]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
@@ -60,22 +63,22 @@ pub struct DataConfig {
     pub train_graphs: usize,
     /// Number of generated validation graphs (distinct seed).
     pub val_graphs: usize,
-    #[serde(default = "one_u64")]
+    #[serde_inline_default(1)]
     pub train_seed: u64,
-    #[serde(default = "two_u64")]
+    #[serde_inline_default(2)]
     pub val_seed: u64,
     /// Keep graphs whose shortest root→target path has at least / at most this many hops.
     pub min_hops: usize,
     pub max_hops: usize,
     /// Node-token range (node ids must be below this; 31 in Zhu et al.).
-    #[serde(default = "default_nodes")]
+    #[serde_inline_default(31)]
     pub node_tokens: u32,
     /// Node count of a generated graph is uniform in `min_nodes..=max_nodes`
     /// (ProsQA: 23 nodes on average; the graph crate's default range is 18–28). The twin family
     /// uses only `max_nodes`, as its bound on both sides together.
-    #[serde(default = "default_min_nodes")]
+    #[serde_inline_default(18)]
     pub min_nodes: u32,
-    #[serde(default = "default_max_nodes")]
+    #[serde_inline_default(28)]
     pub max_nodes: u32,
     /// ProsQA-format JSON files evaluated at the end of training (paths relative to the
     /// working directory).
@@ -83,6 +86,7 @@ pub struct DataConfig {
     pub eval_files: Vec<PathBuf>,
 }
 
+#[serde_inline_default]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelShape {
@@ -93,7 +97,7 @@ pub struct ModelShape {
     #[serde(default)]
     pub d_mlp: Option<usize>,
     /// Context length (positions).
-    #[serde(default = "default_positions")]
+    #[serde_inline_default(256)]
     pub n_positions: usize,
     /// Smeared keys (Olsson et al. 2022): one learned mix per head of each key with the
     /// previous position's, so an edge's target can be found through its source in one layer.
@@ -203,82 +207,34 @@ pub enum LrSchedule {
     Cosine,
 }
 
+#[serde_inline_default]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OptimConfig {
     pub epochs: usize,
     /// Sequences per optimizer step (split into `grad_accum` micro-batches).
     pub batch_size: usize,
-    #[serde(default = "one")]
+    #[serde_inline_default(1)]
     pub grad_accum: usize,
     pub lr: f64,
-    #[serde(default = "default_schedule")]
+    #[serde_inline_default(LrSchedule::Constant)]
     pub schedule: LrSchedule,
     #[serde(default)]
     pub warmup_steps: usize,
     /// Cosine floor as a fraction of `lr`.
     #[serde(default)]
     pub min_lr_ratio: f64,
-    #[serde(default = "default_b1")]
+    #[serde_inline_default(0.9)]
     pub beta1: f64,
-    #[serde(default = "default_b2")]
+    #[serde_inline_default(0.95)]
     pub beta2: f64,
-    #[serde(default = "default_eps")]
+    #[serde_inline_default(1e-8)]
     pub eps: f64,
-    #[serde(default = "default_wd")]
+    #[serde_inline_default(0.01)]
     pub weight_decay: f64,
     /// Global-norm gradient clipping threshold (0 = off).
-    #[serde(default = "one_f64")]
+    #[serde_inline_default(1.0)]
     pub clip_norm: f64,
-}
-
-fn default_out() -> PathBuf {
-    PathBuf::from("runs/train")
-}
-fn default_ckpt() -> usize {
-    200
-}
-fn one() -> usize {
-    1
-}
-fn one_u64() -> u64 {
-    1
-}
-fn two_u64() -> u64 {
-    2
-}
-fn one_f64() -> f64 {
-    1.0
-}
-fn default_divergence() -> f32 {
-    10.0
-}
-fn default_nodes() -> u32 {
-    31
-}
-fn default_min_nodes() -> u32 {
-    18
-}
-fn default_max_nodes() -> u32 {
-    28
-}
-fn default_positions() -> usize {
-    256
-}
-fn default_schedule() -> LrSchedule {
-    LrSchedule::Constant
-}
-fn default_b1() -> f64 {
-    0.9
-}
-fn default_b2() -> f64 {
-    0.95
-}
-fn default_eps() -> f64 {
-    1e-8
-}
-fn default_wd() -> f64 {
-    0.01
 }
 
 /// Largest accepted model width.
@@ -607,6 +563,27 @@ mod tests {
         assert_eq!(c.optim.weight_decay, 0.01);
         assert_eq!(c.curriculum.max_stage, 4);
         assert_eq!(c.eval_thoughts(), 4);
+        // Every inline default, as its field declares it.
+        assert_eq!(c.run.out, PathBuf::from("runs/train"));
+        assert_eq!(
+            (c.run.seed, c.run.checkpoint_every, c.run.eval_every_epochs),
+            (0, 200, 1)
+        );
+        assert_eq!((c.run.divergence_factor, c.run.max_steps), (10.0, 0));
+        assert_eq!((c.data.train_seed, c.data.val_seed), (1, 2));
+        assert_eq!(
+            (c.data.node_tokens, c.data.min_nodes, c.data.max_nodes),
+            (31, 18, 28)
+        );
+        assert_eq!((c.model.n_positions, c.model.d_mlp), (256, None));
+        assert_eq!(
+            (c.optim.grad_accum, c.optim.schedule),
+            (1, LrSchedule::Constant)
+        );
+        assert_eq!(
+            (c.optim.beta1, c.optim.eps, c.optim.clip_norm),
+            (0.9, 1e-8, 1.0)
+        );
     }
 
     #[test]
