@@ -446,7 +446,7 @@ impl<'t> StageRun<'t> {
             Search::Classic => StageMemo::FailedSets(Vec::new()),
             Search::Ebl => StageMemo::Nogoods(Vec::new()),
             Search::Sat => StageMemo::Sat(
-                Box::new(SatExtractor::new(&g, task, true)),
+                Box::new(SatExtractor::new(&g, task)),
                 ExhaustionProof::new(),
             ),
         };

@@ -130,21 +130,17 @@ pub struct SatExtractor {
 }
 
 impl SatExtractor {
-    /// The extractor of `g`, the planning graph of `task`; `symmetry` adds the
-    /// symmetry-breaking clauses of the task's interchangeable objects.
-    pub fn new(g: &PlanningGraph, task: &GroundTask, symmetry: bool) -> Self {
-        let classes: Vec<Vec<Vec<u32>>> = if symmetry {
-            crate::symmetry::interchangeable_objects(task)
-                .into_iter()
-                .map(|c| {
-                    c.into_iter()
-                        .map(|acts| acts.iter().map(|&a| (g.n_facts as u32) + a).collect())
-                        .collect()
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+    /// The extractor of `g`, the planning graph of `task`, with the symmetry-breaking clauses
+    /// of the task's interchangeable objects.
+    pub fn new(g: &PlanningGraph, task: &GroundTask) -> Self {
+        let classes: Vec<Vec<Vec<u32>>> = crate::symmetry::interchangeable_objects(task)
+            .into_iter()
+            .map(|c| {
+                c.into_iter()
+                    .map(|acts| acts.iter().map(|&a| (g.n_facts as u32) + a).collect())
+                    .collect()
+            })
+            .collect();
         let used = classes.iter().map(|c| vec![0; c.len()]).collect();
         let mut need = vec![Vec::new(); g.n_facts];
         let mut adds = vec![Vec::new(); g.n_facts];
