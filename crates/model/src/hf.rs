@@ -160,6 +160,15 @@ impl Model {
         device: &Device,
     ) -> Result<Self, ModelError> {
         config.validate()?;
+        // Every layer has at least two tensors (c_attn and attn.c_proj): checked before the
+        // expected shapes are listed, so an absurd n_layer is an error, not an allocation.
+        if config.n_layer > tensors.len() / 2 {
+            return Err(ModelError::Mismatch(format!(
+                "config has n_layer {} but the weights hold only {} tensors",
+                config.n_layer,
+                tensors.len()
+            )));
+        }
         let expected = Self::expected_shapes(config);
         let mut found: BTreeMap<String, &NamedTensor> = BTreeMap::new();
         for (name, t) in tensors {

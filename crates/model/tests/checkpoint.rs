@@ -115,6 +115,15 @@ fn corrupt_and_mismatched_checkpoints_are_clear_errors() {
     std::fs::write(&cpath, c.to_string()).unwrap();
     let e = load_checkpoint(dir.path(), &dev).unwrap_err().to_string();
     assert!(e.contains("missing tensor `h.2."), "{e}");
+    // an absurd n_layer (a fuzz case that once took 24 GB listing the expected tensors):
+    // refused before anything is allocated for it
+    c["superpose"]["n_layer"] = 1_000_000_000_000u64.into();
+    std::fs::write(&cpath, c.to_string()).unwrap();
+    let e = load_checkpoint(dir.path(), &dev).unwrap_err().to_string();
+    assert!(
+        e.contains("n_layer 1000000000000") && e.contains("tensors"),
+        "{e}"
+    );
     std::fs::write(&cpath, &good).unwrap();
     assert_eq!(load_config(dir.path()).unwrap().n_layer, 2);
     // truncated weights file
