@@ -289,7 +289,7 @@ pub fn format_table(levels: &[LevelDiagnostics]) -> String {
             match &l.sat {
                 Some(st) => s.push_str(&format!(
                     "  {:<7}  {:>9}  {:.3}",
-                    sat_word(st.answer),
+                    format!("{}{}", sat_word(st.answer), if st.cone { " c" } else { "" }),
                     st.learned_clauses,
                     st.encode_s + st.solve_s
                 )),
@@ -300,7 +300,7 @@ pub fn format_table(levels: &[LevelDiagnostics]) -> String {
     }
     s.push_str("(* = graph levelled off; memo = failed goal sets (graphplan-ebl: nogoods) stored at the level; nodes = operators tried in that stage)\n");
     if sat {
-        s.push_str("(graphplan-sat: sat = CaDiCaL's answer with the goals at this level assumed; learned = clauses it learned (one per conflict analysis; decisions are not exposed by the cadical crate); sat-s = encoding + solving seconds)\n");
+        s.push_str("(graphplan-sat: sat = CaDiCaL's answer with the goals at this level assumed; learned = clauses it learned (one per conflict analysis; decisions are not exposed by the cadical crate); sat-s = encoding + solving seconds; c = answered on the goals' relevance cone alone, in a fresh solver: the first attempt, solved again on the whole graph where it is UNSAT)\n");
     }
     for l in levels {
         if let Some(st) = l.sat.as_ref().filter(|st| st.answer == SatAnswer::Unsat) {
