@@ -57,6 +57,22 @@ fn column_sums(dy: &[f32], n: usize) -> Vec<f32> {
     add_partials(partial, n)
 }
 
+/// Fewest multiply-adds per product for the backward's dX and dW to run side by side.
+const SIDE_BY_SIDE_MIN_WORK: usize = 1 << 18;
+
+/// A weight's first element, shared by the two backward products.
+#[derive(Clone, Copy)]
+struct SendPtr(*const f32);
+// SAFETY: only read, while the weight tensor it points into is alive.
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+
+impl SendPtr {
+    fn get(self) -> *const f32 {
+        self.0
+    }
+}
+
 #[derive(Clone, Debug)]
 struct LinearState {
     x: FlexTensor,
@@ -72,9 +88,14 @@ impl<const N: usize> FusedGrad<N> for LinearState {
         let dys = f32s(&dy);
         let rows = dys.len() / n;
         let (wp, w_rs, w_cs) = mat_view(&w);
-        if wanted[0] {
-            // dX = dY · Wᵀ.
-            let dx = written_by(rows * k, n, |dx| unsafe {
+        let wp = SendPtr(wp);
+        let xs = f32s(&x);
+        // dX = dY · Wᵀ and dW = Xᵀ · dY take the same number of multiply-adds. When both are
+        // wanted and big enough, they run side by side on two threads, each a whole product
+        // (split further only when there are more than two threads): one fork/join instead
+        // of one per product.
+        let dx = |parallel: bool| {
+            written_by(rows * k, n, |dx| unsafe {
                 gemm_on(
                     rows,
                     k,
@@ -85,18 +106,15 @@ impl<const N: usize> FusedGrad<N> for LinearState {
                     dys.as_ptr(),
                     n as isize,
                     1,
-                    wp,
+                    wp.get(),
                     w_cs,
                     w_rs,
-                    true,
+                    parallel,
                 )
-            });
-            out[0] = Some(flex(dx, shape_of(&x)));
-        }
-        if wanted[1] {
-            // dW = Xᵀ · dY.
-            let xs = f32s(&x);
-            let dw = written_by(k * n, rows, |dw| unsafe {
+            })
+        };
+        let dw = |parallel: bool| {
+            written_by(k * n, rows, |dw| unsafe {
                 gemm_on(
                     k,
                     n,
@@ -110,11 +128,20 @@ impl<const N: usize> FusedGrad<N> for LinearState {
                     dys.as_ptr(),
                     n as isize,
                     1,
-                    true,
+                    parallel,
                 )
-            });
-            out[1] = Some(flex(dw, vec![k, n]));
-        }
+            })
+        };
+        let threads = rayon::current_num_threads();
+        let (dx, dw) = match (wanted[0], wanted[1]) {
+            (true, true) if threads > 1 && rows * k * n >= SIDE_BY_SIDE_MIN_WORK => {
+                let (a, b) = rayon::join(|| dx(threads > 2), || dw(threads > 2));
+                (Some(a), Some(b))
+            }
+            (want_dx, want_dw) => (want_dx.then(|| dx(true)), want_dw.then(|| dw(true))),
+        };
+        out[0] = dx.map(|dx| flex(dx, shape_of(&x)));
+        out[1] = dw.map(|dw| flex(dw, vec![k, n]));
         if N == 3 && wanted[N - 1] {
             out[N - 1] = Some(flex(column_sums(dys, n), vec![n]));
         }
