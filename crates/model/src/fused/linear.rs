@@ -200,6 +200,21 @@ mod tests {
             },
             1e-4,
         );
+        // Big enough for the backward's side-by-side products and split gemm (on ≥ 2 threads).
+        check(
+            |d| {
+                vec![
+                    randn([2 * 150, 128], 21, d),
+                    randn([128, 96], 22, d),
+                    randn([1, 96], 23, d),
+                ]
+            },
+            |t| {
+                let x = t[0].clone().reshape([2, 150, 128]);
+                linear(x, t[1].clone(), Some(t[2].clone().reshape([96])))
+            },
+            1e-4,
+        );
         // A transposed weight view (the tied LM head), no bias.
         check(
             |d| vec![randn([3 * 21, 16], 18, d), randn([120, 16], 19, d)],
