@@ -198,6 +198,49 @@ unsafe fn gemm_single(
     }
 }
 
+/// `Cᵀ = (A·B)ᵀ` into `ct` (`[n × m]`, row-major), single-threaded. With few rows `m` and a
+/// row-major `B` read transposed (linear's dX = dY·Wᵀ), the row-major product makes gemm pack
+/// all of `W` transposed on every call; written transposed, gemm reads `W` in place and packs
+/// only the `m` rows of `A`. The caller transposes the small result back.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn gemm_transposed_out(
+    m: usize,
+    n: usize,
+    k: usize,
+    ct: *mut f32,
+    a: *const f32,
+    a_rs: isize,
+    a_cs: isize,
+    b: *const f32,
+    b_rs: isize,
+    b_cs: isize,
+) {
+    // SAFETY: forwarded from the caller (`ct` holds n·m floats, the views are in bounds).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            ct,
+            m as isize,
+            1,
+            false,
+            a,
+            a_cs,
+            a_rs,
+            b,
+            b_cs,
+            b_rs,
+            1.0f32,
+            1.0f32,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,6 +349,63 @@ mod tests {
                     end = e;
                 }
                 assert_eq!(end, len);
+            }
+        }
+    }
+
+    #[test]
+    fn transposed_out_is_bitwise_the_row_major_product() {
+        // Linear's dX = dY·Wᵀ at a Coconut pass's few rows: dY [m × k], W [n × k].
+        for (m, n, k) in [
+            (8, 256, 1024),
+            (8, 1024, 256),
+            (8, 256, 768),
+            (8, 256, 256),
+            (2, 128, 512),
+            (33, 384, 128),
+            (64, 128, 1024),
+            (16, 256, 1000),
+        ] {
+            let dy = data(m * k, 4);
+            let w = data(n * k, 5);
+            let mut whole = vec![0f32; m * n];
+            let mut ct = vec![0f32; n * m];
+            unsafe {
+                gemm_single(
+                    m,
+                    n,
+                    k,
+                    whole.as_mut_ptr(),
+                    n,
+                    false,
+                    dy.as_ptr(),
+                    k as isize,
+                    1,
+                    w.as_ptr(),
+                    1,
+                    k as isize,
+                );
+                gemm_transposed_out(
+                    m,
+                    n,
+                    k,
+                    ct.as_mut_ptr(),
+                    dy.as_ptr(),
+                    k as isize,
+                    1,
+                    w.as_ptr(),
+                    1,
+                    k as isize,
+                );
+            }
+            for r in 0..m {
+                for i in 0..n {
+                    assert_eq!(
+                        whole[r * n + i].to_bits(),
+                        ct[i * m + r].to_bits(),
+                        "{m}×{n}×{k} at ({r}, {i})"
+                    );
+                }
             }
         }
     }
