@@ -108,6 +108,27 @@ pub fn keep_freed_memory() {
     }
 }
 
+/// Run `f` on one of rayon's worker threads, and return its result.
+///
+/// The fused kernels and gemm fork work onto rayon's pool. From a thread outside the pool
+/// (the program's main thread) every fork is a cold injection: the job is queued, a worker
+/// woken, and the caller blocks on a lock until the workers are done, two thread hand-offs
+/// per op. A training or decoding loop runs thousands of such ops per step, most of them small
+/// (a Coconut pass is 8–512 rows). On a worker the fork is a push onto its own deque: if no
+/// other worker takes the second half in time, the forking thread runs it itself. The binary
+/// runs its model commands through this. The pool's threads get the main thread's 8 MiB
+/// stack; with a global pool already built, that one is used.
+pub fn on_compute_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    let _ = rayon::ThreadPoolBuilder::new()
+        .stack_size(8 << 20)
+        .build_global();
+    if rayon::current_thread_index().is_some() {
+        f()
+    } else {
+        rayon::scope(|_| f())
+    }
+}
+
 /// The CPU device with autodiff enabled, for training and gradient checks.
 pub fn cpu_autodiff_device() -> Device {
     Device::flex().autodiff()
