@@ -127,19 +127,32 @@ fn split_parts(m: usize, n: usize, k: usize, threads: usize) -> Split {
         return Split::Whole;
     }
     // Each block at least 2 aligned tiles wide along the cut, so none is a tiny product.
-    // And never a block gemm would treat as a small matrix (both sides ≤ 64, whose depth
-    // blocking differs when k > 512, or at most 256 elements, summed by another kernel).
-    let keeps_path = |other: usize| other > 64 || (k <= 512 && other > SPLIT_ALIGN);
-    let rows = if keeps_path(n) {
-        parts.min(m / (2 * SPLIT_ALIGN))
-    } else {
-        0
+    // And never a block gemm would treat differently from the whole product: a small matrix
+    // (both sides ≤ 64), whose depth blocking differs when k > 512, or at most 256 elements,
+    // summed by another kernel. `other` is the side left whole, `block` the narrowest block
+    // along the cut: a block wider than 64 is never a small matrix, so a few-row product with
+    // a deep k (a decoding step's MLP projection, 32 × 256 × 1024) may still be cut in columns.
+    let keeps_path = |other: usize, block: usize| {
+        other >= 2 && (other > 64 || block > 64 || (k <= 512 && other * block > 256))
     };
-    let cols = if keeps_path(m) {
-        parts.min(n / (2 * SPLIT_ALIGN))
-    } else {
-        0
+    let narrowest = |p: usize, len: usize| {
+        (0..p)
+            .map(|t| {
+                let (s, e) = block_of(t, p, len);
+                e - s
+            })
+            .min()
+            .unwrap_or(0)
     };
+    let cut = |p: usize, len: usize, other: usize| {
+        if p >= 2 && keeps_path(other, narrowest(p, len)) {
+            p
+        } else {
+            0
+        }
+    };
+    let rows = cut(parts.min(m / (2 * SPLIT_ALIGN)), m, n);
+    let cols = cut(parts.min(n / (2 * SPLIT_ALIGN)), n, m);
     if rows >= 2 && rows >= cols {
         Split::Rows(rows)
     } else if cols >= 2 {
@@ -273,6 +286,12 @@ mod tests {
             (77, 1000, 256),
             (256, 130, 4096),
             (40, 512, 1024),
+            (32, 256, 1024),
+            (32, 1000, 256),
+            (8, 256, 1024),
+            (8, 160, 1024),
+            (2, 1024, 256),
+            (12, 48, 128),
         ];
         for (m, n, k) in shapes {
             let a = data(m * k, 1);
@@ -335,6 +354,17 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn few_row_products_are_cut_in_columns() {
+        // A decoding step's MLP projection (k = 1024) and a Coconut pass's 8 rows: the
+        // column blocks are wider than 64, so gemm blocks them like the whole product.
+        assert_eq!(split_parts(32, 256, 1024, 2), Split::Cols(2));
+        assert_eq!(split_parts(8, 768, 256, 2), Split::Cols(2));
+        assert_eq!(split_parts(8, 256, 1024, 2), Split::Cols(2));
+        // Blocks of 64 columns with k > 512 would be small matrices: left whole.
+        assert_eq!(split_parts(32, 128, 1024, 2), Split::Whole);
     }
 
     #[test]
