@@ -43,23 +43,22 @@ enum Command {
     Bench(cmd::BenchCommand),
 }
 
-use superpose_model::on_compute_pool;
-
 fn main() -> ExitCode {
     superpose_model::keep_freed_memory();
     let cli = Cli::parse();
-    let result = match cli.command {
+    // Every command runs on a rayon worker, so the model kernels' forks (also under `demo` and
+    // `lab`) are local hand-offs (see `on_compute_pool`).
+    let result = superpose_model::on_compute_pool(|| match cli.command {
         Command::Demo(args) => cmd::lab::demo(args),
         Command::Graph(c) => cmd::graph::run(c),
         Command::Plan(c) => cmd::plan::run(c),
-        // The model commands run on a rayon worker (see `on_compute_pool`).
-        Command::Think(args) => on_compute_pool(|| cmd::model::think(args)),
+        Command::Think(args) => cmd::model::think(args),
         Command::Reach(c) => cmd::construct::run(c),
-        Command::Train(args) => on_compute_pool(|| cmd::train::train(args)),
-        Command::Eval(args) => on_compute_pool(|| cmd::train::eval(args)),
+        Command::Train(args) => cmd::train::train(args),
+        Command::Eval(args) => cmd::train::eval(args),
         Command::Lab(c) => cmd::lab::run(c),
-        Command::Bench(c) => on_compute_pool(|| cmd::bench(c)),
-    };
+        Command::Bench(c) => cmd::bench(c),
+    });
     match result {
         Ok(code) => code,
         Err(err) => {

@@ -116,7 +116,7 @@ pub fn keep_freed_memory() {
 /// per op. A training or decoding loop runs thousands of such ops per step, most of them small
 /// (a Coconut pass is 8–512 rows). On a worker the fork is a push onto its own deque: if no
 /// other worker takes the second half in time, the forking thread runs it itself. The binary
-/// runs its model commands through this. The pool's threads get the main thread's 8 MiB
+/// runs every command through this. The pool's threads get the main thread's 8 MiB
 /// stack; with a global pool already built, that one is used.
 pub fn on_compute_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     let _ = rayon::ThreadPoolBuilder::new()

@@ -221,7 +221,7 @@ impl SatExtractor {
                 dels[f as usize].push(op as u32);
             }
         }
-        let mut s = SatExtractor {
+        let s = SatExtractor {
             // CaDiCaL's `unsat` configuration (no stabilising phases, no local search): most of
             // a run is spent proving stages UNSAT (docs/planning-sat.md has the measurements).
             solver: cadical::Solver::with_config("unsat")
@@ -241,9 +241,7 @@ impl SatExtractor {
             used,
             cone: None,
         };
-        // Level 0: the initial facts (free variables: "used at level 0").
-        let row = s.new_fact_row(g, 0);
-        s.fact_var.push(row);
+        // Nothing is encoded yet: the first stage restarts the solver on its cone (`extract`).
         s
     }
 
@@ -280,6 +278,7 @@ impl SatExtractor {
             u.iter_mut().for_each(|v| *v = 0);
         }
         self.cone = cone;
+        // Level 0: the initial facts (free variables: "used at level 0").
         let row = self.new_fact_row(g, 0);
         self.fact_var.push(row);
     }
