@@ -15,7 +15,13 @@ one warm-up):
 Other shapes: `--setup JSON` takes superpose's `BenchSetup` as `superpose bench model` passes
 it (`{"size": {...ModelSize}, "shapes": {...BenchShapes}}`), so both sides run one description.
 
+`--serve` (what `superpose bench model --vs-pytorch` runs): print one JSON line (torch version,
+threads), then for each line `train`, `coconut`, `gen1` or `gen32` read from stdin run that
+figure's step once and print its seconds; superpose runs its own step of the same figure
+between two of these, so both sides' steps alternate and see the same machine.
+
 Usage: python3 bench/pytorch_reference.py [--json] [--steps N] [--quick] [--threads N] [--setup JSON]
+       python3 bench/pytorch_reference.py --serve [--threads N] [--setup JSON]
 """
 import argparse
 import json
@@ -97,6 +103,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="tiny shapes (smoke test)")
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0 = default)")
     ap.add_argument("--setup", help="superpose's BenchSetup as JSON (model size and shapes)")
+    ap.add_argument("--serve", action="store_true",
+                    help="run one step per command read from stdin (see the module doc)")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -126,8 +134,6 @@ def main():
         loss.backward()
         opt.step()
 
-    train = tb * ts / median_time(train_step, a.steps)
-
     def coconut_step():
         prefix = torch.randint(0, vocab, (cb, cp))
         answer = torch.randint(0, vocab, (cb, ca + 1))
@@ -141,8 +147,6 @@ def main():
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-
-    coconut_ms = 1000 * median_time(coconut_step, a.steps)
 
     @torch.no_grad()
     def generate(batch):
@@ -167,6 +171,11 @@ def main():
                 pos += 1
         return torch.cat(out, 1)
 
+    if a.serve:
+        return serve({"train": train_step, "coconut": coconut_step,
+                      "gen1": lambda: generate(1), "gen32": lambda: generate(32)})
+    train = tb * ts / median_time(train_step, a.steps)
+    coconut_ms = 1000 * median_time(coconut_step, a.steps)
     gen = {}
     for batch in (1, 32):
         t = median_time(lambda: generate(batch), a.steps if batch == 1 else min(a.steps, 3))
@@ -185,6 +194,22 @@ def main():
     else:
         for k, v in res.items():
             print(f"{k:32} {v}")
+
+
+def serve(steps):
+    print(json.dumps({"torch_version": torch.__version__, "threads": torch.get_num_threads()}),
+          flush=True)
+    for line in sys.stdin:
+        cmd = line.strip()
+        if not cmd:
+            continue
+        if cmd not in steps:
+            print(f"unknown command {cmd!r}; expected one of {sorted(steps)}", file=sys.stderr)
+            return 2
+        t0 = time.perf_counter()
+        steps[cmd]()
+        print(time.perf_counter() - t0, flush=True)
+    return 0
 
 
 if __name__ == "__main__":

@@ -211,6 +211,64 @@ fn bench_model_vs_pytorch_without_torch_fails_fast_and_clearly() {
 }
 
 #[test]
+fn bench_model_vs_pytorch_alternates_steps_with_the_partner_script() {
+    // A stand-in for `python3 bench/pytorch_reference.py --serve`: it passes the `import torch`
+    // probe, sends the header line, logs each command it is given and answers every step
+    // with 0.5 s.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("commands.log");
+    let fake = dir.path().join("python");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = -c ] && exit 0\n\
+             echo '{{\"torch_version\": \"fake\", \"threads\": 1}}'\n\
+             while read cmd; do echo \"$cmd\" >> {}; echo 0.5; done\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = superpose(&[
+        "bench",
+        "model",
+        "--quick",
+        "--vs-pytorch",
+        "--python",
+        fake.to_str().unwrap(),
+        "--threads",
+        "1",
+        "--steps",
+        "2",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // One partner step after each of ours, warm-ups included: 1 + 2 per figure, batch-32
+    // generation's at most 3 timed runs included.
+    let commands = std::fs::read_to_string(&log).unwrap();
+    let want: Vec<&str> = ["train", "coconut", "gen1", "gen32"]
+        .iter()
+        .flat_map(|c| [*c; 3])
+        .collect();
+    assert_eq!(commands.lines().collect::<Vec<_>>(), want);
+    let v = json(&out);
+    let run = &v["runs"][0];
+    assert_eq!(run["pytorch_version"], "fake");
+    assert_eq!(run["pytorch_coconut_step_ms"], 500.0);
+    let b = run["shapes"]["train_batch"].as_f64().unwrap();
+    let s = run["shapes"]["train_seq"].as_f64().unwrap();
+    assert_eq!(run["pytorch_train_tokens_per_s"], b * s / 0.5);
+    let ratio = run["train_ratio"].as_f64().unwrap();
+    let ours = run["train_tokens_per_s"].as_f64().unwrap();
+    assert!((ratio - ours / (b * s / 0.5)).abs() < 1e-9 * ratio);
+}
+
+#[test]
 fn bench_model_quick_json_has_the_figures_per_thread_setting() {
     let out = superpose(&[
         "bench",

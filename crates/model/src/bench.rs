@@ -53,6 +53,16 @@ impl BenchShapes {
         BenchSetup::preset(ShapePreset::Quick).shapes
     }
 
+    /// Tokens one training step reads.
+    pub fn train_tokens(&self) -> usize {
+        self.train_batch * self.train_seq
+    }
+
+    /// Positions one generation run produces at batch `batch` (thoughts, `<eot>`, answer).
+    pub fn generated(&self, batch: usize) -> usize {
+        batch * (self.gen_latents + 1 + self.gen_answer)
+    }
+
     /// Longest sequence any figure runs (rows of the position table it needs).
     pub fn max_len(&self) -> usize {
         let coconut = self.coconut_prefix + self.coconut_latents + self.coconut_answer;
@@ -239,6 +249,34 @@ pub struct PyTorchComparison {
     pub pytorch_version: Option<serde_json::Value>,
 }
 
+/// The four figures of the benchmark (the commands of `bench/pytorch_reference.py --serve`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Figure {
+    Train,
+    Coconut,
+    GenB1,
+    GenB32,
+}
+
+impl Figure {
+    pub const ALL: [Figure; 4] = [
+        Figure::Train,
+        Figure::Coconut,
+        Figure::GenB1,
+        Figure::GenB32,
+    ];
+
+    /// The figure's command word.
+    pub fn name(self) -> &'static str {
+        match self {
+            Figure::Train => "train",
+            Figure::Coconut => "coconut",
+            Figure::GenB1 => "gen1",
+            Figure::GenB32 => "gen32",
+        }
+    }
+}
+
 /// One figure of the report as a table row.
 pub struct BenchRow {
     pub label: &'static str,
@@ -258,6 +296,21 @@ impl BenchReport {
         steps: usize,
         progress: impl Fn(&str),
     ) -> Self {
+        Self::measure_interleaved(dev, config, shapes, steps, progress, &mut |_, _| {})
+    }
+
+    /// [`BenchReport::measure`], calling `between(figure, timed)` after each of our steps
+    /// (warm-up steps too, with `timed` false), outside our timing: an interleaved comparison
+    /// runs the other framework's step of the same figure there, so that both sides' steps
+    /// alternate and see the same machine.
+    pub fn measure_interleaved(
+        dev: &Device,
+        config: &ModelConfig,
+        shapes: &BenchShapes,
+        steps: usize,
+        progress: impl Fn(&str),
+        between: &mut dyn FnMut(Figure, bool),
+    ) -> Self {
         let backend = crate::backend_name(dev);
         // Fused CPU kernels run on flex unless SUPERPOSE_FUSED=0 (burn's composite ops then).
         let kernels = if fused::enabled() && backend.contains("flex") {
@@ -269,12 +322,23 @@ impl BenchReport {
         progress(&format!(
             "measuring training throughput on {backend} ({kernels} kernels) ..."
         ));
-        let train = train_tokens_per_s(dev, config, shapes, 1, steps);
+        let train = train_step_times(dev, config, shapes, 1, steps, &mut |t| {
+            between(Figure::Train, t)
+        });
+        let train = shapes.train_tokens() as f64 / median_of(train);
         progress("measuring the Coconut-style step ...");
-        let coconut = coconut_step_ms(dev, config, shapes, 1, steps);
+        let coconut = coconut_step_times(dev, config, shapes, 1, steps, &mut |t| {
+            between(Figure::Coconut, t)
+        });
+        let coconut = 1000.0 * median_of(coconut);
         progress("measuring latent generation ...");
-        let gen1 = latent_generation_tokens_per_s(dev, config, shapes, 1, steps);
-        let gen32 = latent_generation_tokens_per_s(dev, config, shapes, 32, steps.min(3));
+        let mut gen = |batch: usize, reps: usize, f: Figure| {
+            let times =
+                latent_generation_times(dev, config, shapes, batch, reps, &mut |t| between(f, t));
+            shapes.generated(batch) as f64 / median_of(times)
+        };
+        let gen1 = gen(1, steps, Figure::GenB1);
+        let gen32 = gen(32, steps.min(3), Figure::GenB32);
         BenchReport {
             backend,
             kernels,
@@ -380,6 +444,20 @@ pub fn train_tokens_per_s(
     warmup: usize,
     steps: usize,
 ) -> f64 {
+    let times = train_step_times(dev, config, shapes, warmup, steps, &mut |_| {});
+    shapes.train_tokens() as f64 / median_of(times)
+}
+
+/// The seconds of each timed training step of [`train_tokens_per_s`]; `between(timed)` runs
+/// after each step, outside its timing (see [`BenchReport::measure_interleaved`]).
+pub fn train_step_times(
+    dev: &Device,
+    config: &ModelConfig,
+    shapes: &BenchShapes,
+    warmup: usize,
+    steps: usize,
+    between: &mut dyn FnMut(bool),
+) -> Vec<f64> {
     let dev = &dev.clone().autodiff();
     let mut model = Model::new_seeded(config, 0, dev);
     let mut optim = AdamWConfig::new().init();
@@ -400,13 +478,14 @@ pub fn train_tokens_per_s(
         if i >= warmup {
             times.push(t0.elapsed().as_secs_f64());
         }
+        between(i >= warmup);
     }
-    (b * s) as f64 / median_of(times)
+    times
 }
 
 /// One Coconut-style training step (ms): prefix pass, `latents` sequential single-slot passes
 /// (each feeding the last hidden state back, KV-cached), answer pass with loss, backward
-/// through the whole chain, AdamW.
+/// through the whole chain, AdamW (median of `steps` timed steps after `warmup`).
 pub fn coconut_step_ms(
     dev: &Device,
     config: &ModelConfig,
@@ -414,6 +493,27 @@ pub fn coconut_step_ms(
     warmup: usize,
     steps: usize,
 ) -> f64 {
+    1000.0
+        * median_of(coconut_step_times(
+            dev,
+            config,
+            shapes,
+            warmup,
+            steps,
+            &mut |_| {},
+        ))
+}
+
+/// The seconds of each timed step of [`coconut_step_ms`]; `between(timed)` runs after each
+/// step, outside its timing (see [`BenchReport::measure_interleaved`]).
+pub fn coconut_step_times(
+    dev: &Device,
+    config: &ModelConfig,
+    shapes: &BenchShapes,
+    warmup: usize,
+    steps: usize,
+    between: &mut dyn FnMut(bool),
+) -> Vec<f64> {
     let dev = &dev.clone().autodiff();
     let mut model = Model::new_seeded(config, 0, dev);
     let mut optim = AdamWConfig::new().init();
@@ -458,13 +558,14 @@ pub fn coconut_step_ms(
         if i >= warmup {
             times.push(t0.elapsed().as_secs_f64());
         }
+        between(i >= warmup);
     }
-    1000.0 * median_of(times)
+    times
 }
 
 /// Latent generation throughput at batch `batch`: prompt + `<bot>`, `gen_latents` continuous
 /// thoughts, `<eot>`, `gen_answer` greedy tokens; generated positions (thoughts + eot + answer)
-/// per second, prefill included.
+/// per second, prefill included (median of `reps` timed runs after one warm-up).
 pub fn latent_generation_tokens_per_s(
     dev: &Device,
     config: &ModelConfig,
@@ -472,6 +573,20 @@ pub fn latent_generation_tokens_per_s(
     batch: usize,
     reps: usize,
 ) -> f64 {
+    let times = latent_generation_times(dev, config, shapes, batch, reps, &mut |_| {});
+    shapes.generated(batch) as f64 / median_of(times)
+}
+
+/// The seconds of each timed run of [`latent_generation_tokens_per_s`] (at least one);
+/// `between(timed)` runs after each run, outside its timing.
+pub fn latent_generation_times(
+    dev: &Device,
+    config: &ModelConfig,
+    shapes: &BenchShapes,
+    batch: usize,
+    reps: usize,
+    between: &mut dyn FnMut(bool),
+) -> Vec<f64> {
     let model = Model::new_seeded(config, 0, dev);
     let v = config.vocab_size as u32;
     let mut st = 3u64;
@@ -484,7 +599,7 @@ pub fn latent_generation_tokens_per_s(
         })
         .collect();
     let mut times = Vec::new();
-    for _ in 0..reps.max(1) + 1 {
+    for i in 0..reps.max(1) + 1 {
         let t0 = Instant::now();
         let out = generate::continuous_thoughts(
             &model,
@@ -496,11 +611,12 @@ pub fn latent_generation_tokens_per_s(
         )
         .expect("benchmark shapes fit the model");
         assert_eq!(out[0].tokens.len(), shapes.gen_answer);
-        times.push(t0.elapsed().as_secs_f64());
+        if i > 0 {
+            times.push(t0.elapsed().as_secs_f64()); // the first run is the warm-up
+        }
+        between(i > 0);
     }
-    times.remove(0); // warm-up
-    let generated = batch * (shapes.gen_latents + 1 + shapes.gen_answer);
-    generated as f64 / median_of(times)
+    times
 }
 
 /// The median of at least one timing.

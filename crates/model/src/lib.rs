@@ -108,6 +108,11 @@ pub fn keep_freed_memory() {
     }
 }
 
+/// Threads of the compute pool (rayon's; `RAYON_NUM_THREADS` sets it).
+pub fn compute_threads() -> usize {
+    rayon::current_num_threads()
+}
+
 /// Run `f` on one of rayon's worker threads, and return its result.
 ///
 /// The fused kernels and gemm fork work onto rayon's pool. From a thread outside the pool

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
-use superpose_model::bench::{BenchReport, BenchSetup, ShapeOverrides, ShapePreset};
+use superpose_model::bench::{BenchReport, BenchSetup, Figure, ShapeOverrides, ShapePreset};
 use superpose_model::generate::{self, ColdStop, DecodeConfig, Sampling, ThinkConfig, ThinkMode};
 use superpose_model::lexicon::Lexicon;
 use superpose_model::probe::{self, EmbeddingTable};
@@ -210,7 +210,8 @@ pub struct BenchModelArgs {
     /// Print the figures as JSON (`{"runs": [one report per thread setting]}`).
     #[arg(long)]
     json: bool,
-    /// Also run bench/pytorch_reference.py (needs `python3 -c 'import torch'`) and print ratios.
+    /// Also run bench/pytorch_reference.py (needs `python3 -c 'import torch'`) and print ratios;
+    /// its steps alternate with ours, one each in turn, so both see the same machine.
     #[arg(long)]
     vs_pytorch: bool,
     /// Python interpreter for --vs-pytorch.
@@ -302,7 +303,8 @@ pub fn bench(a: BenchModelArgs) -> anyhow::Result<ExitCode> {
     let settings = thread_settings(&a.threads)?;
     if std::env::var_os(CHILD_RUN).is_some() {
         // One thread setting, measured in this process (its rayon pool has that many threads).
-        let report = measure_here(&setup, steps)?;
+        let threads = superpose_model::compute_threads();
+        let report = measure_here(&setup, steps, a.vs_pytorch.then_some((&a, threads)))?;
         println!("{}", serde_json::to_string(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -327,12 +329,7 @@ pub fn bench(a: BenchModelArgs) -> anyhow::Result<ExitCode> {
     let mut runs = Vec::new();
     for &n in &settings {
         eprintln!("{n} thread(s):");
-        let mut report = measure_child(n)?;
-        if a.vs_pytorch {
-            let py = run_pytorch(&a, &setup, steps, n)?;
-            report.compare_with_pytorch(&py)?;
-        }
-        runs.push(report);
+        runs.push(measure_child(n)?);
     }
     if a.json {
         // Through a JSON value, so the keys print sorted as they always have.
@@ -358,18 +355,138 @@ pub fn bench(a: BenchModelArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Measure in this process (a child started by [`measure_child`]).
-fn measure_here(setup: &BenchSetup, steps: usize) -> anyhow::Result<BenchReport> {
+/// Measure in this process (a child started by [`measure_child`]); with `pytorch`, PyTorch's
+/// steps on `threads` threads alternate with ours and its figures and the ratios are added.
+fn measure_here(
+    setup: &BenchSetup,
+    steps: usize,
+    pytorch: Option<(&BenchModelArgs, usize)>,
+) -> anyhow::Result<BenchReport> {
     // burn's default device: flex (CPU) unless the build has another backend or BURN_DEVICE
     // picks one of those compiled in.
     let dev = superpose_model::default_device()?;
-    Ok(BenchReport::measure(
+    let progress = |m: &str| eprintln!("  {m}");
+    let Some((a, threads)) = pytorch else {
+        return Ok(BenchReport::measure(
+            &dev,
+            &setup.config(),
+            &setup.shapes,
+            steps,
+            progress,
+        ));
+    };
+    let mut partner = PyTorchPartner::start(a, setup, threads)?;
+    let mut report = BenchReport::measure_interleaved(
         &dev,
         &setup.config(),
         &setup.shapes,
         steps,
-        |m| eprintln!("  {m}"),
-    ))
+        progress,
+        &mut |f, timed| partner.step(f, timed),
+    );
+    report.compare_with_pytorch(&partner.figures(setup)?)?;
+    Ok(report)
+}
+
+/// `bench/pytorch_reference.py --serve` on the same setup: runs PyTorch's step of a figure
+/// whenever we have run ours, and keeps its timings.
+struct PyTorchPartner {
+    child: std::process::Child,
+    to: std::process::ChildStdin,
+    from: std::io::BufReader<std::process::ChildStdout>,
+    /// The script's first line: torch version and threads.
+    header: Value,
+    times: std::collections::HashMap<Figure, Vec<f64>>,
+    /// The first failure; later steps are skipped and `figures` reports it.
+    failed: Option<anyhow::Error>,
+}
+
+impl PyTorchPartner {
+    fn start(a: &BenchModelArgs, setup: &BenchSetup, threads: usize) -> anyhow::Result<Self> {
+        use std::process::{Command, Stdio};
+        let script = pytorch_script();
+        eprintln!("  starting {} --serve ...", script.display());
+        let mut child = Command::new(&a.python)
+            .arg(&script)
+            .arg("--serve")
+            .arg("--threads")
+            .arg(threads.to_string())
+            .arg("--setup")
+            .arg(serde_json::to_string(setup)?)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("running {} {}", a.python, script.display()))?;
+        let to = child.stdin.take().context("the PyTorch script's stdin")?;
+        let from = std::io::BufReader::new(child.stdout.take().context("its stdout")?);
+        let mut partner = PyTorchPartner {
+            child,
+            to,
+            from,
+            header: Value::Null,
+            times: Default::default(),
+            failed: None,
+        };
+        let line = partner.read_line()?;
+        partner.header = serde_json::from_str(&line)
+            .with_context(|| format!("{}: first line is not JSON: {line:?}", script.display()))?;
+        Ok(partner)
+    }
+
+    fn read_line(&mut self) -> anyhow::Result<String> {
+        use std::io::BufRead;
+        let mut line = String::new();
+        if self.from.read_line(&mut line)? == 0 {
+            bail!(
+                "{} --serve ended early (is PyTorch installed? `python3 -c 'import torch'`)",
+                pytorch_script().display()
+            );
+        }
+        Ok(line.trim().to_string())
+    }
+
+    /// PyTorch's step of `figure`, kept when `timed`.
+    fn step(&mut self, figure: Figure, timed: bool) {
+        if self.failed.is_some() {
+            return;
+        }
+        let run = |p: &mut Self| -> anyhow::Result<f64> {
+            use std::io::Write;
+            writeln!(p.to, "{}", figure.name())?;
+            p.to.flush()?;
+            let line = p.read_line()?;
+            line.parse::<f64>()
+                .with_context(|| format!("PyTorch's {} step: not seconds: {line:?}", figure.name()))
+        };
+        match run(self) {
+            Ok(s) if timed => self.times.entry(figure).or_default().push(s),
+            Ok(_) => {}
+            Err(e) => self.failed = Some(e),
+        }
+    }
+
+    /// The figures in `bench/pytorch_reference.py --json`'s keys (medians of the kept steps).
+    fn figures(mut self, setup: &BenchSetup) -> anyhow::Result<Value> {
+        drop(self.to); // end of input: the script exits
+        let _ = self.child.wait();
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        let mut median = |f: Figure| {
+            let times = self.times.remove(&f).unwrap_or_default();
+            superpose_util::median(times).with_context(|| format!("no PyTorch {} step", f.name()))
+        };
+        let sh = &setup.shapes;
+        Ok(json!({
+            "torch_version": self.header.get("torch_version"),
+            "threads": self.header.get("threads"),
+            "train_tokens_per_s": sh.train_tokens() as f64 / median(Figure::Train)?,
+            "coconut_step_ms": 1000.0 * median(Figure::Coconut)?,
+            "latent_gen_b1_tokens_per_s": sh.generated(1) as f64 / median(Figure::GenB1)?,
+            "latent_gen_b32_tokens_per_s": sh.generated(32) as f64 / median(Figure::GenB32)?,
+        }))
+    }
 }
 
 /// Run this same command line in a child process with `threads` rayon threads.
@@ -390,36 +507,4 @@ fn measure_child(threads: usize) -> anyhow::Result<BenchReport> {
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().last().unwrap_or_default();
     serde_json::from_str(line).context("reading the measuring process's report")
-}
-
-/// `bench/pytorch_reference.py` on the same setup with `threads` threads.
-fn run_pytorch(
-    a: &BenchModelArgs,
-    setup: &BenchSetup,
-    steps: usize,
-    threads: usize,
-) -> anyhow::Result<Value> {
-    let script = pytorch_script();
-    let mut cmd = std::process::Command::new(&a.python);
-    cmd.arg(&script)
-        .arg("--json")
-        .arg("--steps")
-        .arg(steps.to_string())
-        .arg("--threads")
-        .arg(threads.to_string())
-        .arg("--setup")
-        .arg(serde_json::to_string(setup)?);
-    eprintln!("  running {} ...", script.display());
-    let res = cmd
-        .output()
-        .with_context(|| format!("running {} {}", a.python, script.display()))?;
-    if !res.status.success() {
-        bail!(
-            "{} failed (is PyTorch installed? `{} -c 'import torch'`):\n{}",
-            script.display(),
-            a.python,
-            String::from_utf8_lossy(&res.stderr)
-        );
-    }
-    serde_json::from_slice(&res.stdout).context("parsing the PyTorch script's JSON")
 }
