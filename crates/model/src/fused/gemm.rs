@@ -59,6 +59,39 @@ pub(super) unsafe fn gemm_on(
     b_cs: isize,
     parallel: bool,
 ) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        gemm_rows_from(
+            m, n, k, c, c_rs, accumulate, a, a_rs, a_cs, b, b_rs, b_cs, parallel, None,
+        )
+    }
+}
+
+/// [`gemm_on`], with every output row first set to `row_init` (`[n]`) when given, then
+/// accumulated into: `C = 1·row_init + A·B` (linear's bias). Each block sets its own rows just
+/// before its product, on the thread that computes them, instead of the whole output being
+/// filled on one thread first.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn gemm_rows_from(
+    m: usize,
+    n: usize,
+    k: usize,
+    c: *mut f32,
+    c_rs: usize,
+    accumulate: bool,
+    a: *const f32,
+    a_rs: isize,
+    a_cs: isize,
+    b: *const f32,
+    b_rs: isize,
+    b_cs: isize,
+    parallel: bool,
+    row_init: Option<&[f32]>,
+) {
+    if let Some(init) = row_init {
+        assert_eq!(init.len(), n, "one initial value per output column");
+    }
+    let accumulate = accumulate || row_init.is_some();
     let parts = if parallel {
         split_parts(m, n, k, rayon::current_num_threads())
     } else {
@@ -70,6 +103,12 @@ pub(super) unsafe fn gemm_on(
     let one = move |rows: (usize, usize), cols: (usize, usize)| unsafe {
         let (r0, r1) = rows;
         let (c0, c1) = cols;
+        if let Some(init) = row_init {
+            for r in r0..r1 {
+                let row = (c as *mut f32).add(r * c_rs + c0);
+                std::ptr::copy_nonoverlapping(init.as_ptr().add(c0), row, c1 - c0);
+            }
+        }
         gemm_single(
             r1 - r0,
             c1 - c0,
@@ -353,6 +392,53 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn rows_set_per_block_are_bitwise_bias_then_product() {
+        // Linear's forward with a bias: each block sets its rows to the bias before its
+        // product; the same as the bias repeated over the whole output, then accumulated.
+        for (m, n, k) in [(4096, 768, 256), (3200, 384, 128), (8, 768, 256), (77, 1000, 256)] {
+            let (a, b, bias) = (data(m * k, 6), data(k * n, 7), data(n, 8));
+            let mut want = bias.repeat(m);
+            let mut got = vec![f32::NAN; m * n];
+            unsafe {
+                gemm_single(
+                    m,
+                    n,
+                    k,
+                    want.as_mut_ptr(),
+                    n,
+                    true,
+                    a.as_ptr(),
+                    k as isize,
+                    1,
+                    b.as_ptr(),
+                    n as isize,
+                    1,
+                );
+                gemm_rows_from(
+                    m,
+                    n,
+                    k,
+                    got.as_mut_ptr(),
+                    n,
+                    false,
+                    a.as_ptr(),
+                    k as isize,
+                    1,
+                    b.as_ptr(),
+                    n as isize,
+                    1,
+                    true,
+                    Some(&bias),
+                );
+            }
+            assert!(
+                want.iter().zip(&got).all(|(x, y)| x.to_bits() == y.to_bits()),
+                "{m}×{n}×{k}"
+            );
         }
     }
 

@@ -3,7 +3,7 @@
 use burn::tensor::Tensor;
 use burn_flex::FlexTensor;
 
-use super::gemm::{gemm_on, gemm_transposed_out, mat_view, written_by};
+use super::gemm::{gemm_on, gemm_rows_from, gemm_transposed_out, mat_view, written_by};
 use super::{
     add_partials, contiguous, f32s, finish, flex, input, inputs, rows_of, run_tasks, shape_of,
     FusedGrad, ROWS_PER_TASK,
@@ -15,15 +15,19 @@ fn linear_fwd(x: &[f32], k: usize, w: &FlexTensor, b: Option<&[f32]>) -> Vec<f32
     let rows = x.len() / k;
     let n = w.layout().shape()[1];
     let (wp, w_rs, w_cs) = mat_view(w);
-    // SAFETY: x is [rows, k] contiguous, w a [k, n] view inside its storage, y fresh.
-    let product = |y: *mut f32, accumulate: bool| unsafe {
-        gemm_on(
+    if k == 0 {
+        return b.map_or_else(|| vec![0f32; rows * n], |b| b.repeat(rows));
+    }
+    // SAFETY: x is [rows, k] contiguous, w a [k, n] view inside its storage, y fresh; every
+    // element of y is written (the bias rows set first, then the product added).
+    written_by(rows * n, k, |y| unsafe {
+        gemm_rows_from(
             rows,
             n,
             k,
             y,
             n,
-            accumulate,
+            false,
             x.as_ptr(),
             k as isize,
             1,
@@ -31,16 +35,9 @@ fn linear_fwd(x: &[f32], k: usize, w: &FlexTensor, b: Option<&[f32]>) -> Vec<f32
             w_rs,
             w_cs,
             true,
+            b,
         )
-    };
-    match b {
-        Some(b) => {
-            let mut y = b.repeat(rows);
-            product(y.as_mut_ptr(), true);
-            y
-        }
-        None => written_by(rows * n, k, |y| product(y, false)),
-    }
+    })
 }
 
 /// Column sums of `dy [rows, n]`: the bias gradient.
