@@ -7,19 +7,19 @@ use burn_flex::FlexTensor;
 use super::vecmath::{logsumexp_row, softmax_scaled_row};
 use super::{
     contiguous, f32s, finish, flex, input, inputs, rows_of, run_tasks, shape_of, FusedGrad,
-    SharedOut, ROWS_PER_TASK,
+    TaskOut, ROWS_PER_TASK,
 };
 
 /// Per row of `logits [n, v]`: log-sum-exp, and the summed −log p(target) over rows whose
 /// target is ≥ 0.
 fn cross_entropy_fwd(logits: &[f32], v: usize, targets: &[i64]) -> (f64, Vec<f32>) {
     let n = targets.len();
-    let mut lse = vec![0f32; n];
-    let lo = SharedOut::new(&mut lse);
+    let lse = TaskOut::new(n);
+    let lo = lse.shared();
     let sums = run_tasks(n.div_ceil(ROWS_PER_TASK), logits.len(), |t| {
         let (r0, r1) = rows_of(t, n);
         // SAFETY: task t owns rows r0..r1.
-        let lse = unsafe { lo.range(r0, r1 - r0) };
+        let lse = unsafe { lo.take(r0, r1 - r0) };
         let mut sum = 0f64;
         for (r, row) in logits[r0 * v..r1 * v].chunks(v).enumerate() {
             lse[r] = logsumexp_row(row);
@@ -30,18 +30,19 @@ fn cross_entropy_fwd(logits: &[f32], v: usize, targets: &[i64]) -> (f64, Vec<f32
         }
         sum
     });
-    (sums.iter().sum(), lse)
+    // SAFETY: the tasks took every element.
+    (sums.iter().sum(), unsafe { lse.into_vec() })
 }
 
 /// d(Σ −log p(target))/d logits = g · (softmax − onehot(target)) on rows with a target, 0 elsewhere.
 fn cross_entropy_bwd(logits: &[f32], v: usize, targets: &[i64], lse: &[f32], g: f32) -> Vec<f32> {
     let n = targets.len();
-    let mut dl = vec![0f32; logits.len()];
-    let dlo = SharedOut::new(&mut dl);
+    let dl = TaskOut::new(logits.len());
+    let dlo = dl.shared();
     run_tasks(n.div_ceil(ROWS_PER_TASK), logits.len(), |t| {
         let (r0, r1) = rows_of(t, n);
         // SAFETY: task t owns rows r0..r1.
-        let dl = unsafe { dlo.range(r0 * v, (r1 - r0) * v) };
+        let dl = unsafe { dlo.take(r0 * v, (r1 - r0) * v) };
         for (r, (row, drow)) in logits[r0 * v..r1 * v]
             .chunks(v)
             .zip(dl.chunks_mut(v))
@@ -55,7 +56,8 @@ fn cross_entropy_bwd(logits: &[f32], v: usize, targets: &[i64], lse: &[f32], g: 
             drow[tg as usize] -= g;
         }
     });
-    dl
+    // SAFETY: the tasks took every element (rows without a target stay zero).
+    unsafe { dl.into_vec() }
 }
 
 #[derive(Clone, Debug)]

@@ -7,7 +7,7 @@ use burn_flex::FlexTensor;
 use super::vecmath::{erf_f32, multiversion};
 use super::{
     add_partials, contiguous, f32s, finish, flex, input, inputs, run_tasks, shape_of, FusedGrad,
-    SharedOut,
+    TaskOut,
 };
 
 const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
@@ -53,27 +53,27 @@ const ELEMS_PER_TASK: usize = 1 << 16;
 
 /// `(z, y)` for `h [n, d]` and bias `b [d]` (or none).
 fn bias_gelu_fwd(h: &[f32], b: &[f32], d: usize) -> (Vec<f32>, Vec<f32>) {
-    let mut z = vec![0f32; h.len()];
-    let mut y = vec![0f32; h.len()];
+    let (z, y) = (TaskOut::new(h.len()), TaskOut::new(h.len()));
     let chunk = (ELEMS_PER_TASK / d).max(1) * d;
-    let (zo, yo) = (SharedOut::new(&mut z), SharedOut::new(&mut y));
+    let (zo, yo) = (z.shared(), y.shared());
     run_tasks(h.len().div_ceil(chunk), h.len(), |t| {
         let (a, e) = (t * chunk, ((t + 1) * chunk).min(h.len()));
         // SAFETY: task t owns elements a..e.
-        unsafe { bias_gelu_rows(&h[a..e], b, zo.range(a, e - a), yo.range(a, e - a)) };
+        unsafe { bias_gelu_rows(&h[a..e], b, zo.take(a, e - a), yo.take(a, e - a)) };
     });
-    (z, y)
+    // SAFETY: the tasks took every element.
+    unsafe { (z.into_vec(), y.into_vec()) }
 }
 
 /// `dz` and, with a bias, its gradient Σ_rows dz.
 fn bias_gelu_bwd(z: &[f32], dy: &[f32], d: usize, bias: bool) -> (Vec<f32>, Vec<f32>) {
-    let mut dz = vec![0f32; z.len()];
+    let dz_out = TaskOut::new(z.len());
     let chunk = (ELEMS_PER_TASK / d).max(1) * d;
-    let dzo = SharedOut::new(&mut dz);
+    let dzo = dz_out.shared();
     let partial = run_tasks(z.len().div_ceil(chunk), z.len(), |t| {
         let (a, e) = (t * chunk, ((t + 1) * chunk).min(z.len()));
         // SAFETY: task t owns elements a..e.
-        let dz = unsafe { dzo.range(a, e - a) };
+        let dz = unsafe { dzo.take(a, e - a) };
         gelu_grad_rows(&z[a..e], &dy[a..e], dz);
         let mut db = vec![0f32; if bias { d } else { 0 }];
         if bias {
@@ -83,6 +83,8 @@ fn bias_gelu_bwd(z: &[f32], dy: &[f32], d: usize, bias: bool) -> (Vec<f32>, Vec<
         }
         db
     });
+    // SAFETY: the tasks took every element.
+    let dz = unsafe { dz_out.into_vec() };
     (dz, add_partials(partial, if bias { d } else { 0 }))
 }
 

@@ -399,7 +399,12 @@ mod tests {
     fn rows_set_per_block_are_bitwise_bias_then_product() {
         // Linear's forward with a bias: each block sets its rows to the bias before its
         // product; the same as the bias repeated over the whole output, then accumulated.
-        for (m, n, k) in [(4096, 768, 256), (3200, 384, 128), (8, 768, 256), (77, 1000, 256)] {
+        for (m, n, k) in [
+            (4096, 768, 256),
+            (3200, 384, 128),
+            (8, 768, 256),
+            (77, 1000, 256),
+        ] {
             let (a, b, bias) = (data(m * k, 6), data(k * n, 7), data(n, 8));
             let mut want = bias.repeat(m);
             let mut got = vec![f32::NAN; m * n];
@@ -436,7 +441,9 @@ mod tests {
                 );
             }
             assert!(
-                want.iter().zip(&got).all(|(x, y)| x.to_bits() == y.to_bits()),
+                want.iter()
+                    .zip(&got)
+                    .all(|(x, y)| x.to_bits() == y.to_bits()),
                 "{m}×{n}×{k}"
             );
         }

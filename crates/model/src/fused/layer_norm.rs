@@ -7,7 +7,7 @@ use burn_flex::FlexTensor;
 
 use super::{
     add_partials, contiguous, f32s, finish, flex, input, inputs, rows_of, run_tasks, shape_of,
-    FusedGrad, SharedOut, ROWS_PER_TASK,
+    FusedGrad, TaskOut, ROWS_PER_TASK,
 };
 
 /// `y = (x − μ) / sqrt(σ² + eps) · w + b` over the last axis of `x [n, d]` (Ba et al. 2016);
@@ -15,22 +15,16 @@ use super::{
 fn layer_norm_fwd(x: &[f32], w: &[f32], b: &[f32], eps: f32) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let d = w.len();
     let n = x.len() / d;
-    let mut y = vec![0f32; x.len()];
-    let mut mean = vec![0f32; n];
-    let mut rstd = vec![0f32; n];
-    let (yo, mo, ro) = (
-        SharedOut::new(&mut y),
-        SharedOut::new(&mut mean),
-        SharedOut::new(&mut rstd),
-    );
+    let (y, mean, rstd) = (TaskOut::new(x.len()), TaskOut::new(n), TaskOut::new(n));
+    let (yo, mo, ro) = (y.shared(), mean.shared(), rstd.shared());
     run_tasks(n.div_ceil(ROWS_PER_TASK), x.len(), |t| {
         let (r0, r1) = rows_of(t, n);
         // SAFETY: task t owns rows r0..r1.
         let (y, mean, rstd) = unsafe {
             (
-                yo.range(r0 * d, (r1 - r0) * d),
-                mo.range(r0, r1 - r0),
-                ro.range(r0, r1 - r0),
+                yo.take(r0 * d, (r1 - r0) * d),
+                mo.take(r0, r1 - r0),
+                ro.take(r0, r1 - r0),
             )
         };
         for (r, (xr, yr)) in x[r0 * d..r1 * d].chunks(d).zip(y.chunks_mut(d)).enumerate() {
@@ -44,7 +38,8 @@ fn layer_norm_fwd(x: &[f32], w: &[f32], b: &[f32], eps: f32) -> (Vec<f32>, Vec<f
             rstd[r] = rs;
         }
     });
-    (y, mean, rstd)
+    // SAFETY: the tasks took every element of the three.
+    unsafe { (y.into_vec(), mean.into_vec(), rstd.into_vec()) }
 }
 
 /// LayerNorm backward: with x̂ = (x − μ)·r and g = dy·w,
@@ -58,12 +53,12 @@ fn layer_norm_bwd(
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let d = w.len();
     let n = x.len() / d;
-    let mut dx = vec![0f32; x.len()];
-    let dxo = SharedOut::new(&mut dx);
+    let dx_out = TaskOut::new(x.len());
+    let dxo = dx_out.shared();
     let partial = run_tasks(n.div_ceil(ROWS_PER_TASK), x.len(), |t| {
         let (r0, r1) = rows_of(t, n);
         // SAFETY: task t owns rows r0..r1.
-        let dx = unsafe { dxo.range(r0 * d, (r1 - r0) * d) };
+        let dx = unsafe { dxo.take(r0 * d, (r1 - r0) * d) };
         let mut dw = vec![0f32; d];
         let mut db = vec![0f32; d];
         let mut xhat = vec![0f32; d];
@@ -89,6 +84,8 @@ fn layer_norm_bwd(
         (dw, db)
     });
     let (pw, pb): (Vec<_>, Vec<_>) = partial.into_iter().unzip();
+    // SAFETY: the tasks took every element.
+    let dx = unsafe { dx_out.into_vec() };
     (dx, add_partials(pw, d), add_partials(pb, d))
 }
 
