@@ -1,7 +1,9 @@
 //! One benchmark figure alone, for profiling and A/B timing: prints each timed step's
 //! milliseconds, then their median and minimum.
-//! `cargo run --release -p superpose-model --example train_throughput -- [steps] [reference|recipe] [train|coconut]`
-use superpose_model::bench::{coconut_step_times, train_step_times, BenchSetup, ShapePreset};
+//! `cargo run --release -p superpose-model --example train_throughput -- [steps] [reference|recipe] [train|coconut|gen32]`
+use superpose_model::bench::{
+    coconut_step_times, latent_generation_times, train_step_times, BenchSetup, ShapePreset,
+};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -18,6 +20,9 @@ fn main() {
         superpose_model::on_compute_pool(|| match args.get(3).map(String::as_str) {
             Some("coconut") => {
                 coconut_step_times(&dev, &config, &setup.shapes, 1, steps, &mut |_| {})
+            }
+            Some("gen32") => {
+                latent_generation_times(&dev, &config, &setup.shapes, 32, steps, &mut |_| {})
             }
             _ => train_step_times(&dev, &config, &setup.shapes, 1, steps, &mut |_| {}),
         })
