@@ -259,13 +259,6 @@ pub enum Figure {
 }
 
 impl Figure {
-    pub const ALL: [Figure; 4] = [
-        Figure::Train,
-        Figure::Coconut,
-        Figure::GenB1,
-        Figure::GenB32,
-    ];
-
     /// The figure's command word.
     pub fn name(self) -> &'static str {
         match self {
@@ -288,22 +281,11 @@ pub struct BenchRow {
 
 impl BenchReport {
     /// Measure the four figures on `dev` (`steps` timed steps each, at most 3 for batch-32
-    /// generation); `progress` hears what is being measured.
+    /// generation); `progress` hears what is being measured. `between(figure, timed)` is
+    /// called after each of our steps (warm-up steps too, with `timed` false), outside our
+    /// timing: an interleaved comparison runs the other framework's step of the same figure
+    /// there, so that both sides' steps alternate and see the same machine.
     pub fn measure(
-        dev: &Device,
-        config: &ModelConfig,
-        shapes: &BenchShapes,
-        steps: usize,
-        progress: impl Fn(&str),
-    ) -> Self {
-        Self::measure_interleaved(dev, config, shapes, steps, progress, &mut |_, _| {})
-    }
-
-    /// [`BenchReport::measure`], calling `between(figure, timed)` after each of our steps
-    /// (warm-up steps too, with `timed` false), outside our timing: an interleaved comparison
-    /// runs the other framework's step of the same figure there, so that both sides' steps
-    /// alternate and see the same machine.
-    pub fn measure_interleaved(
         dev: &Device,
         config: &ModelConfig,
         shapes: &BenchShapes,
@@ -435,21 +417,9 @@ fn tokens(rng_state: &mut u64, n: usize, vocab: usize) -> Vec<i64> {
         .collect()
 }
 
-/// Training throughput: tokens/s of forward + backward + AdamW on random tokens (median of
-/// `steps` timed steps after `warmup`).
-pub fn train_tokens_per_s(
-    dev: &Device,
-    config: &ModelConfig,
-    shapes: &BenchShapes,
-    warmup: usize,
-    steps: usize,
-) -> f64 {
-    let times = train_step_times(dev, config, shapes, warmup, steps, &mut |_| {});
-    shapes.train_tokens() as f64 / median_of(times)
-}
-
-/// The seconds of each timed training step of [`train_tokens_per_s`]; `between(timed)` runs
-/// after each step, outside its timing (see [`BenchReport::measure_interleaved`]).
+/// Training steps (forward + backward + AdamW on random tokens): the seconds of each of the
+/// `steps` timed steps after `warmup`; `between(timed)` runs after each step, outside its
+/// timing (see [`BenchReport::measure`]).
 pub fn train_step_times(
     dev: &Device,
     config: &ModelConfig,
@@ -483,29 +453,10 @@ pub fn train_step_times(
     times
 }
 
-/// One Coconut-style training step (ms): prefix pass, `latents` sequential single-slot passes
-/// (each feeding the last hidden state back, KV-cached), answer pass with loss, backward
-/// through the whole chain, AdamW (median of `steps` timed steps after `warmup`).
-pub fn coconut_step_ms(
-    dev: &Device,
-    config: &ModelConfig,
-    shapes: &BenchShapes,
-    warmup: usize,
-    steps: usize,
-) -> f64 {
-    1000.0
-        * median_of(coconut_step_times(
-            dev,
-            config,
-            shapes,
-            warmup,
-            steps,
-            &mut |_| {},
-        ))
-}
-
-/// The seconds of each timed step of [`coconut_step_ms`]; `between(timed)` runs after each
-/// step, outside its timing (see [`BenchReport::measure_interleaved`]).
+/// Coconut-style training steps: prefix pass, `latents` sequential single-slot passes (each
+/// feeding the last hidden state back, KV-cached), answer pass with loss, backward through the
+/// whole chain, AdamW. The seconds of each of the `steps` timed steps after `warmup`;
+/// `between(timed)` runs after each step, outside its timing.
 pub fn coconut_step_times(
     dev: &Device,
     config: &ModelConfig,
@@ -563,22 +514,10 @@ pub fn coconut_step_times(
     times
 }
 
-/// Latent generation throughput at batch `batch`: prompt + `<bot>`, `gen_latents` continuous
-/// thoughts, `<eot>`, `gen_answer` greedy tokens; generated positions (thoughts + eot + answer)
-/// per second, prefill included (median of `reps` timed runs after one warm-up).
-pub fn latent_generation_tokens_per_s(
-    dev: &Device,
-    config: &ModelConfig,
-    shapes: &BenchShapes,
-    batch: usize,
-    reps: usize,
-) -> f64 {
-    let times = latent_generation_times(dev, config, shapes, batch, reps, &mut |_| {});
-    shapes.generated(batch) as f64 / median_of(times)
-}
-
-/// The seconds of each timed run of [`latent_generation_tokens_per_s`] (at least one);
-/// `between(timed)` runs after each run, outside its timing.
+/// Latent generation at batch `batch`: prompt + `<bot>`, `gen_latents` continuous thoughts,
+/// `<eot>`, `gen_answer` greedy tokens, prefill included. The seconds of each of `reps` timed
+/// runs (at least one) after one warm-up; `between(timed)` runs after each run, outside its
+/// timing.
 pub fn latent_generation_times(
     dev: &Device,
     config: &ModelConfig,

@@ -303,8 +303,7 @@ pub fn bench(a: BenchModelArgs) -> anyhow::Result<ExitCode> {
     let settings = thread_settings(&a.threads)?;
     if std::env::var_os(CHILD_RUN).is_some() {
         // One thread setting, measured in this process (its rayon pool has that many threads).
-        let threads = superpose_model::compute_threads();
-        let report = measure_here(&setup, steps, a.vs_pytorch.then_some((&a, threads)))?;
+        let report = measure_here(&setup, steps, a.vs_pytorch.then_some(a.python.as_str()))?;
         println!("{}", serde_json::to_string(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -355,36 +354,35 @@ pub fn bench(a: BenchModelArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Measure in this process (a child started by [`measure_child`]); with `pytorch`, PyTorch's
-/// steps on `threads` threads alternate with ours and its figures and the ratios are added.
+/// Measure in this process (a child started by [`measure_child`]); with `python`, PyTorch's
+/// steps alternate with ours on as many threads and its figures and the ratios are added.
 fn measure_here(
     setup: &BenchSetup,
     steps: usize,
-    pytorch: Option<(&BenchModelArgs, usize)>,
+    python: Option<&str>,
 ) -> anyhow::Result<BenchReport> {
     // burn's default device: flex (CPU) unless the build has another backend or BURN_DEVICE
     // picks one of those compiled in.
     let dev = superpose_model::default_device()?;
-    let progress = |m: &str| eprintln!("  {m}");
-    let Some((a, threads)) = pytorch else {
-        return Ok(BenchReport::measure(
-            &dev,
-            &setup.config(),
-            &setup.shapes,
-            steps,
-            progress,
-        ));
-    };
-    let mut partner = PyTorchPartner::start(a, setup, threads)?;
-    let mut report = BenchReport::measure_interleaved(
+    let threads = superpose_model::compute_threads();
+    let mut partner = python
+        .map(|py| PyTorchPartner::start(py, setup, threads))
+        .transpose()?;
+    let mut report = BenchReport::measure(
         &dev,
         &setup.config(),
         &setup.shapes,
         steps,
-        progress,
-        &mut |f, timed| partner.step(f, timed),
+        |m| eprintln!("  {m}"),
+        &mut |f, timed| {
+            if let Some(p) = partner.as_mut() {
+                p.step(f, timed)
+            }
+        },
     );
-    report.compare_with_pytorch(&partner.figures(setup)?)?;
+    if let Some(p) = partner {
+        report.compare_with_pytorch(&p.figures(setup)?)?;
+    }
     Ok(report)
 }
 
@@ -402,11 +400,11 @@ struct PyTorchPartner {
 }
 
 impl PyTorchPartner {
-    fn start(a: &BenchModelArgs, setup: &BenchSetup, threads: usize) -> anyhow::Result<Self> {
+    fn start(python: &str, setup: &BenchSetup, threads: usize) -> anyhow::Result<Self> {
         use std::process::{Command, Stdio};
         let script = pytorch_script();
         eprintln!("  starting {} --serve ...", script.display());
-        let mut child = Command::new(&a.python)
+        let mut child = Command::new(python)
             .arg(&script)
             .arg("--serve")
             .arg("--threads")
@@ -417,7 +415,7 @@ impl PyTorchPartner {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .with_context(|| format!("running {} {}", a.python, script.display()))?;
+            .with_context(|| format!("running {python} {}", script.display()))?;
         let to = child.stdin.take().context("the PyTorch script's stdin")?;
         let from = std::io::BufReader::new(child.stdout.take().context("its stdout")?);
         let mut partner = PyTorchPartner {

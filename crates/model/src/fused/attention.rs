@@ -86,6 +86,7 @@ unsafe fn block_scores(
             1,
             k_rs as isize,
             false,
+            None,
         );
     }
     for r in 0..m {
@@ -146,6 +147,7 @@ fn attention_fwd(sh: &AttnShape, q: HeadView, k: HeadView, v: HeadView) -> (Vec<
                         v.row as isize,
                         1,
                         false,
+                        None,
                     )
                 };
             }
@@ -213,6 +215,7 @@ fn attention_bwd(
                     gv.row as isize,
                     1,
                     false,
+                    None,
                 );
                 // dP = dO_blk Vᵀ.
                 gemm_on(
@@ -229,6 +232,7 @@ fn attention_bwd(
                     1,
                     v.row as isize,
                     false,
+                    None,
                 );
             }
             for r in 0..m {
@@ -251,6 +255,7 @@ fn attention_bwd(
                     k.row as isize,
                     1,
                     false,
+                    None,
                 );
                 // dK[0..n] += dSᵀ Q_blk.
                 gemm_on(
@@ -267,6 +272,7 @@ fn attention_bwd(
                     q.row as isize,
                     1,
                     false,
+                    None,
                 );
             }
         }

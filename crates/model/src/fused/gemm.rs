@@ -39,40 +39,17 @@ pub(super) fn written_by(n: usize, inner: usize, fill: impl FnOnce(*mut f32)) ->
 /// second core on the 8–512-row products of a Coconut step. Without `parallel` (the per-head
 /// attention products, already spread over heads) the product runs on this thread.
 ///
+/// With `row_init` (`[n]`, linear's bias), every output row is first set to it and then
+/// accumulated into, `C = 1·row_init + A·B`; each block sets its own rows just before its
+/// product, on the thread that computes them, instead of one thread filling the whole output
+/// first.
+///
 /// Every output element is the same sum over `k` in the same order however the output is
 /// cut (gemm's depth blocking depends on `k` only, and blocks are cut at multiples of
 /// [`SPLIT_ALIGN`] so no block falls into gemm's small-matrix paths), so the result does not
 /// depend on the thread count; `split_gemm_is_bitwise_the_whole_product` checks it.
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn gemm_on(
-    m: usize,
-    n: usize,
-    k: usize,
-    c: *mut f32,
-    c_rs: usize,
-    accumulate: bool,
-    a: *const f32,
-    a_rs: isize,
-    a_cs: isize,
-    b: *const f32,
-    b_rs: isize,
-    b_cs: isize,
-    parallel: bool,
-) {
-    // SAFETY: forwarded from the caller.
-    unsafe {
-        gemm_rows_from(
-            m, n, k, c, c_rs, accumulate, a, a_rs, a_cs, b, b_rs, b_cs, parallel, None,
-        )
-    }
-}
-
-/// [`gemm_on`], with every output row first set to `row_init` (`[n]`) when given, then
-/// accumulated into: `C = 1·row_init + A·B` (linear's bias). Each block sets its own rows just
-/// before its product, on the thread that computes them, instead of the whole output being
-/// filled on one thread first.
-#[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn gemm_rows_from(
     m: usize,
     n: usize,
     k: usize,
@@ -423,7 +400,7 @@ mod tests {
                     n as isize,
                     1,
                 );
-                gemm_rows_from(
+                gemm_on(
                     m,
                     n,
                     k,

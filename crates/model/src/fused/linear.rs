@@ -3,7 +3,7 @@
 use burn::tensor::Tensor;
 use burn_flex::FlexTensor;
 
-use super::gemm::{gemm_on, gemm_rows_from, gemm_transposed_out, mat_view, written_by};
+use super::gemm::{gemm_on, gemm_transposed_out, mat_view, written_by};
 use super::{
     add_partials, contiguous, f32s, finish, flex, input, inputs, rows_of, run_tasks, shape_of,
     FusedGrad, ROWS_PER_TASK,
@@ -21,7 +21,7 @@ fn linear_fwd(x: &[f32], k: usize, w: &FlexTensor, b: Option<&[f32]>) -> Vec<f32
     // SAFETY: x is [rows, k] contiguous, w a [k, n] view inside its storage, y fresh; every
     // element of y is written (the bias rows set first, then the product added).
     written_by(rows * n, k, |y| unsafe {
-        gemm_rows_from(
+        gemm_on(
             rows,
             n,
             k,
@@ -136,6 +136,7 @@ impl<const N: usize> FusedGrad<N> for LinearState {
                     w_cs,
                     w_rs,
                     parallel,
+                    None,
                 )
             })
         };
@@ -155,6 +156,7 @@ impl<const N: usize> FusedGrad<N> for LinearState {
                     n as isize,
                     1,
                     parallel,
+                    None,
                 )
             })
         };
