@@ -4,12 +4,13 @@
 
 use std::time::Instant;
 
-use burn::optim::{AdamWConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use serde::{Deserialize, Serialize};
 
 use crate::fused;
 use crate::generate::{self, DecodeConfig};
 use crate::model::{ForwardInput, KvCache, Model, Slot};
+use crate::optim::{AdamW, AdamWConfig};
 use crate::{Device, Int, ModelConfig, ModelError, ModelSize, Tensor, TensorData};
 
 /// Mean next-token cross-entropy of `logits [b, s, v]` against `targets [b, s]` (the fused
@@ -430,7 +431,7 @@ pub fn train_step_times(
 ) -> Vec<f64> {
     let dev = &dev.clone().autodiff();
     let mut model = Model::new_seeded(config, 0, dev);
-    let mut optim = AdamWConfig::new().init();
+    let mut optim = AdamW::new();
     let (b, s, v) = (shapes.train_batch, shapes.train_seq, config.vocab_size);
     let mut st = 1u64;
     let mut times = Vec::new();
@@ -442,8 +443,8 @@ pub fn train_step_times(
         let tgt = all.narrow(1, 1, s);
         let out = model.forward(ForwardInput::new(model.embed_tokens(inp), 0), None);
         let loss = cross_entropy(out.logits, tgt);
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(3e-4, model, grads);
+        let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(&AdamWConfig::TORCH, 3e-4, model, &mut grads, 1.0);
         let _ = model.wte.val().into_data(); // wait for the update
         if i >= warmup {
             times.push(t0.elapsed().as_secs_f64());
@@ -467,7 +468,7 @@ pub fn coconut_step_times(
 ) -> Vec<f64> {
     let dev = &dev.clone().autodiff();
     let mut model = Model::new_seeded(config, 0, dev);
-    let mut optim = AdamWConfig::new().init();
+    let mut optim = AdamW::new();
     let (b, p, k, a, v) = (
         shapes.coconut_batch,
         shapes.coconut_prefix,
@@ -503,8 +504,8 @@ pub fn coconut_step_times(
             Some(&mut cache),
         );
         let loss = cross_entropy(out.logits, tgt);
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(3e-4, model, grads);
+        let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(&AdamWConfig::TORCH, 3e-4, model, &mut grads, 1.0);
         let _ = model.wte.val().into_data();
         if i >= warmup {
             times.push(t0.elapsed().as_secs_f64());

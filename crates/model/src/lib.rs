@@ -15,6 +15,7 @@ pub mod generate;
 pub mod hf;
 pub mod lexicon;
 pub mod model;
+pub mod optim;
 pub mod probe;
 #[cfg(feature = "tokenizers")]
 pub mod text;
@@ -113,7 +114,8 @@ pub fn compute_threads() -> usize {
     rayon::current_num_threads()
 }
 
-/// Run `f` on one of rayon's worker threads, and return its result.
+/// Run `f` on one of rayon's worker threads, and return its result, with the pool's other
+/// threads kept awake meanwhile.
 ///
 /// The fused kernels and gemm fork work onto rayon's pool. From a thread outside the pool
 /// (the program's main thread) every fork is a cold injection: the job is queued, a worker
@@ -123,14 +125,71 @@ pub fn compute_threads() -> usize {
 /// other worker takes the second half in time, the forking thread runs it itself. The binary
 /// runs every command through this. The pool's threads get the main thread's 8 MiB
 /// stack; with a global pool already built, that one is used.
+///
+/// Between two ops the other workers find nothing to do, and rayon puts an idle worker to
+/// sleep after a few dozen rounds of looking (tens of microseconds); the next fork then pays
+/// a futex wake-up and the sleeper's scheduling delay, and the forking thread often runs both
+/// halves itself before the sleeper arrives (10% of a batch-32 decoding profile was the
+/// wake-ups alone). So while `f` runs, each other worker runs [`keep_warm`]: it takes work as
+/// soon as it is pushed and waits spinning in between, as OpenMP's workers do, dozing only
+/// after a millisecond without work.
 pub fn on_compute_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     let _ = rayon::ThreadPoolBuilder::new()
         .stack_size(8 << 20)
         .build_global();
     if rayon::current_thread_index().is_some() {
+        return f();
+    }
+    /// Sets the flag when dropped: the keepers stop also when `f` panics.
+    struct Finish<'a>(&'a std::sync::atomic::AtomicBool);
+    impl Drop for Finish<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, std::sync::atomic::Ordering::Release);
+        }
+    }
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let done = &done;
+    rayon::scope(|scope| {
+        let home = rayon::current_thread_index();
+        for _ in 1..rayon::current_num_threads() {
+            scope.spawn(move |_| keep_warm(done, home));
+        }
+        let _finish = Finish(done);
         f()
-    } else {
-        rayon::scope(|_| f())
+    })
+}
+
+/// Take the pool's work as it comes until `done`: spin while work was found in the last
+/// millisecond (yielding the core now and then, so that other processes on a busy machine
+/// still run), then doze in sleeps that double from 0.1 ms up to 20 ms while nothing comes, so
+/// that a command with no model work (planning) costs next to no CPU time here. Returns at once
+/// on `home`, the thread running the caller's job (should it pick this job up itself while
+/// waiting, it must not stay here).
+fn keep_warm(done: &std::sync::atomic::AtomicBool, home: Option<usize>) {
+    use std::time::{Duration, Instant};
+    if rayon::current_thread_index() == home {
+        return;
+    }
+    let mut last_work = Instant::now();
+    let mut idle_rounds = 0u32;
+    let mut doze = Duration::from_micros(100);
+    while !done.load(std::sync::atomic::Ordering::Acquire) {
+        if let Some(rayon::Yield::Executed) = rayon::yield_now() {
+            last_work = Instant::now();
+            idle_rounds = 0;
+            doze = Duration::from_micros(100);
+            continue;
+        }
+        idle_rounds += 1;
+        // Checking the clock every 64 rounds keeps the spin tight.
+        if !idle_rounds.is_multiple_of(64) {
+            std::hint::spin_loop();
+        } else if last_work.elapsed() > Duration::from_millis(1) {
+            std::thread::sleep(doze);
+            doze = (doze * 2).min(Duration::from_millis(20));
+        } else {
+            std::thread::yield_now();
+        }
     }
 }
 

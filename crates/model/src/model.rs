@@ -92,9 +92,10 @@ pub struct ForwardOutput {
     pub attentions: Vec<Tensor<4>>,
 }
 
-/// One layer's cached key and value slabs (`[b, heads, capacity, d_head]`; None before the
-/// first pass).
-type KvSlabs = Option<(Tensor<4>, Tensor<4>)>;
+/// One layer's cache slab: the packed projection rows (`[b, capacity, 3·d]`, queries, keys and
+/// values as `c_attn` produced them; None before the first pass). Attention reads the cached
+/// keys and values and the new queries from it in place ([`fused::self_attention`]).
+type KvSlabs = Option<Tensor<3>>;
 
 /// Cached keys and values of every layer, plus the key mask of the cached positions.
 #[derive(Clone, Debug)]
@@ -621,32 +622,27 @@ impl Model {
             qkv = smear_keys(qkv, alpha.val(), nh, last_key, keys.prev_keep.clone());
         }
         let scale = c.attn_scale.map_or(1.0 / (dh as f64).sqrt(), |s| s as f64);
-        if cache.is_none() && !output_attentions {
-            let ctx = fused::self_attention(qkv, nh, scale, valid);
-            let y = linear(ctx, a.c_proj_w.val(), a.c_proj_b.as_ref().map(|b| b.val()));
-            return (y, None);
-        }
-        let heads = |t: Tensor<3>| t.reshape([b, s, nh, dh]).swap_dims(1, 2);
-        let q = heads(qkv.clone().narrow(2, 0, d));
-        let mut k = heads(qkv.clone().narrow(2, d, d));
-        let mut v = heads(qkv.narrow(2, 2 * d, d));
         let total = past + s;
-        if let Some(slot) = cache {
-            // The cache holds slabs with room to grow; this pass reads the first `total`.
-            let (pk, pv) = slot.take().unzip();
-            let (ks, vs) = (fused::kv_append(pk, past, k), fused::kv_append(pv, past, v));
-            let first = |t: &Tensor<4>| {
-                if t.dims()[2] == total {
-                    t.clone()
+        // The rows attention reads: this pass's alone, or the cache's first `total` after
+        // this pass's are appended (the slab has room to grow).
+        let rows = match cache {
+            None => qkv,
+            Some(slot) => {
+                let slab = fused::kv_append(slot.take(), past, qkv);
+                let rows = if slab.dims()[1] == total {
+                    slab.clone()
                 } else {
-                    t.clone().narrow(2, 0, total)
-                }
-            };
-            k = first(&ks);
-            v = first(&vs);
-            *slot = Some((ks, vs));
-        }
+                    slab.clone().narrow(1, 0, total)
+                };
+                *slot = Some(slab);
+                rows
+            }
+        };
         let (ctx, probs) = if output_attentions {
+            let heads = |t: Tensor<3>, n: usize| t.reshape([b, n, nh, dh]).swap_dims(1, 2);
+            let q = heads(rows.clone().narrow(1, past, s).narrow(2, 0, d), s);
+            let k = heads(rows.clone().narrow(2, d, d), total);
+            let v = heads(rows.narrow(2, 2 * d, d), total);
             let mut scores = q.matmul(k.swap_dims(2, 3)) * scale;
             if let Some(m) = fused::attention_mask(valid, b, nh, s, total, past, &scores.device()) {
                 scores = scores.mask_fill(m, f32::NEG_INFINITY);
@@ -663,7 +659,7 @@ impl Model {
             let ctx = p.clone().matmul(v).swap_dims(1, 2).reshape([b, s, d]);
             (ctx, Some(p))
         } else {
-            (fused::attention(q, k, v, past, scale, valid), None)
+            (fused::self_attention(rows, past, nh, scale, valid), None)
         };
         let y = linear(ctx, a.c_proj_w.val(), a.c_proj_b.as_ref().map(|b| b.val()));
         (y, probs)

@@ -41,7 +41,8 @@ pub mod curriculum;
 pub mod data;
 pub mod eval;
 pub mod multipass;
-pub mod optim;
+/// AdamW lives in `superpose-model` (the benchmark steps the same optimizer as training).
+pub use superpose_model::optim;
 pub mod schedule;
 pub mod testing;
 pub mod tokenizer;
@@ -80,6 +81,9 @@ pub enum TrainError {
     },
     #[error("{0}")]
     Invalid(String),
+    /// A model-side failure (the optimizer state's file, a checkpoint's weights).
+    #[error(transparent)]
+    Model(#[from] superpose_model::ModelError),
 }
 
 impl TrainError {

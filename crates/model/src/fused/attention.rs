@@ -119,13 +119,13 @@ fn attention_fwd(sh: &AttnShape, q: HeadView, k: HeadView, v: HeadView) -> (Vec<
             // SAFETY: task t owns its (b, h): these lse entries and these output columns.
             let lse = unsafe { lo.range(t * s, s) };
             let (qp, kp, vp, op) = (q.at(bi, hi), k.at(bi, hi), v.at(bi, hi), ov.at(bi, hi));
-            let mut sbuf = vec![0f32; BLOCK * sh.total];
+            let mut sbuf = vec![0f32; BLOCK.min(s) * sh.total];
             for i0 in (0..s).step_by(BLOCK) {
                 let m = BLOCK.min(s - i0);
                 let n = sh.past + i0 + m; // causal: later keys are all masked
                 let sb = &mut sbuf[..m * n];
                 // SAFETY: the views cover [b, h, rows, dh] inside their buffers (the callers build
-                // them from the tensors they read: `packed_views`, `head_view_4d`).
+                // them from the tensors they read: `packed_views`).
                 unsafe { block_scores(sh, bi, qp, q.row, kp, k.row, i0, m, n, sb) };
                 for r in 0..m {
                     let lim = sh.past + i0 + r + 1;
@@ -186,8 +186,8 @@ fn attention_bwd(
         let delta = unsafe { row_dots(op, ov.row, gp, gv.row, s, dh) };
         let mut dk_acc = vec![0f32; total * dh];
         let mut dv_acc = vec![0f32; total * dh];
-        let mut pbuf = vec![0f32; BLOCK * total];
-        let mut dsbuf = vec![0f32; BLOCK * total];
+        let mut pbuf = vec![0f32; BLOCK.min(s) * total];
+        let mut dsbuf = vec![0f32; BLOCK.min(s) * total];
         let dqp = dq.at(bi, hi);
         for i0 in (0..s).step_by(BLOCK) {
             let m = BLOCK.min(s - i0);
@@ -314,51 +314,38 @@ unsafe fn write_rows(src: &[f32], dst: *mut f32, row: usize, dh: usize) {
     }
 }
 
-/// A `[b, h, rows, dh]` view of a flex tensor with unit stride along `dh`.
-pub(super) fn head_view_4d(t: &FlexTensor) -> HeadView {
-    let l = t.layout();
-    let st = l.strides();
-    assert!(
-        st[3] == 1 && st.iter().all(|&x| x >= 0),
-        "unit inner stride"
-    );
-    let base = t.storage::<f32>().as_ptr().wrapping_add(l.start_offset());
-    HeadView::of(base, st[0] as usize, st[1] as usize, st[2] as usize)
+/// Where the queries, keys and values of packed projection rows `[b, total, 3·d]` live:
+/// `rows` is the first element, `batch` and `row` the strides of the first two axes (the
+/// third has unit stride); the queries are those of the last `s` rows.
+fn packed_views(
+    rows: *const f32,
+    batch: usize,
+    row: usize,
+    sh: &AttnShape,
+) -> (HeadView, HeadView, HeadView) {
+    let d = sh.nh * sh.dh;
+    let view = |off: usize| HeadView::of(rows.wrapping_add(off), batch, sh.dh, row);
+    (view(sh.past * row), view(d), view(2 * d))
 }
 
-pub(super) fn unit_inner(t: FlexTensor) -> FlexTensor {
-    let st = t.layout().strides();
-    if st[st.len() - 1] == 1 && st.iter().all(|&x| x >= 0) {
-        t
-    } else {
-        t.to_contiguous()
-    }
-}
-
+/// What the backward keeps: the rows (queries, keys and values), the output and its row
+/// log-sum-exp.
 #[derive(Clone, Debug)]
 struct PackedState {
-    qkv: FlexTensor,
+    rows: FlexTensor,
     out: FlexTensor,
     lse: Vec<f32>,
     shape: AttnShape,
 }
 
-fn packed_views(qkv: &FlexTensor, sh: &AttnShape) -> (HeadView, HeadView, HeadView) {
-    let (s, d, dh) = (sh.s, sh.nh * sh.dh, sh.dh);
-    let base = f32s(qkv).as_ptr();
-    let view = |off: usize| HeadView::of(base.wrapping_add(off), s * 3 * d, dh, 3 * d);
-    (view(0), view(d), view(2 * d))
-}
-
 impl FusedGrad<1> for PackedState {
     fn grads(self, dy: FlexTensor, _: [bool; 1]) -> [Option<FlexTensor>; 1] {
         let sh = &self.shape;
-        let (s, d, dh) = (sh.s, sh.nh * sh.dh, sh.dh);
-        let (q, k, v) = packed_views(&self.qkv, sh);
-        let mut dqkv = vec![0f32; sh.b * s * 3 * d];
-        let base = dqkv.as_mut_ptr();
-        let view = |off: usize| HeadView::of(base.wrapping_add(off), s * 3 * d, dh, 3 * d);
-        let (dq, dk, dv) = (view(0), view(d), view(2 * d));
+        let (total, d3) = (sh.total, 3 * sh.nh * sh.dh);
+        let (q, k, v) = packed_views(f32s(&self.rows).as_ptr(), total * d3, d3, sh);
+        // The query columns of the cached rows get no gradient: they stay 0.
+        let mut drows = vec![0f32; sh.b * total * d3];
+        let (dq, dk, dv) = packed_views(drows.as_mut_ptr(), total * d3, d3, sh);
         attention_bwd(
             sh,
             q,
@@ -371,53 +358,7 @@ impl FusedGrad<1> for PackedState {
             dk,
             dv,
         );
-        [Some(flex(dqkv, vec![sh.b, s, 3 * d]))]
-    }
-}
-
-#[derive(Clone, Debug)]
-struct SplitState {
-    q: FlexTensor,
-    k: FlexTensor,
-    v: FlexTensor,
-    out: FlexTensor,
-    lse: Vec<f32>,
-    shape: AttnShape,
-}
-
-impl FusedGrad<3> for SplitState {
-    fn grads(self, dout: FlexTensor, _: [bool; 3]) -> [Option<FlexTensor>; 3] {
-        let st = self;
-        let sh = &st.shape;
-        let (b, nh, s, total, dh) = (sh.b, sh.nh, sh.s, sh.total, sh.dh);
-        let (q, k, v) = (
-            head_view_4d(&st.q),
-            head_view_4d(&st.k),
-            head_view_4d(&st.v),
-        );
-        let mut dq = vec![0f32; b * nh * s * dh];
-        let mut dk = vec![0f32; b * nh * total * dh];
-        let mut dv = vec![0f32; b * nh * total * dh];
-        let dqv = HeadView::of(dq.as_mut_ptr(), nh * s * dh, s * dh, dh);
-        let dkv = HeadView::of(dk.as_mut_ptr(), nh * total * dh, total * dh, dh);
-        let dvv = HeadView::of(dv.as_mut_ptr(), nh * total * dh, total * dh, dh);
-        attention_bwd(
-            sh,
-            q,
-            k,
-            v,
-            f32s(&st.out),
-            &st.lse,
-            f32s(&dout),
-            dqv,
-            dkv,
-            dvv,
-        );
-        [
-            Some(flex(dq, vec![b, nh, s, dh])),
-            Some(flex(dk, vec![b, nh, total, dh])),
-            Some(flex(dv, vec![b, nh, total, dh])),
-        ]
+        [Some(flex(drows, vec![sh.b, total, d3]))]
     }
 }
 
@@ -474,65 +415,29 @@ fn composite_attention(qkv: [Tensor<4>; 3], sh: &AttnShape) -> Tensor<3> {
     ctx.swap_dims(1, 2).reshape([b, s, nh * dh])
 }
 
-/// Causal multi-head self-attention over packed projections `qkv [b, s, 3·d]` (queries, keys,
-/// values side by side, as GPT-2's `c_attn` produces them), no cache: returns the context with
-/// heads merged, `[b, s, d]`. `valid [b·s]` marks real keys (None = all real).
+/// Causal multi-head self-attention over packed projection rows `rows [b, total, 3·d]`
+/// (queries, keys and values side by side, as GPT-2's `c_attn` produces them): the queries of
+/// the last `total − past` rows, at positions `past..total`, over the keys and values of all
+/// rows (the first `past` are a KV cache's). Returns the context with heads merged,
+/// `[b, total − past, d]`. `valid [b·total]` marks real keys (None = all real). The rows may be
+/// a strided view (the first `total` rows of a cache slab); the gradient goes to all of them.
 pub fn self_attention(
-    qkv: Tensor<3>,
+    rows: Tensor<3>,
+    past: usize,
     n_head: usize,
     scale: f64,
     valid: Option<&[bool]>,
 ) -> Tensor<3> {
-    let [b, s, d3] = qkv.dims();
-    let d = d3 / 3;
+    let [b, total, d3] = rows.dims();
+    assert!(
+        past <= total,
+        "self_attention: {past} cached rows of {total}"
+    );
+    let (d, s) = (d3 / 3, total - past);
     let dh = d / n_head;
     let shape = AttnShape {
         b,
         nh: n_head,
-        s,
-        total: s,
-        dh,
-        past: 0,
-        scale: scale as f32,
-        valid: valid.map(<[bool]>::to_vec),
-    };
-    if let Some(([qp], ad)) = inputs([input(&qkv)]) {
-        let qp = contiguous(qp);
-        let (q, k, v) = packed_views(&qp, &shape);
-        let (o, lse) = attention_fwd(&shape, q, k, v);
-        let out = flex(o, vec![b, s, d]);
-        let saved = out.clone();
-        return finish(ad, out, || PackedState {
-            qkv: qp,
-            out: saved,
-            lse,
-            shape,
-        });
-    }
-    let heads = |t: Tensor<3>| t.reshape([b, s, n_head, dh]).swap_dims(1, 2);
-    let q = heads(qkv.clone().narrow(2, 0, d));
-    let k = heads(qkv.clone().narrow(2, d, d));
-    let v = heads(qkv.narrow(2, 2 * d, d));
-    composite_attention([q, k, v], &shape)
-}
-
-/// Causal multi-head attention of queries `q [b, h, s, dh]` at absolute positions
-/// `past..past+s` over keys and values `[b, h, total, dh]` (the cached ones first), with
-/// `valid [b·total]` marking real keys (None = all real): returns `[b, s, h·dh]`.
-pub fn attention(
-    q: Tensor<4>,
-    k: Tensor<4>,
-    v: Tensor<4>,
-    past: usize,
-    scale: f64,
-    valid: Option<&[bool]>,
-) -> Tensor<3> {
-    let [b, nh, s, dh] = q.dims();
-    let total = k.dims()[2];
-    assert_eq!(total, past + s, "keys = cached + new positions");
-    let shape = AttnShape {
-        b,
-        nh,
         s,
         total,
         dh,
@@ -540,26 +445,42 @@ pub fn attention(
         scale: scale as f32,
         valid: valid.map(<[bool]>::to_vec),
     };
-    if let Some(([qp, kp, vp], ad)) = inputs([input(&q), input(&k), input(&v)]) {
-        let (qp, kp, vp) = (unit_inner(qp), unit_inner(kp), unit_inner(vp));
-        let (o, lse) = attention_fwd(
-            &shape,
-            head_view_4d(&qp),
-            head_view_4d(&kp),
-            head_view_4d(&vp),
-        );
-        let out = flex(o, vec![b, s, nh * dh]);
+    if let Some(([rp], ad)) = inputs([input(&rows)]) {
+        // The backward reads the rows as one contiguous buffer; the forward reads any view
+        // with a unit inner stride in place.
+        let rp = if ad.is_some() || !unit_inner_stride(&rp) {
+            contiguous(rp)
+        } else {
+            rp
+        };
+        let st = rp.layout().strides().to_vec();
+        let base = rp
+            .storage::<f32>()
+            .as_ptr()
+            .wrapping_add(rp.layout().start_offset());
+        let (q, k, v) = packed_views(base, st[0] as usize, st[1] as usize, &shape);
+        let (o, lse) = attention_fwd(&shape, q, k, v);
+        let out = flex(o, vec![b, s, d]);
         let saved = out.clone();
-        return finish(ad, out, || SplitState {
-            q: qp,
-            k: kp,
-            v: vp,
+        return finish(ad, out, || PackedState {
+            rows: rp,
             out: saved,
             lse,
             shape,
         });
     }
+    let heads = |t: Tensor<3>, n: usize| t.reshape([b, n, n_head, dh]).swap_dims(1, 2);
+    let q = heads(rows.clone().narrow(1, past, s).narrow(2, 0, d), s);
+    let k = heads(rows.clone().narrow(2, d, d), total);
+    let v = heads(rows.narrow(2, 2 * d, d), total);
     composite_attention([q, k, v], &shape)
+}
+
+/// Whether `t`'s last axis has unit stride and no stride is negative (a view the kernels can
+/// read through `HeadView`s).
+pub(super) fn unit_inner_stride(t: &FlexTensor) -> bool {
+    let st = t.layout().strides();
+    st[st.len() - 1] == 1 && st.iter().all(|&x| x >= 0)
 }
 
 #[cfg(test)]
@@ -572,54 +493,42 @@ mod tests {
         // s = 150 spans three query blocks (64 + 64 + 22); d = 48, 4 heads of 12.
         check(
             |d| vec![randn([2, 150, 144], 5, d)],
-            |x| self_attention(x[0].clone(), 4, 0.3, None),
+            |x| self_attention(x[0].clone(), 0, 4, 0.3, None),
             2e-4,
         );
         // Left padding: row 0 has 5 padding keys, row 1 none.
         let valid: Vec<bool> = (0..2 * 70).map(|i| i >= 5).collect();
         check(
             |d| vec![randn([2, 70, 48], 6, d)],
-            |x| self_attention(x[0].clone(), 2, 0.25, Some(&valid)),
+            |x| self_attention(x[0].clone(), 0, 2, 0.25, Some(&valid)),
             2e-4,
         );
     }
 
     #[test]
     fn cached_attention_matches_burn_values_and_gradients() {
-        // 67 cached positions + 9 new, padding in row 1, gradients into q, k and v.
+        // 67 cached rows + 9 new, padding in row 1; gradients into every row's keys and values
+        // and the new rows' queries.
         let (b, nh, past, s, dh) = (2, 3, 67, 9, 8);
         let total = past + s;
         let valid: Vec<bool> = (0..b * total)
             .map(|i| !(total..total + 4).contains(&i))
             .collect();
         check(
-            |d| {
-                vec![
-                    randn([b, nh, s, dh], 7, d),
-                    randn([b, nh, total, dh], 8, d),
-                    randn([b, nh, total, dh], 9, d),
-                ]
-            },
-            |t| {
-                attention(
-                    t[0].clone(),
-                    t[1].clone(),
-                    t[2].clone(),
-                    past,
-                    0.35,
-                    Some(&valid),
-                )
-            },
+            |d| vec![randn([b, total, 3 * nh * dh], 7, d)],
+            |t| self_attention(t[0].clone(), past, nh, 0.35, Some(&valid)),
             2e-4,
         );
-        // Strided views (a swap_dims of a [b, s, h, dh] tensor) are read in place.
+        // A strided view (the first rows of a bigger cache slab) is read in place.
         check(
-            |d| vec![randn([b, total, nh, dh], 10, d)],
-            |t| {
-                let kv = t[0].clone().swap_dims(1, 2);
-                let q = kv.clone().narrow(2, past, s);
-                attention(q, kv.clone(), kv, past, 0.35, None)
-            },
+            |d| vec![randn([b, total + 5, 3 * nh * dh], 10, d)],
+            |t| self_attention(t[0].clone().narrow(1, 0, total), past, nh, 0.35, None),
+            2e-4,
+        );
+        // One new row (a decoding step).
+        check(
+            |d| vec![randn([b, 40, 3 * nh * dh], 11, d)],
+            |t| self_attention(t[0].clone(), 39, nh, 0.35, None),
             2e-4,
         );
     }

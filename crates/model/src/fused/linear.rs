@@ -6,7 +6,7 @@ use burn_flex::FlexTensor;
 use super::gemm::{gemm_on, gemm_transposed_out, mat_view, written_by};
 use super::{
     add_partials, contiguous, f32s, finish, flex, input, inputs, rows_of, run_tasks, shape_of,
-    FusedGrad, ROWS_PER_TASK,
+    AdTensor, FusedGrad, ROWS_PER_TASK,
 };
 
 /// `y [rows, n] = x [rows, k] · W [k, n] (+ b)`, `W` any strided view (a transposed tied
@@ -79,12 +79,15 @@ impl SendPtr {
 struct LinearState {
     x: FlexTensor,
     w: FlexTensor,
+    /// The weight's autodiff handle: a weight used by several passes (Coconut's) gets one
+    /// gradient per use, summed in parallel ([`FusedGrad::accumulated`]).
+    w_ad: Option<AdTensor>,
 }
 
 /// Inputs x, W and (when N = 3) b.
 impl<const N: usize> FusedGrad<N> for LinearState {
     fn grads(self, dy: FlexTensor, wanted: [bool; N]) -> [Option<FlexTensor>; N] {
-        let LinearState { x, w } = self;
+        let LinearState { x, w, .. } = self;
         let mut out: [Option<FlexTensor>; N] = std::array::from_fn(|_| None);
         let [k, n] = [w.layout().shape()[0], w.layout().shape()[1]];
         let dys = f32s(&dy);
@@ -175,6 +178,10 @@ impl<const N: usize> FusedGrad<N> for LinearState {
         }
         out
     }
+
+    fn accumulated(&self) -> [Option<AdTensor>; N] {
+        std::array::from_fn(|i| if i == 1 { self.w_ad.clone() } else { None })
+    }
 }
 
 /// `x · W + b` over the last axis of `x`, with `W [d_in, d_out]` (Hugging Face's Conv1D
@@ -187,18 +194,27 @@ pub fn linear<const D: usize>(x: Tensor<D>, w: Tensor<2>, b: Option<Tensor<1>>) 
         let y = linear_fwd(f32s(&xp), k, &wp, bp.as_ref().map(f32s));
         let mut shape = shape_of(&xp);
         *shape.last_mut().expect("rank ≥ 1") = wp.layout().shape()[1];
-        (flex(y, shape), LinearState { x: xp, w: wp })
+        (
+            flex(y, shape),
+            LinearState {
+                x: xp,
+                w: wp,
+                w_ad: None,
+            },
+        )
     };
     match &b {
         None => {
             if let Some(([xp, wp], ad)) = inputs([input(&x), input(&w)]) {
-                let (y, state) = fwd(xp, wp, None);
+                let (y, mut state) = fwd(xp, wp, None);
+                state.w_ad = ad.as_ref().map(|a| a[1].clone());
                 return finish(ad, y, || state);
             }
         }
         Some(bt) => {
             if let Some(([xp, wp, bp], ad)) = inputs([input(&x), input(&w), input(bt)]) {
-                let (y, state) = fwd(xp, wp, Some(bp));
+                let (y, mut state) = fwd(xp, wp, Some(bp));
+                state.w_ad = ad.as_ref().map(|a| a[1].clone());
                 return finish(ad, y, || state);
             }
         }
@@ -247,6 +263,17 @@ mod tests {
         check(
             |d| vec![randn([8, 40], 24, d), randn([40, 72], 25, d)],
             |t| linear(t[0].clone().reshape([8, 1, 40]), t[1].clone(), None),
+            1e-4,
+        );
+        // One weight used twice (as by every Coconut pass): its two gradients are summed by
+        // `add_gradient`.
+        check(
+            |d| vec![randn([2 * 150, 96], 26, d), randn([96, 96], 27, d)],
+            |t| {
+                let x = t[0].clone().reshape([2, 150, 96]);
+                let h = linear(x, t[1].clone(), None);
+                linear(h, t[1].clone(), None)
+            },
             1e-4,
         );
         // A transposed weight view (the tied LM head), no bias.

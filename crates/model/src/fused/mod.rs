@@ -7,8 +7,8 @@
 //! becomes a broadcast batched matmul plus an add. On the CPU that bookkeeping cost as much as
 //! the matrix products. Here each is one op with one backward:
 //!
-//! - [`self_attention`] / [`attention()`]: causal multi-head attention computed per
-//!   (row, head) in blocks of query rows, FlashAttention-style (Dao et al. 2022): the scores of
+//! - [`self_attention`]: causal multi-head attention over the packed projection rows (a KV
+//!   cache's and this pass's), computed per (row, head) in blocks of query rows, FlashAttention-style (Dao et al. 2022): the scores of
 //!   a block, masked, soft-maxed and multiplied by V without materialising the `[b, h, s, s]`
 //!   probabilities; only the row log-sum-exp is kept, and the backward recomputes the block's
 //!   probabilities from it. Key blocks above the diagonal are skipped. Matrix products go
@@ -18,7 +18,8 @@
 //! - [`layer_norm()`]: the row mean and reciprocal standard deviation are kept for the backward.
 //! - [`bias_gelu`]: the MLP's bias and exact GELU in one pass.
 //! - [`cross_entropy_sum`]: log-sum-exp per row; the backward is `softmax − onehot`.
-//! - [`kv_append`]: a KV cache that grows in place during decoding.
+//! - [`kv_append`]: a KV cache of packed rows that grows in place during decoding.
+//! - [`adamw_update`]: one AdamW step of a parameter and its moments, in place, in parallel.
 //!
 //! They run when every input lives on the flex device (plain, or autodiff without gradient
 //! checkpointing) as f32; otherwise, or when switched off ([`set_enabled`], or
@@ -26,12 +27,13 @@
 //! ops, so every backend computes the same thing. The tests check both paths against each
 //! other, values and gradients.
 //!
-//! One file per op (`attention.rs`, `linear.rs`, `layer_norm.rs`, `gelu.rs`, `cross_entropy.rs`,
+//! One file per op (`adamw.rs`, `attention.rs`, `linear.rs`, `layer_norm.rs`, `gelu.rs`, `cross_entropy.rs`,
 //! `kv.rs`); `gemm.rs` holds the strided matrix product they share, `vecmath.rs` the branch-free
 //! exp/erf and row reductions, and this module the input path (`input`, `inputs`, `finish`),
 //! the backward step every op registers (`FusedBackward` over a `FusedGrad` state) and the
 //! parallel helpers.
 
+mod adamw;
 mod attention;
 mod cross_entropy;
 mod gelu;
@@ -43,7 +45,8 @@ mod linear;
 mod testing;
 mod vecmath;
 
-pub use attention::{attention, attention_mask, self_attention};
+pub use adamw::{adamw_update, AdamWStep};
+pub use attention::{attention_mask, self_attention};
 pub use cross_entropy::cross_entropy_sum;
 pub use gelu::bias_gelu;
 pub use kv::kv_append;
@@ -153,6 +156,13 @@ fn shape_of(t: &FlexTensor) -> Vec<usize> {
 /// inputs from the gradient `dy` of its output (`wanted[i]`: input `i` needs one).
 trait FusedGrad<const N: usize>: Clone + Send + std::fmt::Debug + 'static {
     fn grads(self, dy: FlexTensor, wanted: [bool; N]) -> [Option<FlexTensor>; N];
+
+    /// The autodiff handles of inputs whose gradient may already hold other uses'
+    /// contributions (a weight used by every Coconut pass): [`FusedBackward`] adds this op's
+    /// gradient to it in parallel ([`add_gradient`]) instead of burn's one-thread add.
+    fn accumulated(&self) -> [Option<AdTensor>; N] {
+        std::array::from_fn(|_| None)
+    }
 }
 
 /// burn's backward step for every fused op: it hands the output's gradient to the op's state.
@@ -165,9 +175,14 @@ impl<S: FusedGrad<N>, const N: usize> Backward<Flex, N> for FusedBackward<S> {
     fn backward(self, ops: Ops<S, N>, grads: &mut Gradients, _: &mut Checkpointer) {
         let dy = contiguous(grads.consume::<Flex>(&ops.node));
         let wanted = ops.parents.each_ref().map(Option::is_some);
+        let handles = ops.state.accumulated();
         let input_grads = ops.state.grads(dy, wanted);
-        for (parent, g) in ops.parents.into_iter().zip(input_grads) {
-            if let (Some(node), Some(g)) = (parent, g) {
+        for ((parent, g), handle) in ops.parents.into_iter().zip(input_grads).zip(handles) {
+            if let (Some(node), Some(mut g)) = (parent, g) {
+                // burn's `register` would add an earlier contribution on this thread.
+                if let Some(old) = handle.and_then(|h| h.grad_remove(grads)) {
+                    g = add_gradient(g, old);
+                }
                 grads.register::<Flex>(node.id, g);
             }
         }
@@ -289,6 +304,34 @@ impl TaskOut {
     }
 }
 
+/// Elements per task of [`add_gradient`].
+const ADD_CHUNK: usize = 1 << 14;
+
+/// `new + old`, element by element in parallel chunks, written into `new` (this op's fresh
+/// gradient): the sum burn's `Gradients::register` computes (`float_add(new, old)`), bit for
+/// bit, on all threads instead of one. Shapes that differ go to burn's add.
+fn add_gradient(new: FlexTensor, old: FlexTensor) -> FlexTensor {
+    use burn::backend::ops::FloatTensorOps;
+    let n = new.layout().num_elements();
+    let unique_whole = new.is_unique() && new.layout().contiguous_offsets() == Some((0, n));
+    if !unique_whole || new.layout().shape() != old.layout().shape() || new.dtype() != DType::F32 {
+        return Flex::float_add(new, old);
+    }
+    let old = contiguous(old);
+    let mut new = new;
+    let out = SharedOut::new(new.try_storage_mut::<f32>().expect("checked unique"));
+    let olds = f32s(&old);
+    run_tasks(n.div_ceil(ADD_CHUNK), n, |c| {
+        let (a, len) = (c * ADD_CHUNK, ADD_CHUNK.min(n - c * ADD_CHUNK));
+        // SAFETY: chunk c owns elements a..a+len of the buffer, alive until the join.
+        let dst = unsafe { out.range(a, len) };
+        dst.iter_mut()
+            .zip(&olds[a..a + len])
+            .for_each(|(x, &o)| *x += o);
+    });
+    new
+}
+
 /// The element-wise sum of per-task partial vectors of length `d` (column sums gathered by
 /// [`run_tasks`]).
 fn add_partials(parts: impl IntoIterator<Item = Vec<f32>>, d: usize) -> Vec<f32> {
@@ -309,6 +352,23 @@ mod tests {
     use super::*;
     use crate::fused::testing::randn;
     use crate::{cpu_autodiff_device, cpu_device};
+
+    #[test]
+    fn gradient_sums_are_bitwise_burns_add() {
+        use burn::backend::ops::FloatTensorOps;
+        let prim = |seed| {
+            randn([3 * ADD_CHUNK + 5], seed, &cpu_device())
+                .try_into_primitive::<Flex>()
+                .unwrap()
+        };
+        let (new, old) = (prim(1), prim(2));
+        let want = Flex::float_add(new.clone(), old.clone());
+        // `new` shared (the clone above is gone only after `want`): copy it so it is unique.
+        let new = flex(f32s(&new).to_vec(), vec![3 * ADD_CHUNK + 5]);
+        let got = add_gradient(new, old);
+        let bits = |t: &FlexTensor| f32s(t).iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&want));
+    }
 
     #[test]
     fn flex_tensors_reach_the_kernels() {

@@ -3,6 +3,9 @@
 //! own optimizer keys its state by `ParamId`, which a weights file does not keep) and can be
 //! written to a safetensors file for `--resume`.
 //!
+//! Each parameter's update is one parallel pass ([`crate::fused::adamw_update`]); the training
+//! loop and `bench model` step this same optimizer.
+//!
 //! burn's `GradientClipping::Norm` clips every parameter separately; [`global_grad_norm`]
 //! computes the norm over all parameters together (as `torch.nn.utils.clip_grad_norm_`).
 
@@ -13,7 +16,8 @@ use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::TrainError;
+use crate::fused::{adamw_update, AdamWStep};
+use crate::ModelError;
 
 /// AdamW hyper-parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -22,6 +26,17 @@ pub struct AdamWConfig {
     pub beta2: f64,
     pub eps: f64,
     pub weight_decay: f64,
+}
+
+impl AdamWConfig {
+    /// `torch.optim.AdamW`'s defaults (β 0.9/0.999, ε 1e-8, λ 0.01): the benchmark's, as the
+    /// PyTorch reference script uses them.
+    pub const TORCH: AdamWConfig = AdamWConfig {
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: 0.01,
+    };
 }
 
 /// First and second moments of one parameter, flattened.
@@ -74,17 +89,15 @@ impl AdamW {
     }
 
     /// Write the state to a safetensors file (`<path>.m`, `<path>.v` tensors plus the step).
-    pub fn save(&self, file: &Path) -> Result<(), TrainError> {
+    pub fn save(&self, file: &Path) -> Result<(), ModelError> {
         let mut buffers: Vec<(String, Vec<u8>, usize)> = Vec::new();
         for (name, mo) in &self.moments {
             for (suffix, t) in [("m", &mo.m), ("v", &mo.v)] {
                 let data = t.to_data();
-                let vals: Vec<f32> =
-                    data.try_to_vec::<f32>()
-                        .map_err(|e| TrainError::Checkpoint {
-                            path: file.display().to_string(),
-                            msg: format!("optimizer state {name}: {e:?}"),
-                        })?;
+                let vals: Vec<f32> = data.try_to_vec::<f32>().map_err(|e| ModelError::File {
+                    path: file.display().to_string(),
+                    message: format!("optimizer state {name}: {e:?}"),
+                })?;
                 let n = vals.len();
                 let bytes: Vec<u8> = vals.iter().flat_map(|x| x.to_le_bytes()).collect();
                 buffers.push((format!("{name}.{suffix}"), bytes, n));
@@ -101,20 +114,25 @@ impl AdamW {
             .collect();
         let mut meta = std::collections::HashMap::new();
         meta.insert("t".to_string(), self.t.to_string());
-        let bytes =
-            safetensors::serialize(views, Some(meta)).map_err(|e| TrainError::Checkpoint {
-                path: file.display().to_string(),
-                msg: e.to_string(),
-            })?;
-        crate::checkpoint::write_atomic(file, &bytes)
+        let bytes = safetensors::serialize(views, Some(meta)).map_err(|e| ModelError::File {
+            path: file.display().to_string(),
+            message: e.to_string(),
+        })?;
+        superpose_fsutil::write_atomic(file, &bytes).map_err(|error| ModelError::Io {
+            path: file.display().to_string(),
+            error,
+        })
     }
 
     /// Read a state written by [`AdamW::save`].
-    pub fn load(file: &Path, device: &Device) -> Result<Self, TrainError> {
-        let bytes = std::fs::read(file).map_err(|e| TrainError::io(file, e))?;
-        let bad = |msg: String| TrainError::Checkpoint {
+    pub fn load(file: &Path, device: &Device) -> Result<Self, ModelError> {
+        let bytes = std::fs::read(file).map_err(|error| ModelError::Io {
             path: file.display().to_string(),
-            msg,
+            error,
+        })?;
+        let bad = |message: String| ModelError::File {
+            path: file.display().to_string(),
+            message,
         };
         let (_, meta) =
             safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
@@ -186,31 +204,23 @@ impl ModuleMapper for StepMapper<'_> {
         let shape = tensor.shape();
         let p = tensor.inner();
         let n = shape.num_elements();
-        let g = grad.inner().reshape([n]).mul_scalar(self.grad_scale);
+        let g = grad.inner().reshape([n]);
         let key = self.path.join(".");
-        let c = self.cfg;
         let (m, v) = match self.moments.remove(&key) {
             Some(mo) => (mo.m, mo.v),
             None => (g.zeros_like(), g.zeros_like()),
         };
-        // m_t = β1 m + (1-β1) g ; v_t = β2 v + (1-β2) g² (Kingma & Ba 2015, Alg. 1)
-        let m = m
-            .mul_scalar(c.beta1)
-            .add(g.clone().mul_scalar(1.0 - c.beta1));
-        let v = v
-            .mul_scalar(c.beta2)
-            .add(g.powi_scalar(2).mul_scalar(1.0 - c.beta2));
-        let bc1 = 1.0 - c.beta1.powi(self.t as i32);
-        let bc2 = 1.0 - c.beta2.powi(self.t as i32);
-        let update = m
-            .clone()
-            .div_scalar(bc1)
-            .div(v.clone().div_scalar(bc2).sqrt().add_scalar(c.eps));
-        // Decoupled weight decay: θ ← θ(1 − lr·λ) − lr·m̂/(√v̂ + ε) (Loshchilov & Hutter, Alg. 2)
-        let flat = p
-            .reshape([n])
-            .mul_scalar(1.0 - self.lr * c.weight_decay)
-            .sub(update.mul_scalar(self.lr));
+        let c = self.cfg;
+        let step = AdamWStep {
+            beta1: c.beta1,
+            beta2: c.beta2,
+            eps: c.eps,
+            weight_decay: c.weight_decay,
+            lr: self.lr,
+            t: self.t,
+            grad_scale: self.grad_scale,
+        };
+        let (flat, m, v) = adamw_update(p.reshape([n]), g, m, v, &step);
         self.moments.insert(key, Moments { m, v });
         let mut updated: Tensor<D> = Tensor::from_inner(flat.reshape(shape));
         if require_grad {
