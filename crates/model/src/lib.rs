@@ -132,7 +132,7 @@ pub fn compute_threads() -> usize {
 /// halves itself before the sleeper arrives (10% of a batch-32 decoding profile was the
 /// wake-ups alone). So while `f` runs, each other worker runs [`keep_warm`]: it takes work as
 /// soon as it is pushed and waits spinning in between, as OpenMP's workers do, dozing only
-/// after a millisecond without work.
+/// after a millisecond without work, until the next fork wakes it.
 pub fn on_compute_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     let _ = rayon::ThreadPoolBuilder::new()
         .stack_size(8 << 20)
@@ -159,21 +159,42 @@ pub fn on_compute_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     })
 }
 
+/// Keepers dozing right now, and the threads running [`keep_warm`] (to unpark them).
+static DOZING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static KEEPERS: std::sync::Mutex<Vec<std::thread::Thread>> = std::sync::Mutex::new(Vec::new());
+
+/// Wake the keepers that doze ([`keep_warm`]): the kernels call this just before they fork,
+/// so the first op after a quiet spell (a step after logging, or after the PyTorch partner's
+/// step in `bench model --vs-pytorch`) has both threads. One atomic load when none dozes.
+pub(crate) fn wake_keepers() {
+    use std::sync::atomic::Ordering;
+    if DOZING.load(Ordering::Acquire) > 0 {
+        let keepers = KEEPERS.lock().unwrap_or_else(|e| e.into_inner());
+        keepers.iter().for_each(std::thread::Thread::unpark);
+    }
+}
+
 /// Take the pool's work as it comes until `done`: spin while work was found in the last
 /// millisecond (yielding the core now and then, so that other processes on a busy machine
-/// still run), then doze in sleeps that double from 0.1 ms up to 20 ms while nothing comes, so
-/// that a command with no model work (planning) costs next to no CPU time here. Returns at once
-/// on `home`, the thread running the caller's job (should it pick this job up itself while
-/// waiting, it must not stay here).
+/// still run), then doze, parked for 0.1 ms doubling up to 5 ms while nothing comes, so that a
+/// command with no model work (planning) costs next to no CPU time here; a fork wakes a
+/// dozing keeper ([`wake_keepers`]). Returns at once on `home`, the thread running the caller's
+/// job (should it pick this job up itself while waiting, it must not stay here).
 fn keep_warm(done: &std::sync::atomic::AtomicBool, home: Option<usize>) {
+    use std::sync::atomic::Ordering;
     use std::time::{Duration, Instant};
     if rayon::current_thread_index() == home {
         return;
     }
+    let me = std::thread::current();
+    KEEPERS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(me.clone());
     let mut last_work = Instant::now();
     let mut idle_rounds = 0u32;
     let mut doze = Duration::from_micros(100);
-    while !done.load(std::sync::atomic::Ordering::Acquire) {
+    while !done.load(Ordering::Acquire) {
         if let Some(rayon::Yield::Executed) = rayon::yield_now() {
             last_work = Instant::now();
             idle_rounds = 0;
@@ -185,12 +206,18 @@ fn keep_warm(done: &std::sync::atomic::AtomicBool, home: Option<usize>) {
         if !idle_rounds.is_multiple_of(64) {
             std::hint::spin_loop();
         } else if last_work.elapsed() > Duration::from_millis(1) {
-            std::thread::sleep(doze);
-            doze = (doze * 2).min(Duration::from_millis(20));
+            DOZING.fetch_add(1, Ordering::AcqRel);
+            std::thread::park_timeout(doze);
+            DOZING.fetch_sub(1, Ordering::AcqRel);
+            doze = (doze * 2).min(Duration::from_millis(5));
         } else {
             std::thread::yield_now();
         }
     }
+    KEEPERS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|t| t.id() != me.id());
 }
 
 /// The CPU device with autodiff enabled, for training and gradient checks.

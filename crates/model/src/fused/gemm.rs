@@ -101,6 +101,9 @@ pub(super) unsafe fn gemm_on(
             b_cs,
         )
     };
+    if parts != Split::Whole {
+        crate::wake_keepers();
+    }
     match parts {
         Split::Whole => one((0, m), (0, n)),
         Split::Rows(p) => {

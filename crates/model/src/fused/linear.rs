@@ -166,6 +166,7 @@ impl<const N: usize> FusedGrad<N> for LinearState {
         let threads = rayon::current_num_threads();
         let (dx, dw) = match (wanted[0], wanted[1]) {
             (true, true) if threads > 1 && rows * k * n >= SIDE_BY_SIDE_MIN_WORK => {
+                crate::wake_keepers();
                 let (a, b) = rayon::join(|| dx(threads > 2), || dw(threads > 2));
                 (Some(a), Some(b))
             }

@@ -223,6 +223,7 @@ const PAR_MIN_WORK: usize = 1 << 16;
 /// `task(0..n)`, on rayon when the job is worth it, else on this thread; results in order.
 fn run_tasks<T: Send>(n: usize, work: usize, task: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
     if n > 1 && work >= PAR_MIN_WORK {
+        crate::wake_keepers();
         (0..n).into_par_iter().map(task).collect()
     } else {
         (0..n).map(task).collect()
