@@ -248,6 +248,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn compute_pool_returns_results_and_panics_without_hanging() {
+        // Work forked inside reaches the kept-warm workers and the result comes back.
+        let sum: u64 = on_compute_pool(|| {
+            use rayon::prelude::*;
+            (0..10_000u64).into_par_iter().map(|x| x * x).sum()
+        });
+        assert_eq!(sum, (0..10_000u64).map(|x| x * x).sum::<u64>());
+        // A panic inside stops the keepers too (no hang) and reaches the caller.
+        let caught =
+            std::panic::catch_unwind(|| on_compute_pool(|| -> u8 { panic!("inside the pool") }));
+        assert!(caught.is_err());
+        // The pool still works afterwards.
+        assert_eq!(on_compute_pool(|| 7), 7);
+    }
+
+    #[test]
     fn backend_names_see_through_autodiff() {
         assert_eq!(backend_name(&cpu_device()), "burn flex (CPU)");
         assert_eq!(backend_name(&cpu_autodiff_device()), "burn flex (CPU)");
