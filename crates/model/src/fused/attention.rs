@@ -174,114 +174,150 @@ fn attention_bwd(
 ) {
     let (s, dh, d, total) = (sh.s, sh.dh, sh.nh * sh.dh, sh.total);
     // Every key has a query after it (total = past + s), so the last block covers all keys.
-    let ov = HeadView::of(o.as_ptr(), s * d, dh, d);
-    let gv = HeadView::of(dout.as_ptr(), s * d, dh, d);
+    let views = BwdViews {
+        q,
+        k,
+        v,
+        o: HeadView::of(o.as_ptr(), s * d, dh, d),
+        g: HeadView::of(dout.as_ptr(), s * d, dh, d),
+        dq,
+        dk,
+        dv,
+    };
     let work = sh.b * sh.nh * s * total * dh;
-    run_tasks(sh.b * sh.nh, work, |t| {
-        let (bi, hi) = (t / sh.nh, t % sh.nh);
-        let (qp, kp, vp) = (q.at(bi, hi), k.at(bi, hi), v.at(bi, hi));
-        let (op, gp) = (ov.at(bi, hi), gv.at(bi, hi));
-        let lse = &lse[t * s..(t + 1) * s];
-        // SAFETY: both views cover `s` rows of `dh` for this (b, h).
-        let delta = unsafe { row_dots(op, ov.row, gp, gv.row, s, dh) };
-        let mut dk_acc = vec![0f32; total * dh];
-        let mut dv_acc = vec![0f32; total * dh];
-        let mut pbuf = vec![0f32; BLOCK.min(s) * total];
-        let mut dsbuf = vec![0f32; BLOCK.min(s) * total];
-        let dqp = dq.at(bi, hi);
-        for i0 in (0..s).step_by(BLOCK) {
-            let m = BLOCK.min(s - i0);
-            let n = sh.past + i0 + m;
-            let p = &mut pbuf[..m * n];
-            unsafe { block_scores(sh, bi, qp, q.row, kp, k.row, i0, m, n, p) };
-            for r in 0..m {
-                let lim = sh.past + i0 + r + 1;
-                probs_row(&mut p[r * n..(r + 1) * n], lim, lse[i0 + r]);
-            }
-            let ds = &mut dsbuf[..m * n];
-            unsafe {
-                // dV[0..n] += Pᵀ dO_blk.
-                gemm_on(
-                    n,
-                    dh,
-                    m,
-                    dv_acc.as_mut_ptr(),
-                    dh,
-                    true,
-                    p.as_ptr(),
-                    1,
-                    n as isize,
-                    gp.add(i0 * gv.row),
-                    gv.row as isize,
-                    1,
-                    false,
-                    None,
-                );
-                // dP = dO_blk Vᵀ.
-                gemm_on(
-                    m,
-                    n,
-                    dh,
-                    ds.as_mut_ptr(),
-                    n,
-                    false,
-                    gp.add(i0 * gv.row),
-                    gv.row as isize,
-                    1,
-                    vp,
-                    1,
-                    v.row as isize,
-                    false,
-                    None,
-                );
-            }
-            for r in 0..m {
-                let (pr, dr) = (&p[r * n..(r + 1) * n], &mut ds[r * n..(r + 1) * n]);
-                dscores_row(dr, pr, delta[i0 + r], sh.scale);
-            }
-            unsafe {
-                // dQ_blk = dS K.
-                gemm_on(
-                    m,
-                    dh,
-                    n,
-                    dqp.add(i0 * dq.row),
-                    dq.row,
-                    false,
-                    ds.as_ptr(),
-                    n as isize,
-                    1,
-                    kp,
-                    k.row as isize,
-                    1,
-                    false,
-                    None,
-                );
-                // dK[0..n] += dSᵀ Q_blk.
-                gemm_on(
-                    n,
-                    dh,
-                    m,
-                    dk_acc.as_mut_ptr(),
-                    dh,
-                    true,
-                    ds.as_ptr(),
-                    1,
-                    n as isize,
-                    qp.add(i0 * q.row),
-                    q.row as isize,
-                    1,
-                    false,
-                    None,
-                );
-            }
+    run_tasks(sh.b * sh.nh, work, |t| head_bwd(sh, &views, lse, t));
+}
+
+/// The operands of the backward, as views: inputs q, k, v, output o, its gradient g, and the
+/// gradients dq, dk, dv it writes.
+#[derive(Clone, Copy)]
+struct BwdViews {
+    q: HeadView,
+    k: HeadView,
+    v: HeadView,
+    o: HeadView,
+    g: HeadView,
+    dq: HeadView,
+    dk: HeadView,
+    dv: HeadView,
+}
+
+/// The backward of task `t`'s (row, head), block by block of queries (see [`attention_bwd`]).
+fn head_bwd(sh: &AttnShape, views: &BwdViews, lse: &[f32], t: usize) {
+    let (s, dh, total) = (sh.s, sh.dh, sh.total);
+    let BwdViews {
+        q,
+        k,
+        v,
+        o: ov,
+        g: gv,
+        dq,
+        dk,
+        dv,
+    } = *views;
+    let (bi, hi) = (t / sh.nh, t % sh.nh);
+    let (qp, kp, vp) = (q.at(bi, hi), k.at(bi, hi), v.at(bi, hi));
+    let (op, gp) = (ov.at(bi, hi), gv.at(bi, hi));
+    let lse = &lse[t * s..(t + 1) * s];
+    // SAFETY: both views cover `s` rows of `dh` for this (b, h).
+    let delta = unsafe { row_dots(op, ov.row, gp, gv.row, s, dh) };
+    let mut dk_acc = vec![0f32; total * dh];
+    let mut dv_acc = vec![0f32; total * dh];
+    let mut pbuf = vec![0f32; BLOCK.min(s) * total];
+    let mut dsbuf = vec![0f32; BLOCK.min(s) * total];
+    let dqp = dq.at(bi, hi);
+    for i0 in (0..s).step_by(BLOCK) {
+        let m = BLOCK.min(s - i0);
+        let n = sh.past + i0 + m;
+        let p = &mut pbuf[..m * n];
+        unsafe { block_scores(sh, bi, qp, q.row, kp, k.row, i0, m, n, p) };
+        for r in 0..m {
+            let lim = sh.past + i0 + r + 1;
+            probs_row(&mut p[r * n..(r + 1) * n], lim, lse[i0 + r]);
         }
-        // SAFETY: task t owns these rows of dk and dv.
+        let ds = &mut dsbuf[..m * n];
         unsafe {
-            write_rows(&dk_acc, dk.at(bi, hi), dk.row, dh);
-            write_rows(&dv_acc, dv.at(bi, hi), dv.row, dh);
+            // dV[0..n] += Pᵀ dO_blk.
+            gemm_on(
+                n,
+                dh,
+                m,
+                dv_acc.as_mut_ptr(),
+                dh,
+                true,
+                p.as_ptr(),
+                1,
+                n as isize,
+                gp.add(i0 * gv.row),
+                gv.row as isize,
+                1,
+                false,
+                None,
+            );
+            // dP = dO_blk Vᵀ.
+            gemm_on(
+                m,
+                n,
+                dh,
+                ds.as_mut_ptr(),
+                n,
+                false,
+                gp.add(i0 * gv.row),
+                gv.row as isize,
+                1,
+                vp,
+                1,
+                v.row as isize,
+                false,
+                None,
+            );
         }
-    });
+        for r in 0..m {
+            let (pr, dr) = (&p[r * n..(r + 1) * n], &mut ds[r * n..(r + 1) * n]);
+            dscores_row(dr, pr, delta[i0 + r], sh.scale);
+        }
+        unsafe {
+            // dQ_blk = dS K.
+            gemm_on(
+                m,
+                dh,
+                n,
+                dqp.add(i0 * dq.row),
+                dq.row,
+                false,
+                ds.as_ptr(),
+                n as isize,
+                1,
+                kp,
+                k.row as isize,
+                1,
+                false,
+                None,
+            );
+            // dK[0..n] += dSᵀ Q_blk.
+            gemm_on(
+                n,
+                dh,
+                m,
+                dk_acc.as_mut_ptr(),
+                dh,
+                true,
+                ds.as_ptr(),
+                1,
+                n as isize,
+                qp.add(i0 * q.row),
+                q.row as isize,
+                1,
+                false,
+                None,
+            );
+        }
+    }
+    // SAFETY: task t owns these rows of dk and dv.
+    unsafe {
+        write_rows(&dk_acc, dk.at(bi, hi), dk.row, dh);
+        write_rows(&dv_acc, dv.at(bi, hi), dv.row, dh);
+    }
 }
 
 /// D_i = rowsum(dO ∘ O) over `s` rows of width `dh` (row strides `o_rs`, `g_rs`).
