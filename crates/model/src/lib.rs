@@ -99,13 +99,20 @@ pub fn backend_name(device: &Device) -> String {
 /// glibc serves such blocks with `mmap` and returns them with `munmap`, so every op pays for
 /// page faults and zeroing of fresh pages (a tenth of a CPU training step, measured with
 /// `perf`). Raising the mmap threshold to its maximum (32 MB) and never trimming the heap lets
-/// the allocator hand the same pages back. The binary calls this once at start-up.
+/// the allocator hand the same pages back.
+///
+/// One arena for all threads: glibc gives each thread that allocates its own arena, grown in
+/// 64 MiB heaps that are unmapped whenever one empties, whatever the trim threshold. Which
+/// worker runs an op (and so allocates or frees its buffers) depends on timing, so a run's page
+/// faults varied from 38,000 to 210,000 for the same recipe benchmark (32,000–35,000 with one
+/// arena; `docs/model-speed.md`). The binary calls this once at start-up.
 pub fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator parameters; it is called before any threads.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }
 
