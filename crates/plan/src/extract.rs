@@ -196,7 +196,8 @@ pub fn graphplan_ebl(task: &GroundTask, limits: &Limits) -> GraphplanResult {
 }
 
 /// Graphplan with extraction by SAT ([`crate::sat`], CaDiCaL): the same graph and stages, the
-/// same step-optimal number of levels. Unsolvability is proved by the level-off test, or, once
+/// same step-optimal number of levels. The first stage is tried on the graph built inside the
+/// goals' cone only ([`PlanningGraph::goal_cone`]); the full graph is built when that fails. Unsolvability is proved by the level-off test, or, once
 /// the graph has levelled off and a stage past it is UNSAT, by exhausting the state space
 /// (breadth-first search with a state budget that doubles at each such stage).
 pub fn graphplan_sat(task: &GroundTask, limits: &Limits) -> GraphplanResult {
@@ -212,7 +213,16 @@ enum Search {
 }
 
 fn graphplan_with(task: &GroundTask, limits: &Limits, search: Search) -> GraphplanResult {
-    let mut r = run_stages(task, limits, search);
+    let start = Instant::now();
+    let on_cone = match search {
+        Search::Sat => sat_on_goal_cone(task, limits, start),
+        _ => OnGoalCone::NotTried,
+    };
+    let mut r = match on_cone {
+        OnGoalCone::Solved(r) => *r,
+        OnGoalCone::Unsat(attempt) => run_stages(task, limits, search, start, Some(attempt)),
+        OnGoalCone::NotTried => run_stages(task, limits, search, start, None),
+    };
     // Level-off at n is detected while building P_{n+1}; mark every row from n on.
     if let Some(n) = r.summary.leveled_off_at {
         for l in &mut r.levels {
@@ -396,8 +406,15 @@ fn finish(
 
 /// Graphplan's stage loop (Blum & Furst 1997): record stage `t`, extract when the goals
 /// are present and pairwise non-mutex, test for unsolvability and limits, expand, repeat.
-fn run_stages(task: &GroundTask, limits: &Limits, search: Search) -> GraphplanResult {
-    let start = Instant::now();
+/// `goal_cone_attempt`: graphplan-sat's record of its first stage where [`sat_on_goal_cone`]
+/// found it UNSAT already (the stage then goes to the whole graph directly).
+fn run_stages(
+    task: &GroundTask,
+    limits: &Limits,
+    search: Search,
+    start: Instant,
+    goal_cone_attempt: Option<SatStage>,
+) -> GraphplanResult {
     if !task.goal_satisfiable {
         let summary = GraphplanSummary {
             unsolvable_at: Some(0),
@@ -409,7 +426,11 @@ fn run_stages(task: &GroundTask, limits: &Limits, search: Search) -> GraphplanRe
         };
         return finish(task, start, outcome, Vec::new(), summary);
     }
-    let mut run = StageRun::new(task, limits, search, start);
+    let g = PlanningGraph::new(task);
+    let mut run = StageRun::new(task, limits, search, start, g);
+    if let (StageMemo::Sat(ex, _), Some(attempt)) = (&mut run.memo, goal_cone_attempt) {
+        ex.after_goal_cone_attempt(attempt);
+    }
     let mut t = 0usize;
     loop {
         let (present, non_mutex) = run.record_stage(t);
@@ -424,6 +445,65 @@ fn run_stages(task: &GroundTask, limits: &Limits, search: Search) -> GraphplanRe
         t += 1;
     }
 }
+
+/// graphplan-sat's first attempt: the graph built inside the goals' cone only
+/// ([`PlanningGraph::goal_cone`], no operator mutex rows), at the first stage where the goals
+/// are present and pairwise non-mutex (trying up to [`GOAL_CONE_TRIES`] stages from the first
+/// where they are relaxed-reachable), solved by SAT there. Those nodes have the full graph's
+/// presence and fact mutexes, so that stage is the one the full run would try first, and a plan
+/// found there is step-optimal. The result when it finds one (its rows count the cone's nodes,
+/// `summary.goal_cone_only`). Otherwise the stages run on the full graph from the start, and
+/// after an UNSAT answer the full run solves that stage on its whole graph directly (its
+/// incremental solver then carries on, and its memo proves unsolvability where it can).
+fn sat_on_goal_cone(task: &GroundTask, limits: &Limits, start: Instant) -> OnGoalCone {
+    use OnGoalCone::NotTried;
+    if !task.goal_satisfiable {
+        return NotTried;
+    }
+    let deadline = limits.deadline(start);
+    let Some(cone) = PlanningGraph::goal_cone(task, GOAL_CONE_TRIES, deadline) else {
+        return NotTried;
+    };
+    if !cone.goals_non_mutex || cone.t > limits.max_levels {
+        return NotTried;
+    }
+    let mut run = StageRun::new(task, limits, Search::Sat, start, cone.graph);
+    if let StageMemo::Sat(ex, _) = &mut run.memo {
+        ex.on_goal_cone();
+    }
+    for t in 0..=cone.t {
+        run.record_stage(t);
+    }
+    match run.extract(cone.t) {
+        Some(outcome @ Outcome::Solved(_)) => {
+            run.summary.goal_cone_only = true;
+            OnGoalCone::Solved(Box::new(finish(
+                task,
+                start,
+                outcome,
+                run.levels,
+                run.summary,
+            )))
+        }
+        None => match run.levels[cone.t].sat.take() {
+            Some(attempt) => OnGoalCone::Unsat(attempt),
+            None => NotTried,
+        },
+        Some(_) => NotTried, // the time limit: the full run stops at once
+    }
+}
+
+/// What [`sat_on_goal_cone`] did.
+enum OnGoalCone {
+    Solved(Box<GraphplanResult>),
+    /// The stage was UNSAT inside the cone (its record).
+    Unsat(SatStage),
+    /// No stage with the goals non-mutex within the tries, or no answer.
+    NotTried,
+}
+
+/// Stages graphplan-sat tries inside the goals' cone before it builds the full graph.
+const GOAL_CONE_TRIES: usize = 16;
 
 /// The state of [`run_stages`]: the graph, the memo and the rows so far.
 struct StageRun<'t> {
@@ -440,8 +520,13 @@ struct StageRun<'t> {
 }
 
 impl<'t> StageRun<'t> {
-    fn new(task: &'t GroundTask, limits: &'t Limits, search: Search, start: Instant) -> Self {
-        let g = PlanningGraph::new(task);
+    fn new(
+        task: &'t GroundTask,
+        limits: &'t Limits,
+        search: Search,
+        start: Instant,
+        g: PlanningGraph,
+    ) -> Self {
         let memo = match search {
             Search::Classic => StageMemo::FailedSets(Vec::new()),
             Search::Ebl => StageMemo::Nogoods(Vec::new()),

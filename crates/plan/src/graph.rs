@@ -15,6 +15,9 @@ use fixedbitset::FixedBitSet;
 
 use crate::ground::GroundTask;
 
+mod cone;
+pub use cone::GoalCone;
+
 /// Why two nodes of the graph are mutually exclusive (Blum & Furst 1997, §2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Mutex {

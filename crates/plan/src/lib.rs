@@ -268,6 +268,9 @@ pub struct GraphplanSummary {
     pub extraction_failed_at: Vec<usize>,
     pub plan_level: Option<usize>,
     pub unsolvable_at: Option<usize>,
+    /// graphplan-sat solved the first stage on the graph built inside the goals' cone only
+    /// (`PlanningGraph::goal_cone`): the rows count the cone's facts, actions and mutexes.
+    pub goal_cone_only: bool,
 }
 
 /// Result of [`graphplan`].

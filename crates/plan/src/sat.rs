@@ -40,7 +40,10 @@
 //! and there the cone is a fraction of the graph (mprime prob13: 0.59 M clauses against 1.27 M).
 //! Where that stage is UNSAT, it is solved again on the whole graph by the incremental solver,
 //! which then carries on as above (docs/planning-sat.md, "Measured: the first attempt on the
-//! goals' cone").
+//! goals' cone"). Before any of this, `graphplan_sat` builds the graph inside the goals' cone
+//! only ([`PlanningGraph::goal_cone`]: the same nodes and fact mutexes there, no operator mutex
+//! rows) and makes that first attempt on it ([`SatExtractor::on_goal_cone`]); the full graph is
+//! built only when the attempt fails.
 //!
 //! Every literal is handed to the solver negated (our `x` is CaDiCaL's `¬x`): CaDiCaL decides
 //! true first, so its default phase then leaves actions and facts out of the plan, as SAT
@@ -142,6 +145,12 @@ pub struct SatExtractor {
     used: Vec<Vec<i32>>,
     /// When set, only the nodes of this cone are encoded (see [`Cone`]).
     cone: Option<Cone>,
+    /// Whether a first attempt that fails on the cone is solved again on the whole graph
+    /// (not when the graph is itself a goal cone: [`PlanningGraph::goal_cone`]).
+    retry_on_whole_graph: bool,
+    /// The first stage's answer on the goal-cone graph, when that attempt was made already and
+    /// failed: the stage then goes to the whole graph directly, and its record adds this one.
+    goal_cone_attempt: Option<SatStage>,
 }
 
 /// The goals' backward relevance cone at stage `t`: the nodes of the graph a plan of `t` steps
@@ -240,9 +249,23 @@ impl SatExtractor {
             classes,
             used,
             cone: None,
+            retry_on_whole_graph: true,
+            goal_cone_attempt: None,
         };
         // Nothing is encoded yet: the first stage restarts the solver on its cone (`extract`).
         s
+    }
+
+    /// For a graph built inside the goals' cone ([`PlanningGraph::goal_cone`]): a stage that
+    /// fails there is not solved again on the same nodes.
+    pub fn on_goal_cone(&mut self) {
+        self.retry_on_whole_graph = false;
+    }
+
+    /// The first stage failed on the goal-cone graph already (`attempt`, its record there):
+    /// solve it on the whole graph directly.
+    pub fn after_goal_cone_attempt(&mut self, attempt: SatStage) {
+        self.goal_cone_attempt = Some(attempt);
     }
 
     fn new_var(&mut self) -> i32 {
@@ -581,13 +604,19 @@ impl SatExtractor {
         // where the goals are non-mutex) encodes only the goals' cone in a fresh solver. When it
         // fails, the whole graph goes into one solver, incrementally, starting with this same
         // stage, so that what it learns carries over to the later stages as before; the stage's
-        // record then counts both calls.
+        // record then counts both calls. When the attempt was made on the goal-cone graph
+        // already (`graphplan_sat`), its record stands in for this one's first call.
         if self.stages.iter().any(Option::is_some) {
             return self.solve_stage(g, deadline, t, goals);
         }
-        self.restart(g, Some(Cone::new(g, t, goals)));
-        let (steps, first) = self.solve_stage(g, deadline, t, goals);
-        if first.answer != SatAnswer::Unsat {
+        let (steps, first) = match self.goal_cone_attempt.take() {
+            Some(first) => (None, first),
+            None => {
+                self.restart(g, Some(Cone::new(g, t, goals)));
+                self.solve_stage(g, deadline, t, goals)
+            }
+        };
+        if first.answer != SatAnswer::Unsat || !self.retry_on_whole_graph {
             return (steps, first);
         }
         self.restart(g, None);
@@ -728,6 +757,8 @@ mod tests {
             classes: Vec::new(),
             used: Vec::new(),
             cone: None,
+            retry_on_whole_graph: true,
+            goal_cone_attempt: None,
         }
     }
 

@@ -34,6 +34,18 @@ pub struct Relaxed<'t> {
     free: Vec<u32>,
 }
 
+/// Not reached in a relaxed exploration.
+pub const UNREACHED: u32 = u32::MAX;
+
+/// The first relaxed layer of every fact and action ([`Relaxed::levels`]).
+#[derive(Debug, Clone)]
+pub struct RelaxedLevels {
+    /// By fact.
+    pub fact: Vec<u32>,
+    /// By ground action (index into `GroundTask::actions`).
+    pub action: Vec<u32>,
+}
+
 /// Heuristic values of one state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RelaxedValues {
@@ -67,17 +79,20 @@ impl<'t> Relaxed<'t> {
         }
     }
 
-    /// Layered relaxed exploration from `state`; `None` when some goal is unreachable.
-    pub fn evaluate(&self, state: &FixedBitSet) -> Option<RelaxedValues> {
+    /// Layered relaxed exploration from `state`: the first layer of every fact and of every
+    /// action (`u32::MAX`: not reached). With `to_goals` it stops at the first layer holding
+    /// every goal and is `None` when some goal is unreachable; otherwise it runs to the
+    /// fixpoint. The one relaxed reachability of the crate (heuristics, the goal cone of
+    /// [`crate::graph::PlanningGraph::goal_cone`], [`crate::diagnostics::relaxed_goal_level`]).
+    pub fn levels(&self, state: &FixedBitSet, to_goals: bool) -> Option<RelaxedLevels> {
         let task = self.task;
         let n = task.num_facts();
-        const UNREACHED: u32 = u32::MAX;
-        let mut fact_level = vec![UNREACHED; n];
-        let mut act_level = vec![UNREACHED; task.actions.len()];
+        let mut fact = vec![UNREACHED; n];
+        let mut action = vec![UNREACHED; task.actions.len()];
         let mut missing: Vec<u32> = task.actions.iter().map(|a| a.pre.len() as u32).collect();
         let mut layer: Vec<u32> = state.ones().map(|f| f as u32).collect();
         for &f in &layer {
-            fact_level[f as usize] = 0;
+            fact[f as usize] = 0;
         }
         let mut goals_left = task
             .goal
@@ -86,7 +101,7 @@ impl<'t> Relaxed<'t> {
             .count();
         let mut k = 0u32;
         let mut ready: Vec<u32> = self.free.clone();
-        while goals_left > 0 {
+        while !to_goals || goals_left > 0 {
             // Actions enabled by the facts of layer k.
             for &f in &layer {
                 for &a in &self.consumers[f as usize] {
@@ -98,13 +113,13 @@ impl<'t> Relaxed<'t> {
             }
             let mut next = Vec::new();
             for &a in &ready {
-                if act_level[a as usize] != UNREACHED {
+                if action[a as usize] != UNREACHED {
                     continue;
                 }
-                act_level[a as usize] = k;
+                action[a as usize] = k;
                 for &f in &task.actions[a as usize].add {
-                    if fact_level[f as usize] == UNREACHED {
-                        fact_level[f as usize] = k + 1;
+                    if fact[f as usize] == UNREACHED {
+                        fact[f as usize] = k + 1;
                         next.push(f);
                         if task.goal.binary_search(&f).is_ok() {
                             goals_left -= 1;
@@ -114,12 +129,31 @@ impl<'t> Relaxed<'t> {
             }
             ready.clear();
             if next.is_empty() {
-                return None;
+                if to_goals {
+                    return None;
+                }
+                break;
             }
             layer = next;
             k += 1;
         }
-        let h_max = k as usize;
+        Some(RelaxedLevels { fact, action })
+    }
+
+    /// h_max and h_FF of `state`; `None` when some goal is unreachable.
+    pub fn evaluate(&self, state: &FixedBitSet) -> Option<RelaxedValues> {
+        let task = self.task;
+        let n = task.num_facts();
+        let RelaxedLevels {
+            fact: fact_level,
+            action: act_level,
+        } = self.levels(state, true)?;
+        let h_max = task
+            .goal
+            .iter()
+            .map(|&g| fact_level[g as usize] as usize)
+            .max()
+            .unwrap_or(0);
         // FF relaxed plan extraction: achieve each goal at its first level with an action of
         // the previous layer; preconditions become goals at their own levels.
         let mut goals_at: Vec<Vec<u32>> = vec![Vec::new(); h_max + 1];

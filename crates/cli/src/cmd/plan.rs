@@ -263,7 +263,12 @@ impl Solved<'_> {
         );
         if a.trace {
             match &r.graphplan {
-                Some(g) => print!("{}", format_table(&g.levels)),
+                Some(g) => {
+                    print!("{}", format_table(&g.levels));
+                    if g.summary.goal_cone_only {
+                        println!("(graphplan-sat: solved on the graph built inside the goals' cone only; facts and actions count the cone's nodes, and no action mutexes were computed)");
+                    }
+                }
                 None => eprintln!(
                     "note: --trace shows the planning-graph table; it applies to --algo graphplan"
                 ),

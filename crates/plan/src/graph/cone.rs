@@ -1,0 +1,339 @@
+//! The planning graph restricted to the goals' backward relevance cone, built without the
+//! operator mutex rows.
+//!
+//! Graphplan's mutexes at a node depend only on nodes below it that a plan through it could use:
+//! facts `p, q ∈ P_i` are mutex when every pair of their achievers in `A_{i-1}` is; two
+//! operators are mutex by the static rules or when preconditions of theirs are mutex in
+//! `P_{i-1}`; an action is in `A_{i-1}` when its preconditions are in `P_{i-1}` and pairwise
+//! non-mutex. So the graph's nodes and mutexes inside a set of nodes closed under "achievers of
+//! a fact, preconditions of an action, the fact below a no-op" are computed from that set
+//! alone. The goals' cone at stage `t` over the *relaxed* graph (no mutexes; a superset of
+//! Graphplan's at every level) is such a set: [`PlanningGraph::goal_cone`] builds Graphplan's
+//! graph inside it, level by level, and gets exactly the full graph's presence and fact mutexes
+//! on its nodes, hence the same answer to "goals present and pairwise non-mutex at `t`" and the
+//! same plans of `t` steps.
+//!
+//! What it skips is the full graph's operator mutex rows, quadratic in the actions of a layer
+//! (mprime prob13: 58 M pairs at level 8, most of classic Graphplan's time there). Fact mutexes
+//! are decided pair by pair from the achievers, stopping at the first non-mutex pair of them.
+//! The result has no operator mutex rows: it serves [`crate::sat::SatExtractor`], which needs
+//! only the fact mutexes (its module documentation), not the backward search.
+
+use fixedbitset::FixedBitSet;
+
+use super::{Level, PlanningGraph};
+use crate::ground::GroundTask;
+
+/// Relaxed reachability (preconditions present, no mutexes) by operator: the first layer of
+/// each fact and operator (a no-op's is its fact's), `u32::MAX` when never.
+struct Relaxed {
+    fact: Vec<u32>,
+    op: Vec<u32>,
+}
+
+impl Relaxed {
+    fn of(task: &GroundTask) -> Option<Relaxed> {
+        // Run to the fixpoint (later stages than the goals' first are tried too).
+        let levels = crate::search::Relaxed::new(task).levels(&task.init_state(), false)?;
+        let mut op = levels.fact.clone();
+        op.extend_from_slice(&levels.action);
+        Some(Relaxed {
+            fact: levels.fact,
+            op,
+        })
+    }
+
+    /// The first level with every goal, if any.
+    fn goal_level(&self, goals: &[u32]) -> Option<usize> {
+        goals
+            .iter()
+            .map(|&f| self.fact[f as usize])
+            .try_fold(0u32, |m, l| (l != u32::MAX).then_some(m.max(l)))
+            .map(|l| l as usize)
+    }
+}
+
+/// What [`PlanningGraph::goal_cone`] found at the first stage it could decide.
+pub struct GoalCone {
+    /// The graph inside the cone, `t + 1` fact layers (`depth() == t`).
+    pub graph: PlanningGraph,
+    /// The stage: the first at which the goals are present and pairwise non-mutex, or the
+    /// last one tried.
+    pub t: usize,
+    /// Whether the goals are present and pairwise non-mutex at `t` (in the full graph too).
+    pub goals_non_mutex: bool,
+}
+
+impl PlanningGraph {
+    /// Graphplan's graph inside the goals' cone at the first stages `t` where the goals are
+    /// relaxed-reachable: stages `t₀, t₀ + 1, …` (at most `tries`) until the goals are present
+    /// and pairwise non-mutex. `None` when the goals are not even relaxed-reachable, or the
+    /// deadline passed. See the module documentation.
+    pub fn goal_cone(
+        task: &GroundTask,
+        tries: usize,
+        deadline: Option<std::time::Instant>,
+    ) -> Option<GoalCone> {
+        let mut g = PlanningGraph::new(task);
+        g.index_bits = None; // word-parallel rows serve the operator mutexes, not built here
+        let relaxed = Relaxed::of(task)?;
+        let t0 = relaxed.goal_level(&task.goal)?;
+        let mut last = None;
+        for t in t0..t0 + tries.max(1) {
+            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                return None;
+            }
+            let (facts, ops) = relaxed_cone(&g, &relaxed, t, &task.goal);
+            let levels = g.inside(&facts, &ops);
+            let top = &levels[t];
+            let ok = task.goal.iter().all(|&f| top.facts.contains(f as usize))
+                && task.goal.iter().enumerate().all(|(k, &p)| {
+                    task.goal[k + 1..]
+                        .iter()
+                        .all(|&q| !mutex_in(top, p as usize, q as usize))
+                });
+            last = Some((t, levels, ok));
+            if ok {
+                break;
+            }
+        }
+        let (t, levels, ok) = last?;
+        g.install(levels);
+        Some(GoalCone {
+            graph: g,
+            t,
+            goals_non_mutex: ok,
+        })
+    }
+
+    /// Graphplan's levels `0..=t` restricted to `facts[i]` and `ops[i]` (a cone: see the module
+    /// documentation), with fact mutexes and no operator mutex rows; `self` is a fresh graph
+    /// (level 0 only), for its tables.
+    fn inside(&self, facts: &[FixedBitSet], ops: &[FixedBitSet]) -> Vec<Level> {
+        let t = facts.len() - 1;
+        let mut p0 = self.levels[0].facts.clone();
+        p0.intersect_with(&facts[0]);
+        let mut levels = vec![Level {
+            facts: p0,
+            ..empty_level(self.n_facts)
+        }];
+        let mut scratch = OpRows::default();
+        for k in 0..t {
+            let cur = &levels[k];
+            // A_k inside the cone: no-ops of the facts kept at k + 1, cone actions whose
+            // preconditions are present and pairwise non-mutex.
+            let mut layer = FixedBitSet::with_capacity(self.n_ops);
+            for f in cur.facts.ones().filter(|&f| facts[k + 1].contains(f)) {
+                layer.insert(f);
+            }
+            for a in ops[k].ones() {
+                let pre = &self.op_pre[a];
+                let ok = pre.iter().all(|&p| cur.facts.contains(p as usize))
+                    && pre.iter().enumerate().all(|(j, &p)| {
+                        pre[j + 1..]
+                            .iter()
+                            .all(|&q| !mutex_in(cur, p as usize, q as usize))
+                    });
+                if ok {
+                    layer.insert(a);
+                }
+            }
+            let mut achievers = vec![Vec::new(); self.n_facts];
+            let mut next = FixedBitSet::with_capacity(self.n_facts);
+            for f in facts[k + 1].ones() {
+                let ach: Vec<u32> = self.all_achievers[f]
+                    .iter()
+                    .copied()
+                    .filter(|&o| layer.contains(o as usize))
+                    .collect();
+                if !ach.is_empty() {
+                    next.insert(f);
+                    achievers[f] = ach;
+                }
+            }
+            scratch.fill(self, cur, &layer);
+            let (fact_mutex, pairs) = self.fact_mutexes_lazily(cur, &next, &achievers, &scratch);
+            let lk = &mut levels[k];
+            lk.num_actions = layer.count_ones(self.n_facts..);
+            lk.ops = layer;
+            lk.achievers = achievers;
+            levels.push(Level {
+                facts: next,
+                fact_mutex,
+                fact_mutex_pairs: pairs,
+                ..empty_level(self.n_facts)
+            });
+        }
+        levels
+    }
+
+    /// Make `levels` (from [`PlanningGraph::inside`]) this fresh graph's levels.
+    fn install(&mut self, levels: Vec<Level>) {
+        for (i, l) in levels.iter().enumerate() {
+            for f in l.facts.ones() {
+                self.fact_level[f] = self.fact_level[f].min(i as u32);
+            }
+            for o in l.ops.ones() {
+                self.op_level[o] = self.op_level[o].min(i as u32);
+            }
+        }
+        self.depth = levels.len() - 1;
+        self.levels = levels;
+    }
+
+    /// Fact mutexes of `next` (`P_{k+1}`) from the achievers, deciding each operator pair on
+    /// demand from `rows` (static rules, then competing needs in `P_k`, `cur`). Pairs non-mutex
+    /// in `P_k` stay non-mutex (their no-ops are present and not mutex), as in
+    /// [`PlanningGraph::expand`].
+    fn fact_mutexes_lazily(
+        &self,
+        cur: &Level,
+        next: &FixedBitSet,
+        achievers: &[Vec<u32>],
+        rows: &OpRows,
+    ) -> (Vec<FixedBitSet>, usize) {
+        let mut new_facts = next.clone();
+        new_facts.difference_with(&cur.facts);
+        let mut out: Vec<FixedBitSet> = vec![FixedBitSet::new(); self.n_facts];
+        for p in next.ones() {
+            out[p] = FixedBitSet::with_capacity(self.n_facts);
+        }
+        let mut pairs = 0;
+        let mut cand = FixedBitSet::with_capacity(self.n_facts);
+        for p in next.ones() {
+            cand.clear();
+            if cur.facts.contains(p) {
+                cand.union_with(&cur.fact_mutex[p]);
+                cand.union_with(&new_facts);
+            } else {
+                cand.union_with(next);
+            }
+            for q in cand.ones().filter(|&q| q > p && next.contains(q)) {
+                let supported = achievers[p].iter().any(|&a| {
+                    achievers[q]
+                        .iter()
+                        .any(|&b| a == b || !rows.mutex(self, a as usize, b as usize))
+                });
+                if !supported {
+                    out[p].insert(q);
+                    out[q].insert(p);
+                    pairs += 1;
+                }
+            }
+        }
+        (out, pairs)
+    }
+}
+
+/// Per operator of one layer, two fact sets as flat bit rows: `bad[a]`, the facts a partner
+/// must not need (those `a` deletes and those mutex in `P_k` with a precondition of `a`), and
+/// `touched[a]`, the facts a partner must not delete (`a`'s preconditions and add effects).
+/// Then `a` and `b` are mutex iff `b` needs a fact of `bad[a]`, adds one `a` deletes, or
+/// deletes one of `touched[a]`: the four rules with one bit test per fact of `b`.
+#[derive(Default)]
+struct OpRows {
+    /// `slot[op]`: the row of `op`, `u32::MAX` when it is not in the layer.
+    slot: Vec<u32>,
+    words: usize,
+    bad: Vec<u64>,
+    deleted: Vec<u64>,
+    touched: Vec<u64>,
+}
+
+impl OpRows {
+    fn fill(&mut self, g: &PlanningGraph, cur: &Level, layer: &FixedBitSet) {
+        let words = g.n_facts.div_ceil(64);
+        let n = layer.count_ones(..);
+        self.words = words;
+        self.slot.clear();
+        self.slot.resize(g.n_ops, u32::MAX);
+        for v in [&mut self.bad, &mut self.deleted, &mut self.touched] {
+            v.clear();
+            v.resize(n * words, 0);
+        }
+        let set = |row: &mut [u64], f: usize| row[f / 64] |= 1 << (f % 64);
+        for (s, a) in layer.ones().enumerate() {
+            self.slot[a] = s as u32;
+            let r = s * words..(s + 1) * words;
+            for &p in &g.op_pre[a] {
+                set(&mut self.touched[r.clone()], p as usize);
+                let m = &cur.fact_mutex[p as usize];
+                for (w, &x) in self.bad[r.clone()].iter_mut().zip(m.as_slice()) {
+                    *w |= x as u64;
+                }
+            }
+            for &e in &g.op_add[a] {
+                set(&mut self.touched[r.clone()], e as usize);
+            }
+            for &d in &g.op_del[a] {
+                set(&mut self.bad[r.clone()], d as usize);
+                set(&mut self.deleted[r.clone()], d as usize);
+            }
+        }
+    }
+
+    /// Are operators `a` and `b` (both in the layer) mutex?
+    fn mutex(&self, g: &PlanningGraph, a: usize, b: usize) -> bool {
+        let base = self.slot[a] as usize * self.words;
+        let has = |v: &[u64], f: u32| v[base + f as usize / 64] >> (f % 64) & 1 == 1;
+        g.op_pre[b].iter().any(|&f| has(&self.bad, f))
+            || g.op_add[b].iter().any(|&f| has(&self.deleted, f))
+            || g.op_del[b].iter().any(|&f| has(&self.touched, f))
+    }
+}
+
+/// A level with no facts, operators or mutexes yet.
+fn empty_level(n_facts: usize) -> Level {
+    Level {
+        facts: FixedBitSet::with_capacity(n_facts),
+        fact_mutex: vec![FixedBitSet::new(); n_facts],
+        fact_mutex_pairs: 0,
+        ops: FixedBitSet::new(),
+        op_mutex: Vec::new(),
+        op_mutex_pairs: 0,
+        num_actions: 0,
+        achievers: Vec::new(),
+    }
+}
+
+/// Are `p` and `q` mutex in `level`?
+fn mutex_in(level: &Level, p: usize, q: usize) -> bool {
+    let m = &level.fact_mutex[p];
+    m.len() > q && m.contains(q)
+}
+
+/// The goals' cone at stage `t` of the relaxed graph: `facts[i]` and `ops[i]` (actions of
+/// `A_i`, no-ops left out: a fact of `facts[i + 1]` in `facts[i]` stands for its no-op).
+fn relaxed_cone(
+    g: &PlanningGraph,
+    r: &Relaxed,
+    t: usize,
+    goals: &[u32],
+) -> (Vec<FixedBitSet>, Vec<FixedBitSet>) {
+    let mut facts = vec![FixedBitSet::with_capacity(g.n_facts); t + 1];
+    let mut ops = vec![FixedBitSet::with_capacity(g.n_ops); t];
+    for &f in goals {
+        facts[t].insert(f as usize);
+    }
+    for i in (1..=t).rev() {
+        let below = (i - 1) as u32;
+        let (lower, upper) = facts.split_at_mut(i);
+        let (here, layer) = (&mut lower[i - 1], &mut ops[i - 1]);
+        for f in upper[0].ones() {
+            if r.fact[f] <= below {
+                here.insert(f);
+            }
+            for &a in &g.all_achievers[f] {
+                if !g.is_noop(a as usize) && r.op[a as usize] <= below {
+                    layer.insert(a as usize);
+                }
+            }
+        }
+        for a in layer.ones() {
+            for &p in &g.op_pre[a] {
+                here.insert(p as usize);
+            }
+        }
+    }
+    (facts, ops)
+}
