@@ -168,31 +168,12 @@ pub struct Cone {
 impl Cone {
     /// The cone of `goals` at stage `t` of `g` (`t ≤ g.depth()`).
     pub fn new(g: &PlanningGraph, t: usize, goals: &[u32]) -> Cone {
-        let mut facts = vec![FixedBitSet::with_capacity(g.n_facts); t + 1];
-        let mut ops = vec![FixedBitSet::with_capacity(g.n_ops); t];
-        for &f in goals {
-            facts[t].insert(f as usize);
-        }
-        for i in (1..=t).rev() {
-            let below = g.level(i - 1);
-            let (lower, upper) = facts.split_at_mut(i);
-            let (here, layer) = (&mut lower[i - 1], &mut ops[i - 1]);
-            for f in upper[0].ones() {
-                if below.facts.contains(f) {
-                    here.insert(f);
-                }
-                for &op in g.achievers(i, f) {
-                    if !g.is_noop(op as usize) {
-                        layer.insert(op as usize);
-                    }
-                }
-            }
-            for op in layer.ones() {
-                for &p in &g.op_pre[op] {
-                    here.insert(p as usize);
-                }
-            }
-        }
+        let (facts, ops) = g.backward_cone(
+            t,
+            goals,
+            |i, f| g.level(i).facts.contains(f),
+            |i, op| g.level(i).ops.contains(op),
+        );
         Cone { facts, ops }
     }
 

@@ -310,30 +310,53 @@ fn relaxed_cone(
     t: usize,
     goals: &[u32],
 ) -> (Vec<FixedBitSet>, Vec<FixedBitSet>) {
-    let mut facts = vec![FixedBitSet::with_capacity(g.n_facts); t + 1];
-    let mut ops = vec![FixedBitSet::with_capacity(g.n_ops); t];
-    for &f in goals {
-        facts[t].insert(f as usize);
-    }
-    for i in (1..=t).rev() {
-        let below = (i - 1) as u32;
-        let (lower, upper) = facts.split_at_mut(i);
-        let (here, layer) = (&mut lower[i - 1], &mut ops[i - 1]);
-        for f in upper[0].ones() {
-            if r.fact[f] <= below {
-                here.insert(f);
+    g.backward_cone(
+        t,
+        goals,
+        |i, f| r.fact[f] as usize <= i,
+        |i, op| r.op[op] as usize <= i,
+    )
+}
+
+impl PlanningGraph {
+    /// The backward relevance cone of `goals` at stage `t` over the nodes `fact_in(i, f)` (`f` in
+    /// `P_i`) and `op_in(i, op)` (`op` in `A_i`) call present: `facts[t]` holds the goals;
+    /// `ops[i-1]` the present actions adding a fact of `facts[i]`; `facts[i-1]` the facts of
+    /// `facts[i]` present in `P_{i-1}` (their no-ops) and the preconditions of `ops[i-1]`. Over
+    /// the graph's own layers this is [`crate::sat::Cone`], over the relaxed ones the set the
+    /// goal-cone graph is built in.
+    pub(crate) fn backward_cone(
+        &self,
+        t: usize,
+        goals: &[u32],
+        fact_in: impl Fn(usize, usize) -> bool,
+        op_in: impl Fn(usize, usize) -> bool,
+    ) -> (Vec<FixedBitSet>, Vec<FixedBitSet>) {
+        let mut facts = vec![FixedBitSet::with_capacity(self.n_facts); t + 1];
+        let mut ops = vec![FixedBitSet::with_capacity(self.n_ops); t];
+        for &f in goals {
+            facts[t].insert(f as usize);
+        }
+        for i in (1..=t).rev() {
+            let (lower, upper) = facts.split_at_mut(i);
+            let (here, layer) = (&mut lower[i - 1], &mut ops[i - 1]);
+            for f in upper[0].ones() {
+                if fact_in(i - 1, f) {
+                    here.insert(f);
+                }
+                for &a in &self.all_achievers[f] {
+                    let a = a as usize;
+                    if !self.is_noop(a) && op_in(i - 1, a) {
+                        layer.insert(a);
+                    }
+                }
             }
-            for &a in &g.all_achievers[f] {
-                if !g.is_noop(a as usize) && r.op[a as usize] <= below {
-                    layer.insert(a as usize);
+            for a in layer.ones() {
+                for &p in &self.op_pre[a] {
+                    here.insert(p as usize);
                 }
             }
         }
-        for a in layer.ones() {
-            for &p in &g.op_pre[a] {
-                here.insert(p as usize);
-            }
-        }
+        (facts, ops)
     }
-    (facts, ops)
 }
