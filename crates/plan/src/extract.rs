@@ -197,9 +197,10 @@ pub fn graphplan_ebl(task: &GroundTask, limits: &Limits) -> GraphplanResult {
 
 /// Graphplan with extraction by SAT ([`crate::sat`], CaDiCaL): the same graph and stages, the
 /// same step-optimal number of levels. The first stage is tried on the graph built inside the
-/// goals' cone only ([`PlanningGraph::goal_cone`]); the full graph is built when that fails. Unsolvability is proved by the level-off test, or, once
-/// the graph has levelled off and a stage past it is UNSAT, by exhausting the state space
-/// (breadth-first search with a state budget that doubles at each such stage).
+/// goals' cone only ([`PlanningGraph::goal_cone`]); the full graph is built when that fails.
+/// Unsolvability is proved by the level-off test, or, once the graph has levelled off and a
+/// stage past it is UNSAT, by exhausting the state space (breadth-first search with a state
+/// budget that doubles at each such stage).
 pub fn graphplan_sat(task: &GroundTask, limits: &Limits) -> GraphplanResult {
     graphplan_with(task, limits, Search::Sat)
 }

@@ -52,6 +52,14 @@ pub struct Level {
     pub achievers: Vec<Vec<u32>>,
 }
 
+impl Level {
+    /// Are facts `p` and `q` mutex in this fact layer?
+    pub fn facts_mutex(&self, p: usize, q: usize) -> bool {
+        let m = &self.fact_mutex[p];
+        m.len() > q && m.contains(q)
+    }
+}
+
 /// Why the graph could not grow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExpandError {
@@ -212,8 +220,7 @@ impl PlanningGraph {
 
     /// Are facts `p` and `q` mutex in `P_i`?
     pub fn facts_mutex(&self, i: usize, p: usize, q: usize) -> bool {
-        let m = &self.level(i).fact_mutex[p];
-        m.len() > q && m.contains(q)
+        self.level(i).facts_mutex(p, q)
     }
 
     /// Are all `goals` in `P_i`?

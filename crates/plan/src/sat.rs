@@ -145,12 +145,20 @@ pub struct SatExtractor {
     used: Vec<Vec<i32>>,
     /// When set, only the nodes of this cone are encoded (see [`Cone`]).
     cone: Option<Cone>,
-    /// Whether a first attempt that fails on the cone is solved again on the whole graph
-    /// (not when the graph is itself a goal cone: [`PlanningGraph::goal_cone`]).
-    retry_on_whole_graph: bool,
-    /// The first stage's answer on the goal-cone graph, when that attempt was made already and
-    /// failed: the stage then goes to the whole graph directly, and its record adds this one.
-    goal_cone_attempt: Option<SatStage>,
+    /// How the first stage is solved.
+    first_stage: FirstStage,
+}
+
+/// How [`SatExtractor::extract`] solves the first stage it is given.
+#[derive(Debug, Clone)]
+enum FirstStage {
+    /// On the stage's cone in a fresh solver, then, when UNSAT, on the whole graph.
+    ConeThenWhole,
+    /// On the stage's cone only: the graph is itself a goal cone ([`PlanningGraph::goal_cone`]).
+    ConeOnly,
+    /// On the whole graph: the cone attempt was made on the goal-cone graph and failed (its
+    /// record, added to this stage's).
+    WholeAfter(SatStage),
 }
 
 /// The goals' backward relevance cone at stage `t`: the nodes of the graph a plan of `t` steps
@@ -230,8 +238,7 @@ impl SatExtractor {
             classes,
             used,
             cone: None,
-            retry_on_whole_graph: true,
-            goal_cone_attempt: None,
+            first_stage: FirstStage::ConeThenWhole,
         };
         // Nothing is encoded yet: the first stage restarts the solver on its cone (`extract`).
         s
@@ -240,13 +247,13 @@ impl SatExtractor {
     /// For a graph built inside the goals' cone ([`PlanningGraph::goal_cone`]): a stage that
     /// fails there is not solved again on the same nodes.
     pub fn on_goal_cone(&mut self) {
-        self.retry_on_whole_graph = false;
+        self.first_stage = FirstStage::ConeOnly;
     }
 
     /// The first stage failed on the goal-cone graph already (`attempt`, its record there):
     /// solve it on the whole graph directly.
     pub fn after_goal_cone_attempt(&mut self, attempt: SatStage) {
-        self.goal_cone_attempt = Some(attempt);
+        self.first_stage = FirstStage::WholeAfter(attempt);
     }
 
     fn new_var(&mut self) -> i32 {
@@ -590,16 +597,17 @@ impl SatExtractor {
         if self.stages.iter().any(Option::is_some) {
             return self.solve_stage(g, deadline, t, goals);
         }
-        let (steps, first) = match self.goal_cone_attempt.take() {
-            Some(first) => (None, first),
-            None => {
+        let first = match std::mem::replace(&mut self.first_stage, FirstStage::ConeThenWhole) {
+            FirstStage::WholeAfter(first) => first,
+            plan => {
                 self.restart(g, Some(Cone::new(g, t, goals)));
-                self.solve_stage(g, deadline, t, goals)
+                let (steps, first) = self.solve_stage(g, deadline, t, goals);
+                if first.answer != SatAnswer::Unsat || matches!(plan, FirstStage::ConeOnly) {
+                    return (steps, first);
+                }
+                first
             }
         };
-        if first.answer != SatAnswer::Unsat || !self.retry_on_whole_graph {
-            return (steps, first);
-        }
         self.restart(g, None);
         let (steps, mut stage) = self.solve_stage(g, deadline, t, goals);
         stage.learned_clauses += first.learned_clauses;
@@ -738,8 +746,7 @@ mod tests {
             classes: Vec::new(),
             used: Vec::new(),
             cone: None,
-            retry_on_whole_graph: true,
-            goal_cone_attempt: None,
+            first_stage: FirstStage::ConeThenWhole,
         }
     }
 

@@ -23,9 +23,10 @@ use fixedbitset::FixedBitSet;
 
 use super::{Level, PlanningGraph};
 use crate::ground::GroundTask;
+use crate::search::UNREACHED;
 
 /// Relaxed reachability (preconditions present, no mutexes) by operator: the first layer of
-/// each fact and operator (a no-op's is its fact's), `u32::MAX` when never.
+/// each fact and operator (a no-op's is its fact's), [`UNREACHED`] when never.
 struct Relaxed {
     fact: Vec<u32>,
     op: Vec<u32>,
@@ -48,7 +49,7 @@ impl Relaxed {
         goals
             .iter()
             .map(|&f| self.fact[f as usize])
-            .try_fold(0u32, |m, l| (l != u32::MAX).then_some(m.max(l)))
+            .try_fold(0u32, |m, l| (l != UNREACHED).then_some(m.max(l)))
             .map(|l| l as usize)
     }
 }
@@ -90,7 +91,7 @@ impl PlanningGraph {
                 && task.goal.iter().enumerate().all(|(k, &p)| {
                     task.goal[k + 1..]
                         .iter()
-                        .all(|&q| !mutex_in(top, p as usize, q as usize))
+                        .all(|&q| !top.facts_mutex(p as usize, q as usize))
                 });
             last = Some((t, levels, ok));
             if ok {
@@ -132,7 +133,7 @@ impl PlanningGraph {
                     && pre.iter().enumerate().all(|(j, &p)| {
                         pre[j + 1..]
                             .iter()
-                            .all(|&q| !mutex_in(cur, p as usize, q as usize))
+                            .all(|&q| !cur.facts_mutex(p as usize, q as usize))
                     });
                 if ok {
                     layer.insert(a);
@@ -294,12 +295,6 @@ fn empty_level(n_facts: usize) -> Level {
         num_actions: 0,
         achievers: Vec::new(),
     }
-}
-
-/// Are `p` and `q` mutex in `level`?
-fn mutex_in(level: &Level, p: usize, q: usize) -> bool {
-    let m = &level.fact_mutex[p];
-    m.len() > q && m.contains(q)
 }
 
 /// The goals' cone at stage `t` of the relaxed graph: `facts[i]` and `ops[i]` (actions of
