@@ -215,14 +215,20 @@ enum Search {
 
 fn graphplan_with(task: &GroundTask, limits: &Limits, search: Search) -> GraphplanResult {
     let start = Instant::now();
+    // SAT's symmetry-breaking classes, found once for the goal-cone graph and the full graph.
+    let symmetry = match search {
+        Search::Sat => crate::symmetry::interchangeable_objects(task),
+        _ => Vec::new(),
+    };
     let on_cone = match search {
-        Search::Sat => sat_on_goal_cone(task, limits, start),
+        Search::Sat => sat_on_goal_cone(task, limits, start, &symmetry),
         _ => OnGoalCone::NotTried,
     };
+    let run = |attempt| run_stages(task, limits, search, start, &symmetry, attempt);
     let mut r = match on_cone {
         OnGoalCone::Solved(r) => *r,
-        OnGoalCone::Unsat(attempt) => run_stages(task, limits, search, start, Some(attempt)),
-        OnGoalCone::NotTried => run_stages(task, limits, search, start, None),
+        OnGoalCone::Unsat(attempt) => run(Some(attempt)),
+        OnGoalCone::NotTried => run(None),
     };
     // Level-off at n is detected while building P_{n+1}; mark every row from n on.
     if let Some(n) = r.summary.leveled_off_at {
@@ -408,12 +414,14 @@ fn finish(
 /// Graphplan's stage loop (Blum & Furst 1997): record stage `t`, extract when the goals
 /// are present and pairwise non-mutex, test for unsolvability and limits, expand, repeat.
 /// `goal_cone_attempt`: graphplan-sat's record of its first stage where [`sat_on_goal_cone`]
-/// found it UNSAT already (the stage then goes to the whole graph directly).
+/// found it UNSAT already (the stage then goes to the whole graph directly); `symmetry`: its
+/// interchangeable objects.
 fn run_stages(
     task: &GroundTask,
     limits: &Limits,
     search: Search,
     start: Instant,
+    symmetry: &[Vec<Vec<u32>>],
     goal_cone_attempt: Option<SatStage>,
 ) -> GraphplanResult {
     if !task.goal_satisfiable {
@@ -428,7 +436,7 @@ fn run_stages(
         return finish(task, start, outcome, Vec::new(), summary);
     }
     let g = PlanningGraph::new(task);
-    let mut run = StageRun::new(task, limits, search, start, g);
+    let mut run = StageRun::new(task, limits, search, start, g, symmetry);
     if let (StageMemo::Sat(ex, _), Some(attempt)) = (&mut run.memo, goal_cone_attempt) {
         ex.after_goal_cone_attempt(attempt);
     }
@@ -456,7 +464,12 @@ fn run_stages(
 /// `summary.goal_cone_only`). Otherwise the stages run on the full graph from the start, and
 /// after an UNSAT answer the full run solves that stage on its whole graph directly (its
 /// incremental solver then carries on, and its memo proves unsolvability where it can).
-fn sat_on_goal_cone(task: &GroundTask, limits: &Limits, start: Instant) -> OnGoalCone {
+fn sat_on_goal_cone(
+    task: &GroundTask,
+    limits: &Limits,
+    start: Instant,
+    symmetry: &[Vec<Vec<u32>>],
+) -> OnGoalCone {
     use OnGoalCone::NotTried;
     if !task.goal_satisfiable {
         return NotTried;
@@ -468,7 +481,7 @@ fn sat_on_goal_cone(task: &GroundTask, limits: &Limits, start: Instant) -> OnGoa
     if !cone.goals_non_mutex || cone.t > limits.max_levels {
         return NotTried;
     }
-    let mut run = StageRun::new(task, limits, Search::Sat, start, cone.graph);
+    let mut run = StageRun::new(task, limits, Search::Sat, start, cone.graph, symmetry);
     if let StageMemo::Sat(ex, _) = &mut run.memo {
         ex.on_goal_cone();
     }
@@ -527,12 +540,13 @@ impl<'t> StageRun<'t> {
         search: Search,
         start: Instant,
         g: PlanningGraph,
+        symmetry: &[Vec<Vec<u32>>],
     ) -> Self {
         let memo = match search {
             Search::Classic => StageMemo::FailedSets(Vec::new()),
             Search::Ebl => StageMemo::Nogoods(Vec::new()),
             Search::Sat => StageMemo::Sat(
-                Box::new(SatExtractor::new(&g, task)),
+                Box::new(SatExtractor::new(&g, symmetry)),
                 ExhaustionProof::new(),
             ),
         };

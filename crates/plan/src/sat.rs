@@ -57,7 +57,6 @@ use std::time::Instant;
 use fixedbitset::FixedBitSet;
 
 use crate::graph::PlanningGraph;
-use crate::ground::GroundTask;
 
 /// What the solver answered at one stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -193,13 +192,14 @@ impl Cone {
 }
 
 impl SatExtractor {
-    /// The extractor of `g`, the planning graph of `task`, with the symmetry-breaking clauses
-    /// of the task's interchangeable objects.
-    pub fn new(g: &PlanningGraph, task: &GroundTask) -> Self {
-        let classes: Vec<Vec<Vec<u32>>> = crate::symmetry::interchangeable_objects(task)
-            .into_iter()
+    /// The extractor of `g`, a planning graph of a task, with the symmetry-breaking clauses of
+    /// its interchangeable objects (`symmetry`: [`crate::symmetry::interchangeable_objects`] of
+    /// the task, found once per run).
+    pub fn new(g: &PlanningGraph, symmetry: &[Vec<Vec<u32>>]) -> Self {
+        let classes: Vec<Vec<Vec<u32>>> = symmetry
+            .iter()
             .map(|c| {
-                c.into_iter()
+                c.iter()
                     .map(|acts| acts.iter().map(|&a| (g.n_facts as u32) + a).collect())
                     .collect()
             })
@@ -774,6 +774,7 @@ mod tests {
                 format!("{data}/{domain}/{problem}.pddl"),
             )
             .unwrap();
+            let symmetry = crate::symmetry::interchangeable_objects(&task);
             let mut g = PlanningGraph::new(&task);
             let mut smaller = false;
             for t in 1.. {
@@ -789,7 +790,7 @@ mod tests {
                 smaller |= cone_ops < whole_ops;
                 let mut answers = Vec::new();
                 for c in [None, Some(cone)] {
-                    let mut s = SatExtractor::new(&g, &task);
+                    let mut s = SatExtractor::new(&g, &symmetry);
                     s.restart(&g, c);
                     let (steps, stage) = s.solve_stage(&g, None, t, &task.goal);
                     if let Some(steps) = steps {

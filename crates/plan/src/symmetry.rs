@@ -12,7 +12,7 @@
 //! Static facts were compiled away by grounding; they still count, through the actions they
 //! allowed: a swap is valid only if the swapped action exists.
 
-use std::collections::HashMap;
+use crate::fxhash::FxHashMap as HashMap;
 
 use crate::ground::GroundTask;
 
@@ -81,7 +81,7 @@ fn swapped(key: &Key, x: u32, y: u32) -> Key {
 
 impl<'t> Index<'t> {
     fn new(task: &'t GroundTask) -> Self {
-        let mut names = Interner(HashMap::new());
+        let mut names = Interner(HashMap::default());
         let fact_key: Vec<Key> = task
             .facts
             .iter()
@@ -242,7 +242,7 @@ pub fn interchangeable_objects(task: &GroundTask) -> Vec<Vec<Vec<u32>>> {
             }
         }
     }
-    let mut groups: HashMap<Vec<(u32, u32, u8)>, Vec<u32>> = HashMap::new();
+    let mut groups: HashMap<Vec<(u32, u32, u8)>, Vec<u32>> = HashMap::default();
     let mut order: Vec<Vec<(u32, u32, u8)>> = Vec::new();
     for &x in &objects {
         let sig = ix.signature(x);
