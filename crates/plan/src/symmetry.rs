@@ -12,6 +12,8 @@
 //! Static facts were compiled away by grounding; they still count, through the actions they
 //! allowed: a swap is valid only if the swapped action exists.
 
+use std::cell::RefCell;
+
 use crate::fxhash::FxHashMap as HashMap;
 
 use crate::ground::GroundTask;
@@ -28,9 +30,9 @@ struct Index<'t> {
     /// Fact key → fact id.
     fact_of: HashMap<Key, u32>,
     fact_key: Vec<Key>,
-    /// (schema, argument tokens) → action index.
-    action_of: HashMap<(u32, Key), u32>,
-    action_key: Vec<(u32, Key)>,
+    /// Action key (schema token, then the argument tokens) → action index.
+    action_of: HashMap<Key, u32>,
+    action_key: Vec<Key>,
     /// Per token: facts naming it as an argument, actions naming it as an argument.
     facts_with: Vec<Vec<u32>>,
     actions_with: Vec<Vec<u32>>,
@@ -38,14 +40,29 @@ struct Index<'t> {
     users: Vec<Vec<u32>>,
     in_init: Vec<bool>,
     in_goal: Vec<bool>,
+    /// Scratch of [`Index::swap_is_symmetry`], so that a check allocates nothing.
+    scratch: RefCell<Scratch>,
+}
+
+/// Per fact, its image under the swap being checked (identity outside the facts naming `x`
+/// or `y`); per action, the check that last looked at it; a key buffer.
+struct Scratch {
+    image: Vec<u32>,
+    seen: Vec<u32>,
+    check: u32,
+    key: Key,
 }
 
 struct Interner(HashMap<String, u32>);
 
 impl Interner {
     fn id(&mut self, s: &str) -> u32 {
-        let n = self.0.len() as u32 + 2;
-        *self.0.entry(s.to_string()).or_insert(n)
+        if let Some(&id) = self.0.get(s) {
+            return id;
+        }
+        let id = self.0.len() as u32 + 2;
+        self.0.insert(s.to_string(), id);
+        id
     }
 }
 
@@ -63,20 +80,18 @@ fn fact_tokens(s: &str, names: &mut Interner) -> Key {
         .collect()
 }
 
-fn arg_positions(key: &Key) -> impl Iterator<Item = usize> + '_ {
+fn arg_positions(key: &[u32]) -> impl Iterator<Item = usize> + '_ {
     (1..key.len()).filter(move |&i| key[i] > CLOSE && key[i - 1] != OPEN)
 }
 
-fn swapped(key: &Key, x: u32, y: u32) -> Key {
-    let mut k = key.clone();
-    for i in arg_positions(key) {
-        if k[i] == x {
-            k[i] = y;
-        } else if k[i] == y {
-            k[i] = x;
-        }
-    }
-    k
+/// `x` and `y` exchanged in `tokens`, written into `out`.
+fn swap_into(out: &mut Key, tokens: impl Iterator<Item = u32>, x: u32, y: u32) {
+    out.clear();
+    out.extend(tokens.map(|t| match t {
+        t if t == x => y,
+        t if t == y => x,
+        t => t,
+    }));
 }
 
 impl<'t> Index<'t> {
@@ -87,12 +102,13 @@ impl<'t> Index<'t> {
             .iter()
             .map(|f| fact_tokens(f, &mut names))
             .collect();
-        let action_key: Vec<(u32, Key)> = task
+        let action_key: Vec<Key> = task
             .actions
             .iter()
             .map(|a| {
-                let schema = names.id(&a.schema);
-                (schema, a.args.iter().map(|x| names.id(x)).collect())
+                let mut k = vec![names.id(&a.schema)];
+                k.extend(a.args.iter().map(|x| names.id(x)));
+                k
             })
             .collect();
         let n_tokens = names.0.len() + 2;
@@ -105,8 +121,8 @@ impl<'t> Index<'t> {
             }
         }
         let mut actions_with = vec![Vec::new(); n_tokens];
-        for (a, (_, args)) in action_key.iter().enumerate() {
-            for &x in args {
+        for (a, key) in action_key.iter().enumerate() {
+            for &x in &key[1..] {
                 if actions_with[x as usize].last() != Some(&(a as u32)) {
                     actions_with[x as usize].push(a as u32);
                 }
@@ -124,6 +140,12 @@ impl<'t> Index<'t> {
         task.init.iter().for_each(|&f| in_init[f as usize] = true);
         let mut in_goal = vec![false; fact_key.len()];
         task.goal.iter().for_each(|&f| in_goal[f as usize] = true);
+        let scratch = RefCell::new(Scratch {
+            image: (0..fact_key.len() as u32).collect(),
+            seen: vec![0; action_key.len()],
+            check: 0,
+            key: Vec::new(),
+        });
         Index {
             task,
             fact_of: fact_key.iter().cloned().zip(0..).collect(),
@@ -135,69 +157,108 @@ impl<'t> Index<'t> {
             users,
             in_init,
             in_goal,
+            scratch,
         }
     }
 
-    /// The fact `f` with `x` and `y` swapped, if the task has it.
-    fn swap_fact(&self, f: u32, x: u32, y: u32) -> Option<u32> {
-        let k = &self.fact_key[f as usize];
-        if !arg_positions(k).any(|i| k[i] == x || k[i] == y) {
-            return Some(f);
-        }
-        self.fact_of.get(&swapped(k, x, y)).copied()
-    }
-
-    /// Whether the facts `a` with `x` and `y` swapped are the facts `b` (as sets).
-    fn same_facts(&self, a: &[u32], b: &[u32], x: u32, y: u32) -> bool {
-        let sa: Option<Vec<u32>> = a.iter().map(|&f| self.swap_fact(f, x, y)).collect();
-        let Some(mut sa) = sa else {
-            return false;
-        };
-        let mut sb = b.to_vec();
-        sa.sort_unstable();
-        sb.sort_unstable();
-        sa == sb
-    }
-
-    /// Whether swapping `x` and `y` maps the task onto itself.
+    /// Whether swapping `x` and `y` maps the task onto itself: every fact naming either has a
+    /// swapped twin with the same initial and goal truth, and every action naming either or
+    /// using such a fact has a swapped twin with the swapped preconditions and effects.
     fn swap_is_symmetry(&self, x: u32, y: u32) -> bool {
-        let facts = self.facts_with[x as usize]
-            .iter()
-            .chain(&self.facts_with[y as usize]);
-        for &f in facts.clone() {
-            let Some(g) = self.swap_fact(f, x, y) else {
+        let mut guard = self.scratch.borrow_mut();
+        let sc = &mut *guard;
+        let named = || {
+            self.facts_with[x as usize]
+                .iter()
+                .chain(&self.facts_with[y as usize])
+        };
+        let ok = self.swap_facts(sc, named(), x, y) && self.swap_actions(sc, named(), x, y);
+        for &f in named() {
+            sc.image[f as usize] = f;
+        }
+        ok
+    }
+
+    /// Record the image of every fact of `named` in `sc.image`; false when one has none, or
+    /// differs from it in the initial state or the goal.
+    fn swap_facts<'a>(
+        &self,
+        sc: &mut Scratch,
+        named: impl Iterator<Item = &'a u32>,
+        x: u32,
+        y: u32,
+    ) -> bool {
+        for &f in named {
+            let k = &self.fact_key[f as usize];
+            let mut key = std::mem::take(&mut sc.key);
+            key.clear();
+            key.extend_from_slice(k);
+            for i in arg_positions(k) {
+                if k[i] == x {
+                    key[i] = y;
+                } else if k[i] == y {
+                    key[i] = x;
+                }
+            }
+            let g = self.fact_of.get(key.as_slice()).copied();
+            sc.key = key;
+            let Some(g) = g else {
                 return false;
             };
-            let (f, g) = (f as usize, g as usize);
-            if self.in_init[f] != self.in_init[g] || self.in_goal[f] != self.in_goal[g] {
+            let (fi, gi) = (f as usize, g as usize);
+            if self.in_init[fi] != self.in_init[gi] || self.in_goal[fi] != self.in_goal[gi] {
                 return false;
             }
+            sc.image[fi] = g;
+        }
+        true
+    }
+
+    /// Every action naming `x` or `y`, or using a fact of `named`, once each: its swapped twin
+    /// exists and has the images of its preconditions, adds and deletes.
+    fn swap_actions<'a>(
+        &self,
+        sc: &mut Scratch,
+        named: impl Iterator<Item = &'a u32>,
+        x: u32,
+        y: u32,
+    ) -> bool {
+        sc.check = sc.check.wrapping_add(1);
+        if sc.check == 0 {
+            sc.seen.iter_mut().for_each(|s| *s = 0);
+            sc.check = 1;
         }
         let by_args = self.actions_with[x as usize]
             .iter()
             .chain(&self.actions_with[y as usize]);
-        let by_facts = facts.flat_map(|&f| self.users[f as usize].iter());
-        by_args.chain(by_facts).all(|&a| {
-            let (schema, args) = &self.action_key[a as usize];
-            let args: Key = args
-                .iter()
-                .map(|&t| match t {
-                    t if t == x => y,
-                    t if t == y => x,
-                    t => t,
-                })
-                .collect();
-            let Some(&b) = self.action_of.get(&(*schema, args)) else {
+        let by_facts = named.flat_map(|&f| self.users[f as usize].iter());
+        for &a in by_args.chain(by_facts) {
+            if sc.seen[a as usize] == sc.check {
+                continue;
+            }
+            sc.seen[a as usize] = sc.check;
+            let k = &self.action_key[a as usize];
+            let mut key = std::mem::take(&mut sc.key);
+            swap_into(&mut key, k.iter().copied(), x, y);
+            key[0] = k[0]; // the schema token is not an argument
+            let b = self.action_of.get(key.as_slice()).copied();
+            sc.key = key;
+            let Some(b) = b else {
                 return false;
             };
             let (p, q) = (
                 &self.task.actions[a as usize],
                 &self.task.actions[b as usize],
             );
-            self.same_facts(&p.pre, &q.pre, x, y)
-                && self.same_facts(&p.add, &q.add, x, y)
-                && self.same_facts(&p.del, &q.del, x, y)
-        })
+            let image = &sc.image;
+            if !(same_set(&p.pre, &q.pre, image)
+                && same_set(&p.add, &q.add, image)
+                && same_set(&p.del, &q.del, image))
+            {
+                return false;
+            }
+        }
+        true
     }
 
     /// A cheap invariant of a swap-symmetry: objects with different signatures are never
@@ -205,7 +266,7 @@ impl<'t> Index<'t> {
     fn signature(&self, x: u32) -> Vec<(u32, u32, u8)> {
         let mut s: Vec<(u32, u32, u8)> = Vec::new();
         for &a in &self.actions_with[x as usize] {
-            let (schema, args) = &self.action_key[a as usize];
+            let (schema, args) = self.action_key[a as usize].split_first().expect("schema");
             for (i, &t) in args.iter().enumerate() {
                 if t == x {
                     s.push((*schema, i as u32, 0));
@@ -226,6 +287,12 @@ impl<'t> Index<'t> {
     }
 }
 
+/// Whether the images of `a` under `image` (an involution on facts) are the facts `b`, as sets.
+fn same_set(a: &[u32], b: &[u32], image: &[u32]) -> bool {
+    a.iter().all(|&f| b.contains(&image[f as usize]))
+        && b.iter().all(|&g| a.contains(&image[g as usize]))
+}
+
 /// Classes of interchangeable objects (two or more members each, in the order of the task's
 /// first mention); per member, the ground actions (indices into `task.actions`) that name it
 /// among their arguments.
@@ -234,8 +301,8 @@ pub fn interchangeable_objects(task: &GroundTask) -> Vec<Vec<Vec<u32>>> {
     // Objects: tokens that some action takes as an argument, by first mention.
     let mut objects: Vec<u32> = Vec::new();
     let mut seen = vec![false; ix.actions_with.len()];
-    for (_, args) in &ix.action_key {
-        for &t in args {
+    for key in &ix.action_key {
+        for &t in &key[1..] {
             if !seen[t as usize] {
                 seen[t as usize] = true;
                 objects.push(t);
