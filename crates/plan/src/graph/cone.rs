@@ -15,7 +15,9 @@
 //!
 //! What it skips is the full graph's operator mutex rows, quadratic in the actions of a layer
 //! (mprime prob13: 58 M pairs at level 8, most of classic Graphplan's time there). Fact mutexes
-//! are decided pair by pair from the achievers, stopping at the first non-mutex pair of them.
+//! are decided pair by pair from the achievers, stopping at the first non-mutex pair of them; a
+//! pair already mutex one level down only tests the achiever pairs that can have changed (new
+//! operators, or preconditions whose mutex was lost: [`Stale`]).
 //! The result has no operator mutex rows: it serves [`crate::sat::SatExtractor`], which needs
 //! only the fact mutexes (its module documentation), not the backward search.
 
@@ -153,7 +155,9 @@ impl PlanningGraph {
                 }
             }
             scratch.fill(self, cur, &layer);
-            let (fact_mutex, pairs) = self.fact_mutexes_lazily(cur, &next, &achievers, &scratch);
+            let prev = k.checked_sub(1).map(|j| &levels[j]);
+            let (fact_mutex, pairs) =
+                self.fact_mutexes_lazily(prev, cur, &next, &achievers, &scratch);
             let lk = &mut levels[k];
             lk.num_actions = layer.count_ones(self.n_facts..);
             lk.ops = layer;
@@ -186,8 +190,16 @@ impl PlanningGraph {
     /// demand from `rows` (static rules, then competing needs in `P_k`, `cur`). Pairs non-mutex
     /// in `P_k` stay non-mutex (their no-ops are present and not mutex), as in
     /// [`PlanningGraph::expand`].
+    ///
+    /// A pair mutex in `P_k` too was decided there from all pairs of its achievers in
+    /// `A_{k-1}` (`prev.achievers`, kept in `A_k`): each is mutex by the static rules, which do
+    /// not change, or by competing needs, a mutex pair of their preconditions in `P_{k-1}`
+    /// (`prev`). Unless such a precondition pair is no longer mutex in `P_k` ([`Stale`]), those
+    /// achiever pairs are still mutex, and only the pairs with an achiever new in `A_k` are
+    /// tested.
     fn fact_mutexes_lazily(
         &self,
+        prev: Option<&Level>,
         cur: &Level,
         next: &FixedBitSet,
         achievers: &[Vec<u32>],
@@ -199,8 +211,16 @@ impl PlanningGraph {
         for p in next.ones() {
             out[p] = FixedBitSet::with_capacity(self.n_facts);
         }
+        let stale = prev.map(|prev| Stale::new(self, prev, cur, next));
         let mut pairs = 0;
         let mut cand = FixedBitSet::with_capacity(self.n_facts);
+        let (mut new_p, mut new_q) = (Vec::new(), Vec::new());
+        let compatible = |xs: &[u32], ys: &[u32]| {
+            xs.iter().any(|&a| {
+                ys.iter()
+                    .any(|&b| a == b || !rows.mutex(self, a as usize, b as usize))
+            })
+        };
         for p in next.ones() {
             cand.clear();
             if cur.facts.contains(p) {
@@ -209,12 +229,31 @@ impl PlanningGraph {
             } else {
                 cand.union_with(next);
             }
+            // Achievers of p in A_{k-1}, when p was in P_k (and they are all in A_k).
+            let old_p = match (prev, &stale) {
+                (Some(l), Some(_)) if cur.facts.contains(p) => Some(l.achievers[p].as_slice())
+                    .filter(|old| added(old, &achievers[p], &mut new_p)),
+                _ => None,
+            };
             for q in cand.ones().filter(|&q| q > p && next.contains(q)) {
-                let supported = achievers[p].iter().any(|&a| {
-                    achievers[q]
-                        .iter()
-                        .any(|&b| a == b || !rows.mutex(self, a as usize, b as usize))
-                });
+                let old_q = match (old_p, prev, &stale) {
+                    (Some(_), Some(l), Some(st))
+                        if cur.facts.contains(q)
+                            && cur.fact_mutex[p].contains(q)
+                            && !st.touches(p, q) =>
+                    {
+                        Some(l.achievers[q].as_slice())
+                            .filter(|old| added(old, &achievers[q], &mut new_q))
+                    }
+                    _ => None,
+                };
+                let supported = match (old_p, old_q) {
+                    // Only the pairs with an achiever new in A_k can be compatible.
+                    (Some(old_p), Some(_)) => {
+                        compatible(&new_p, &achievers[q]) || compatible(old_p, &new_q)
+                    }
+                    _ => compatible(&achievers[p], &achievers[q]),
+                };
                 if !supported {
                     out[p].insert(q);
                     out[q].insert(p);
@@ -223,6 +262,66 @@ impl PlanningGraph {
             }
         }
         (out, pairs)
+    }
+}
+
+/// `new` minus `old` into `out`, both sorted; false when `old` is not a subset of `new`.
+fn added(old: &[u32], new: &[u32], out: &mut Vec<u32>) -> bool {
+    out.clear();
+    let mut i = 0;
+    for &a in new {
+        if i < old.len() && old[i] == a {
+            i += 1;
+        } else {
+            out.push(a);
+        }
+    }
+    i == old.len()
+}
+
+/// Which fact pairs of `P_{k+1}` may have an achiever pair in `A_{k-1}` that was mutex by
+/// competing needs and no longer is: per fact `p` of `P_k`, `pre[p]`, the preconditions of
+/// its achievers in `A_{k-1}` (its no-op's is `p` itself), and `reach[p]`, the facts whose mutex with
+/// one of them in `P_{k-1}` is gone in `P_k` (a fact of `P_{k-1}` outside `P_k`'s cone counts
+/// as having lost all its mutexes).
+struct Stale {
+    pre: Vec<FixedBitSet>,
+    reach: Vec<FixedBitSet>,
+}
+
+impl Stale {
+    fn new(g: &PlanningGraph, prev: &Level, cur: &Level, next: &FixedBitSet) -> Stale {
+        let n = g.n_facts;
+        let mut lost = vec![FixedBitSet::new(); n];
+        for r in prev.facts.ones() {
+            let mut l = prev.fact_mutex[r].clone();
+            if cur.facts.contains(r) {
+                l.difference_with(&cur.fact_mutex[r]);
+            }
+            lost[r] = l;
+        }
+        let mut pre = vec![FixedBitSet::new(); n];
+        let mut reach = vec![FixedBitSet::new(); n];
+        for p in next.ones().filter(|&p| cur.facts.contains(p)) {
+            let mut ps = FixedBitSet::with_capacity(n);
+            for &a in &prev.achievers[p] {
+                for &r in &g.op_pre[a as usize] {
+                    ps.insert(r as usize);
+                }
+            }
+            let mut rs = FixedBitSet::with_capacity(n);
+            for r in ps.ones() {
+                rs.union_with(&lost[r]);
+            }
+            pre[p] = ps;
+            reach[p] = rs;
+        }
+        Stale { pre, reach }
+    }
+
+    /// Whether `p` and `q` have preconditions of achievers whose mutex was lost.
+    fn touches(&self, p: usize, q: usize) -> bool {
+        !self.reach[p].is_disjoint(&self.pre[q])
     }
 }
 
