@@ -84,14 +84,17 @@ fn arg_positions(key: &[u32]) -> impl Iterator<Item = usize> + '_ {
     (1..key.len()).filter(move |&i| key[i] > CLOSE && key[i - 1] != OPEN)
 }
 
-/// `x` and `y` exchanged in `tokens`, written into `out`.
-fn swap_into(out: &mut Key, tokens: impl Iterator<Item = u32>, x: u32, y: u32) {
+/// `key` with `x` and `y` exchanged at `positions`, written into `out`.
+fn swap_at(out: &mut Key, key: &[u32], positions: impl Iterator<Item = usize>, x: u32, y: u32) {
     out.clear();
-    out.extend(tokens.map(|t| match t {
-        t if t == x => y,
-        t if t == y => x,
-        t => t,
-    }));
+    out.extend_from_slice(key);
+    for i in positions {
+        if key[i] == x {
+            out[i] = y;
+        } else if key[i] == y {
+            out[i] = x;
+        }
+    }
 }
 
 impl<'t> Index<'t> {
@@ -191,15 +194,7 @@ impl<'t> Index<'t> {
         for &f in named {
             let k = &self.fact_key[f as usize];
             let mut key = std::mem::take(&mut sc.key);
-            key.clear();
-            key.extend_from_slice(k);
-            for i in arg_positions(k) {
-                if k[i] == x {
-                    key[i] = y;
-                } else if k[i] == y {
-                    key[i] = x;
-                }
-            }
+            swap_at(&mut key, k, arg_positions(k), x, y);
             let g = self.fact_of.get(key.as_slice()).copied();
             sc.key = key;
             let Some(g) = g else {
@@ -239,8 +234,7 @@ impl<'t> Index<'t> {
             sc.seen[a as usize] = sc.check;
             let k = &self.action_key[a as usize];
             let mut key = std::mem::take(&mut sc.key);
-            swap_into(&mut key, k.iter().copied(), x, y);
-            key[0] = k[0]; // the schema token is not an argument
+            swap_at(&mut key, k, 1..k.len(), x, y); // the schema token is not an argument
             let b = self.action_of.get(key.as_slice()).copied();
             sc.key = key;
             let Some(b) = b else {

@@ -212,6 +212,7 @@ impl PlanningGraph {
             out[p] = FixedBitSet::with_capacity(self.n_facts);
         }
         let stale = prev.map(|prev| Stale::new(self, prev, cur, next));
+        let known = prev.zip(stale.as_ref());
         let mut pairs = 0;
         let mut cand = FixedBitSet::with_capacity(self.n_facts);
         let (mut new_p, mut new_q) = (Vec::new(), Vec::new());
@@ -230,23 +231,21 @@ impl PlanningGraph {
                 cand.union_with(next);
             }
             // Achievers of p in A_{k-1}, when p was in P_k (and they are all in A_k).
-            let old_p = match (prev, &stale) {
-                (Some(l), Some(_)) if cur.facts.contains(p) => Some(l.achievers[p].as_slice())
-                    .filter(|old| added(old, &achievers[p], &mut new_p)),
-                _ => None,
-            };
+            let old_p = known
+                .filter(|_| cur.facts.contains(p))
+                .map(|(l, _)| l.achievers[p].as_slice())
+                .filter(|old| added(old, &achievers[p], &mut new_p));
             for q in cand.ones().filter(|&q| q > p && next.contains(q)) {
-                let old_q = match (old_p, prev, &stale) {
-                    (Some(_), Some(l), Some(st))
-                        if cur.facts.contains(q)
+                // Those of q, when the pair was mutex in P_k and nothing under it went stale.
+                let old_q = known
+                    .filter(|(_, st)| {
+                        old_p.is_some()
+                            && cur.facts.contains(q)
                             && cur.fact_mutex[p].contains(q)
-                            && !st.touches(p, q) =>
-                    {
-                        Some(l.achievers[q].as_slice())
-                            .filter(|old| added(old, &achievers[q], &mut new_q))
-                    }
-                    _ => None,
-                };
+                            && !st.touches(p, q)
+                    })
+                    .map(|(l, _)| l.achievers[q].as_slice())
+                    .filter(|old| added(old, &achievers[q], &mut new_q));
                 let supported = match (old_p, old_q) {
                     // Only the pairs with an achiever new in A_k can be compatible.
                     (Some(old_p), Some(_)) => {
@@ -280,10 +279,10 @@ fn added(old: &[u32], new: &[u32], out: &mut Vec<u32>) -> bool {
 }
 
 /// Which fact pairs of `P_{k+1}` may have an achiever pair in `A_{k-1}` that was mutex by
-/// competing needs and no longer is: per fact `p` of `P_k`, `pre[p]`, the preconditions of
-/// its achievers in `A_{k-1}` (its no-op's is `p` itself), and `reach[p]`, the facts whose mutex with
-/// one of them in `P_{k-1}` is gone in `P_k` (a fact of `P_{k-1}` outside `P_k`'s cone counts
-/// as having lost all its mutexes).
+/// competing needs and no longer is: per fact `p` of `P_k`, `pre[p]`, the preconditions of its
+/// achievers in `A_{k-1}` (its no-op's is `p` itself), and `reach[p]`, the facts whose mutex
+/// with one of them in `P_{k-1}` is gone in `P_k` (a fact of `P_{k-1}` outside `P_k`'s cone
+/// counts as having lost all its mutexes).
 struct Stale {
     pre: Vec<FixedBitSet>,
     reach: Vec<FixedBitSet>,
