@@ -2,6 +2,7 @@
 //! charts (one row per problem) and heat maps. Every function returns the SVG document as a
 //! string so it can be written to a file and inlined in the HTML report.
 
+use plotters::coord::combinators::BindKeyPoints;
 use plotters::coord::ranged1d::{AsRangedCoord, SegmentValue, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -110,6 +111,36 @@ fn value_range(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
     }
 }
 
+/// A logarithmic axis over `[lo, hi]` labelled at [`log_ticks`].
+fn log_axis(
+    lo: f64,
+    hi: f64,
+) -> impl AsRangedCoord<Value = f64, CoordDescType: ValueFormatter<f64>> {
+    (lo..hi).log_scale().with_key_points(log_ticks(lo, hi))
+}
+
+/// Tick values of a logarithmic axis over `[lo, hi]`: the powers of ten when there are at
+/// least four of them, else `1, 2, 5` times the powers of ten, else also `3` and `7` (plotters'
+/// own choice crowds a range of less than a decade, e.g. 60000 70000 80000 … printed over
+/// each other, and leaves none below 1 on 0.2–3).
+pub(crate) fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    if !(lo > 0.0 && hi > lo && hi.is_finite()) {
+        return Vec::new();
+    }
+    let ticks = |mantissas: &[f64]| -> Vec<f64> {
+        let (k0, k1) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+        (k0..=k1)
+            .flat_map(|k| mantissas.iter().map(move |m| m * 10f64.powi(k)))
+            .filter(|v| (lo..=hi).contains(v))
+            .collect()
+    };
+    [&[1.0][..], &[1.0, 2.0, 5.0], &[1.0, 2.0, 3.0, 5.0, 7.0]]
+        .iter()
+        .map(|m| ticks(m))
+        .find(|t| t.len() >= 4)
+        .unwrap_or_else(|| ticks(&[1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 7.0]))
+}
+
 /// A short tick label: integers without decimals, otherwise 3 significant digits.
 fn tick(v: f64) -> String {
     if v == 0.0 {
@@ -120,10 +151,16 @@ fn tick(v: f64) -> String {
         return format!("{}", v.round() as i64);
     }
     if !(1e-3..1e7).contains(&a) {
-        return format!("{v:.1e}");
+        return format!("{v:.1e}").replace(".0e", "e");
     }
     let digits = (2 - a.log10().floor() as i32).max(0) as usize;
-    format!("{v:.digits$}")
+    let s = format!("{v:.digits$}");
+    // 0.500 → 0.5: trailing zeros after the point say nothing on an axis
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
 }
 
 /// Draws `pts` with the marker shape of series `i` (circle, triangle, square, cross) and
@@ -268,9 +305,9 @@ pub fn xy_plot(p: &XyPlot) -> Result<String, LabError> {
         let root = chart_area;
         match (p.x.log, p.y.log) {
             (false, false) => draw_xy(&root, p, x0..x1, y0..y1)?,
-            (true, false) => draw_xy(&root, p, (x0..x1).log_scale(), y0..y1)?,
-            (false, true) => draw_xy(&root, p, x0..x1, (y0..y1).log_scale())?,
-            (true, true) => draw_xy(&root, p, (x0..x1).log_scale(), (y0..y1).log_scale())?,
+            (true, false) => draw_xy(&root, p, log_axis(x0, x1), y0..y1)?,
+            (false, true) => draw_xy(&root, p, x0..x1, log_axis(y0, y1))?,
+            (true, true) => draw_xy(&root, p, log_axis(x0, x1), log_axis(y0, y1))?,
         }
         root.present().map_err(plot_err)?;
     }
@@ -397,7 +434,7 @@ pub fn category_chart(c: &CategoryChart) -> Result<String, LabError> {
         draw_legend(&legend_area, &entries)?;
         let root = chart_area;
         if c.value_axis.log {
-            draw_categories(&root, c, (v0..v1).log_scale())?;
+            draw_categories(&root, c, log_axis(v0, v1))?;
         } else {
             draw_categories(&root, c, v0..v1)?;
         }
@@ -641,6 +678,31 @@ pub fn heatmap(h: &Heatmap) -> Result<String, LabError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_ticks_are_round_and_not_crowded() {
+        // several decades: the powers of ten
+        assert_eq!(log_ticks(3.0, 2e4), vec![10.0, 100.0, 1000.0, 10000.0]);
+        // about a decade and a half: 1, 2, 5 times them
+        assert_eq!(
+            log_ticks(7_500.0, 300_000.0),
+            vec![10_000.0, 20_000.0, 50_000.0, 100_000.0, 200_000.0]
+        );
+        // under a decade, across 1: values below 1 get ticks too
+        assert_eq!(log_ticks(0.2, 3.6), vec![0.2, 0.5, 1.0, 2.0]);
+        // a narrow range still gets some ticks; nothing for an empty or non-positive range
+        assert_eq!(log_ticks(1.1, 2.5), vec![1.5, 2.0]);
+        assert!(log_ticks(0.0, 1.0).is_empty() && log_ticks(2.0, 1.0).is_empty());
+        // and their labels carry no trailing zeros
+        let labels: Vec<String> = [0.2, 0.5, 1.5, 12.5, 0.125, 200_000.0, 1e8, 2.5e8]
+            .iter()
+            .map(|&v| tick(v))
+            .collect();
+        assert_eq!(
+            labels,
+            ["0.2", "0.5", "1.5", "12.5", "0.125", "200000", "1e8", "2.5e8"]
+        );
+    }
 
     #[test]
     fn xy_plot_has_axes_labels_and_legend() {

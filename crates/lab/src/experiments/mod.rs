@@ -1,6 +1,7 @@
 //! One module per experiment; each returns an [`ExperimentResult`](crate::ExperimentResult).
 
 pub mod construct_bridge;
+pub mod plan_extractors;
 pub mod plan_spurious;
 pub mod planning;
 pub mod reach_capacity;

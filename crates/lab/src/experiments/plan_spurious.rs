@@ -8,8 +8,12 @@
 //! the same levels, very different work.
 
 use serde_json::{json, Value};
-use superpose_plan::{graphplan_ebl, graphplan_sat, Extraction, GraphplanResult, Limits};
+use superpose_plan::Extraction;
 
+use super::plan_extractors::{
+    extractor_row, interpret_extractors, other_extractors, speed_points, states_plot, ExtractorRow,
+    OtherExtractors,
+};
 use super::planning::{self, median, MeasureSettings, Measured};
 use crate::plot::{category_chart, xy_plot, Axis, CategoryChart, CategoryStyle, Series, XyPlot};
 use crate::report::{ExperimentResult, Plot, Status};
@@ -193,102 +197,6 @@ pub fn level_rows(m: &Measured) -> Vec<LevelRow> {
         .collect()
 }
 
-table_row! {
-    /// One extractor on one problem (the `extractors` table).
-    pub struct ExtractorRow {
-        problem: String => ("", "domain folder / problem"),
-        extractor: String => (
-            "",
-            "classic (planner.c's memoised backward search), ebl (EBL/DDB nogoods), sat (the graph as CNF, CaDiCaL)"
-        ),
-        status: String => ("", "solved, unsolvable or limit"),
-        plan_level: Option<usize> => ("level", "level of the plan found (parallel steps)"),
-        failed_stages: usize => ("count", "stages where extraction ran and found no plan"),
-        search_nodes: Option<u64> => (
-            "nodes",
-            "operators tried by backward search, all stages (classic, ebl)"
-        ),
-        memo: Option<usize> => (
-            "entries",
-            "failed goal sets (classic) or nogoods (ebl) stored at the end"
-        ),
-        sat_learned_clauses: Option<u64> => (
-            "clauses",
-            "clauses learned by CaDiCaL (one per conflict analysis), all stages (sat)"
-        ),
-        unsat_work_share: Option<f64> => (
-            "fraction",
-            "share of the work (nodes, or learned clauses for sat) spent in failed stages"
-        ),
-        time_s: f64 => ("s", "wall time of the run (graph expansion and extraction)"),
-    }
-}
-
-/// The columns of the `extractors` table.
-pub const EXTRACTOR_COLUMNS: &[(&str, &str, &str)] = ExtractorRow::COLUMNS;
-
-/// EBL/DDB and SAT extraction on the graph of a measured problem (classic is `m.gp`).
-pub struct OtherExtractors {
-    pub ebl: GraphplanResult,
-    pub sat: GraphplanResult,
-}
-
-/// Run EBL/DDB and SAT with the classic run's time limit, and at most a few levels past the
-/// classic run's last stage (EBL/DDB cannot prove unsolvability by the memo fixpoint).
-pub fn other_extractors(m: &Measured, limits: &Limits) -> OtherExtractors {
-    let limits = Limits {
-        max_levels: m.gp.levels.len() + 8,
-        ..limits.clone()
-    };
-    OtherExtractors {
-        ebl: graphplan_ebl(&m.task, &limits),
-        sat: graphplan_sat(&m.task, &limits),
-    }
-}
-
-/// Work of one run: total, and the part spent in failed stages.
-fn work(r: &GraphplanResult, sat: bool) -> (u64, u64) {
-    let of = |l: &superpose_plan::LevelDiagnostics| {
-        if sat {
-            l.sat.as_ref().map_or(0, |s| s.learned_clauses)
-        } else {
-            l.search_nodes
-        }
-    };
-    let total = r.levels.iter().map(of).sum();
-    let failed = r
-        .levels
-        .iter()
-        .filter(|l| l.extraction == Extraction::Failed)
-        .map(of)
-        .sum();
-    (total, failed)
-}
-
-/// One row of the extractor table.
-fn extractor_row(problem: &str, name: &str, r: &GraphplanResult) -> ExtractorRow {
-    let sat = name == "sat";
-    let (total, failed) = work(r, sat);
-    let failed_stages = r
-        .levels
-        .iter()
-        .filter(|l| l.extraction == Extraction::Failed)
-        .count();
-    let memo: usize = r.levels.iter().map(|l| l.memo_entries).sum();
-    ExtractorRow {
-        problem: problem.into(),
-        extractor: name.into(),
-        status: r.outcome.status().into(),
-        plan_level: r.summary.plan_level,
-        failed_stages,
-        search_nodes: (!sat).then_some(total),
-        memo: (!sat).then_some(memo),
-        sat_learned_clauses: sat.then_some(total),
-        unsat_work_share: (total > 0).then(|| failed as f64 / total as f64),
-        time_s: r.time_s,
-    }
-}
-
 pub fn run(opts: &RunOptions) -> Result<ExperimentResult, LabError> {
     let sources = planning::problems(opts)?;
     let settings = MeasureSettings::for_run(opts);
@@ -322,7 +230,8 @@ pub fn run(opts: &RunOptions) -> Result<ExperimentResult, LabError> {
     }
     pb.finish_and_clear();
 
-    let plots = plots(&measured)?;
+    let mut plots = plots(&measured)?;
+    plots.extend(states_plot(&speed_points(&measured, &others))?);
     let (mut interpretation, mut summary) = interpret(&measured, table.rows.len());
     let (more, extra) = interpret_extractors(&measured, &others);
     interpretation.extend(more);
@@ -612,133 +521,4 @@ fn interpret_shares(
             nodes
         ));
     }
-}
-
-/// Sentences on the three extractors: the same levels, where the work goes, the time.
-fn interpret_extractors(
-    ms: &[Measured],
-    others: &[OtherExtractors],
-) -> (Vec<String>, serde_json::Map<String, Value>) {
-    let mut out = Vec::new();
-    let mut sum = serde_json::Map::new();
-    let status = |r: &GraphplanResult| r.outcome.status() != "limit";
-    let decided: Vec<(&Measured, &OtherExtractors)> = ms
-        .iter()
-        .zip(others)
-        .filter(|(m, o)| status(&m.gp) && status(&o.ebl) && status(&o.sat))
-        .collect();
-    let same: Vec<&(&Measured, &OtherExtractors)> = decided
-        .iter()
-        .filter(|(m, o)| {
-            let key = |r: &GraphplanResult| (r.outcome.status(), r.summary.plan_level);
-            key(&m.gp) == key(&o.ebl) && key(&m.gp) == key(&o.sat)
-        })
-        .collect();
-    let solved = |r: &GraphplanResult| usize::from(r.summary.plan_level.is_some());
-    let counts = ms.iter().zip(others).fold([0usize; 3], |c, (m, o)| {
-        [
-            c[0] + solved(&m.gp),
-            c[1] + solved(&o.ebl),
-            c[2] + solved(&o.sat),
-        ]
-    });
-    sum.insert("extractors_solved".into(), json!(counts));
-    sum.insert("extractors_same_answer".into(), json!(same.len()));
-    let differ: Vec<&str> = decided
-        .iter()
-        .filter(|d| !same.iter().any(|s| std::ptr::eq(s.0, d.0)))
-        .map(|(m, _)| m.source.name.as_str())
-        .collect();
-    out.push(format!(
-        "Three extractors on the same graphs (classic memoised search, EBL/DDB, SAT with \
-         CaDiCaL) solve {}, {} and {} problems; on the {} that all three decide they give the \
-         same answer at the same level on {}{}.",
-        counts[0],
-        counts[1],
-        counts[2],
-        decided.len(),
-        same.len(),
-        if differ.is_empty() {
-            String::new()
-        } else {
-            format!(" (they differ on {})", differ.join(", "))
-        }
-    ));
-    /// One problem: the classic run and the other extractors' runs.
-    type Pair<'a> = (&'a Measured, &'a OtherExtractors);
-    let both: Vec<&Pair> = same
-        .iter()
-        .copied()
-        .filter(|(m, _)| m.gp.summary.plan_level.is_some())
-        .collect();
-    if both.is_empty() {
-        return (out, sum);
-    }
-    let total = |f: &dyn Fn(&Pair) -> (u64, u64)| {
-        both.iter()
-            .map(|x| f(x))
-            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
-    };
-    let classic = total(&|x| work(&x.0.gp, false));
-    let ebl = total(&|x| work(&x.1.ebl, false));
-    let sat = total(&|x| work(&x.1.sat, true));
-    let nogoods: usize = both
-        .iter()
-        .map(|x| x.1.ebl.levels.iter().map(|l| l.memo_entries).sum::<usize>())
-        .sum();
-    let share = |w: (u64, u64)| {
-        if w.0 == 0 {
-            "none".to_string()
-        } else {
-            format!("{:.0}%", 100.0 * w.1 as f64 / w.0 as f64)
-        }
-    };
-    sum.insert(
-        "extractor_work".into(),
-        json!({"classic_nodes": classic.0, "ebl_nodes": ebl.0, "ebl_nogoods": nogoods, "sat_learned_clauses": sat.0}),
-    );
-    out.push(format!(
-        "Where the work goes, on the {} problems all three solve: classic tried {} operators ({} \
-         of them in stages that failed), EBL/DDB {} operators ({} in failed stages) and stored {} \
-         nogoods, SAT learned {} clauses from conflicts ({} in stages it proved UNSAT). The \
-         failed stages are the levels where the union looked reached but no plan existed.",
-        both.len(),
-        classic.0,
-        share(classic),
-        ebl.0,
-        share(ebl),
-        nogoods,
-        sat.0,
-        share(sat)
-    ));
-    let (sentence, times) = time_sentence(&both);
-    sum.insert("extractor_time_s".into(), times);
-    out.push(sentence);
-    (out, sum)
-}
-
-/// The three extractors' total times on the problems all of them solve, and how often SAT wins.
-fn time_sentence(both: &[&(&Measured, &OtherExtractors)]) -> (String, Value) {
-    let time = |f: &dyn Fn(&(&Measured, &OtherExtractors)) -> f64| -> f64 {
-        both.iter().map(|x| f(x)).sum()
-    };
-    let (tc, te, ts) = (
-        time(&|x| x.0.gp.time_s),
-        time(&|x| x.1.ebl.time_s),
-        time(&|x| x.1.sat.time_s),
-    );
-    let sat_fastest = both
-        .iter()
-        .filter(|x| x.1.sat.time_s <= x.0.gp.time_s.min(x.1.ebl.time_s))
-        .count();
-    let sentence = format!(
-        "Time on those problems (graph expansion included): classic {} s, EBL/DDB {} s, SAT {} s \
-         in all; SAT is the fastest of the three on {} of {}.",
-        fmt_sig(tc),
-        fmt_sig(te),
-        fmt_sig(ts),
-        sat_fastest,
-        both.len()
-    );
-    (sentence, json!([tc, te, ts]))
 }
