@@ -205,20 +205,9 @@ pub fn interpret_extractors(
     let (sentence, times) = time_sentence(&both);
     sum.insert("extractor_time_s".into(), times);
     out.push(sentence);
-    let [counted, beyond] = speed_by_states(&speed_points(ms, others));
-    if counted.1 + beyond.1 > 0 {
-        sum.insert(
-            "sat_faster_by_states".into(),
-            json!({"counted": [counted.0, counted.1], "beyond": [beyond.0, beyond.1]}),
-        );
-        out.push(format!(
-            "Against the size of the state space, on the problems where classic takes over {} s: \
-             SAT is faster than classic on {} of {} whose states within the plan's steps the exact \
-             enumeration could count, and on {} of {} beyond it (over its cap, or too many facts \
-             to enumerate). On a small space classic's memo of failed goal sets is a table of the \
-             subproblems; clause learning does not tabulate states (docs/planning-sat.md).",
-            SPEED_MIN_S, counted.0, counted.1, beyond.0, beyond.1
-        ));
+    if let Some((sentence, split)) = states_sentence(&speed_points(ms, others)) {
+        sum.insert("sat_faster_by_states".into(), split);
+        out.push(sentence);
     }
     (out, sum)
 }
@@ -319,6 +308,25 @@ pub fn speed_by_states(points: &[SpeedPoint]) -> [(usize, usize); 2] {
     out
 }
 
+/// SAT's wins over classic split by the state space ([`speed_by_states`]), when any problem
+/// takes classic over [`SPEED_MIN_S`]: the sentence and its summary value.
+fn states_sentence(points: &[SpeedPoint]) -> Option<(String, Value)> {
+    let [counted, beyond] = speed_by_states(points);
+    if counted.1 + beyond.1 == 0 {
+        return None;
+    }
+    let sentence = format!(
+        "Against the size of the state space, on the problems where classic takes over {} s: \
+         SAT is faster than classic on {} of {} whose states within the plan's steps the exact \
+         enumeration could count, and on {} of {} beyond it (over its cap, or too many facts \
+         to enumerate). On a small space classic's memo of failed goal sets is a table of the \
+         subproblems; clause learning does not tabulate states (docs/planning-sat.md).",
+        SPEED_MIN_S, counted.0, counted.1, beyond.0, beyond.1
+    );
+    let split = json!({"counted": [counted.0, counted.1], "beyond": [beyond.0, beyond.1]});
+    Some((sentence, split))
+}
+
 /// classic time / SAT time against the states reachable within the plan's steps (log–log), for
 /// the points where classic takes at least [`SPEED_MIN_S`] and the states were enumerated (or
 /// the cap was hit); `None` when there is no such point.
@@ -385,6 +393,10 @@ mod tests {
         ];
         assert_eq!(speed_by_states(&points), [(1, 3), (1, 3)]);
         assert_eq!(speed_by_states(&points[3..4]), [(0, 0), (0, 0)]);
+        let (sentence, split) = states_sentence(&points).unwrap();
+        assert_eq!(split, json!({"counted": [1, 3], "beyond": [1, 3]}));
+        assert!(sentence.contains("on 1 of 3 whose states"), "{sentence}");
+        assert!(states_sentence(&points[3..4]).is_none());
     }
 
     #[test]
