@@ -123,7 +123,7 @@ fn log_axis(
 /// least four of them, else `1, 2, 5` times the powers of ten, else also `3` and `7` (plotters'
 /// own choice crowds a range of less than a decade, e.g. 60000 70000 80000 … printed over
 /// each other, and leaves none below 1 on 0.2–3).
-pub(crate) fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     if !(lo > 0.0 && hi > lo && hi.is_finite()) {
         return Vec::new();
     }
