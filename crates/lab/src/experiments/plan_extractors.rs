@@ -155,19 +155,13 @@ pub fn interpret_extractors(
             format!(" (they differ on {})", differ.join(", "))
         }
     ));
-    /// One problem: the classic run and the other extractors' runs.
-    type Pair<'a> = (&'a Measured, &'a OtherExtractors);
-    let both: Vec<&Pair> = same
-        .iter()
-        .copied()
-        .filter(|(m, _)| m.gp.summary.plan_level.is_some())
-        .collect();
+    let both = solved_alike(ms, others);
     if both.is_empty() {
         return (out, sum);
     }
     let total = |f: &dyn Fn(&Pair) -> (u64, u64)| {
         both.iter()
-            .map(|x| f(x))
+            .map(f)
             .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
     };
     let classic = total(&|x| work(&x.0.gp, false));
@@ -213,10 +207,8 @@ pub fn interpret_extractors(
 }
 
 /// The three extractors' total times on the problems all of them solve, and how often SAT wins.
-fn time_sentence(both: &[&(&Measured, &OtherExtractors)]) -> (String, Value) {
-    let time = |f: &dyn Fn(&(&Measured, &OtherExtractors)) -> f64| -> f64 {
-        both.iter().map(|x| f(x)).sum()
-    };
+fn time_sentence(both: &[Pair]) -> (String, Value) {
+    let time = |f: &dyn Fn(&Pair) -> f64| -> f64 { both.iter().map(f).sum() };
     let (tc, te, ts) = (
         time(&|x| x.0.gp.time_s),
         time(&|x| x.1.ebl.time_s),
@@ -248,6 +240,17 @@ pub const SPEED_MIN_S: f64 = 0.1;
 fn same_answer(m: &Measured, o: &OtherExtractors) -> bool {
     let key = |r: &GraphplanResult| (r.outcome.status(), r.summary.plan_level);
     key(&m.gp) == key(&o.ebl) && key(&m.gp) == key(&o.sat)
+}
+
+/// One problem: the classic run and the other extractors' runs.
+type Pair<'a> = (&'a Measured, &'a OtherExtractors);
+
+/// The problems all three extractors solve, at the same level: where work and time compare.
+fn solved_alike<'a>(ms: &'a [Measured], others: &'a [OtherExtractors]) -> Vec<Pair<'a>> {
+    ms.iter()
+        .zip(others)
+        .filter(|(m, o)| m.gp.summary.plan_level.is_some() && same_answer(m, o))
+        .collect()
 }
 
 /// States reachable within a problem's plan steps, as the exact enumeration saw them.
@@ -286,9 +289,8 @@ pub struct SpeedPoint {
 
 /// The speed points of a run (problems solved by all three at the same level).
 pub fn speed_points(ms: &[Measured], others: &[OtherExtractors]) -> Vec<SpeedPoint> {
-    ms.iter()
-        .zip(others)
-        .filter(|(m, o)| m.gp.summary.plan_level.is_some() && same_answer(m, o))
+    solved_alike(ms, others)
+        .into_iter()
         .map(|(m, o)| SpeedPoint {
             classic_s: m.gp.time_s,
             sat_s: o.sat.time_s,
