@@ -150,14 +150,20 @@ def bindings(act, typed, parents, static, init):
             kinds[head] = max((t for _, t in b), key=depth)
             merge.update((x, head) for x, _ in b)
         if len(part) < len(params) and not all(
-                any(len(f) == len(c) and all(
-                    merge.get(a, a) != merge.get(b, b) or v == w
-                    for (a, v), (b, w) in itertools.combinations(zip(c[1:], f[1:]), 2)) and all(
-                    a.startswith("?") or a == v for a, v in zip(c[1:], f[1:]))
-                    for f in init if f[0] == c[0])
-                for c in act["pre"] if c[0] in static):
+                matchable(c, merge, init) for c in act["pre"] if c[0] in static):
             continue
         yield merge, [(x, kinds[x]) for x, _ in params if merge[x] == x]
+
+
+def matchable(atom, merge, init):
+    """Some initial fact matches `atom` once its merged parameters must take equal values."""
+    def fits(fact):
+        pairs = list(zip(atom[1:], fact[1:]))
+        return (len(fact) == len(atom)
+                and all(x.startswith("?") or x == v for x, v in pairs)
+                and all(merge.get(x, x) != merge.get(y, y) or v == w
+                        for (x, v), (y, w) in itertools.combinations(pairs, 2)))
+    return any(fits(f) for f in init if f[0] == atom[0])
 
 
 def translate(domain, problem, ops_path, facts_path):
