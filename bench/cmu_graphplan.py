@@ -12,6 +12,7 @@ the C lexer. The C plan is translated back and checked with `superpose plan vali
 
     git clone https://github.com/juan-vg/cmu-graphplan   # CMU Graphplan, Avrim Blum's C sources
     # raise the node limits in source/graphplan.h: MAXMAXNODES 8192, NUMINTS 256, MAXGOALS 256
+    # (MAX_NODES and MAX_GOALS below)
     make -C cmu-graphplan/source CC="gcc -O2"
     cargo build --release -p superpose-plan --example bench_one && cargo build --release
     python3 bench/cmu_graphplan.py data/pddl --first 6 --cmu cmu-graphplan/source/graphplan \
@@ -21,11 +22,14 @@ the C lexer. The C plan is translated back and checked with `superpose plan vali
 `--first N` takes the first N problems of every folder (natural order) and every problem of
 `extra` (its README's table pairs problems with domains). Rows are written as they finish.
 """
-import argparse, csv, itertools, os, re, resource, signal, subprocess, sys, tempfile
+import argparse, collections, csv, itertools, os, re, signal, subprocess, sys, tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cpu_suite import COLUMNS, natural, run_one, suite_files  # noqa: E402
+from cpu_suite import COLUMNS, natural, run_limited, run_one, suite_files  # noqa: E402
+
+# The node limits of the C build (source/graphplan.h; raised from 1024 and 50, see above).
+MAX_NODES, MAX_GOALS = 8192, 256
 
 
 class Unsupported(Exception):
@@ -176,10 +180,14 @@ def translate(domain, problem, ops_path, facts_path):
         while t is not None and t not in typed[o]:
             typed[o].add(t)
             t = parents.get(t, "object" if t != "object" else None)
-    names = {}
+    names = {}  # (kind, PDDL name) -> token; numbered per kind in order of first use
+    count = collections.Counter()
 
     def tok(kind, x):
-        return names.setdefault((kind, x), f"{kind}{len([k for k in names if k[0] == kind])}")
+        if (kind, x) not in names:
+            names[kind, x] = f"{kind}{count[kind]}"
+            count[kind] += 1
+        return names[kind, x]
 
     def atom(a):
         args = [("<" + tok("v", x) + ">") if x.startswith("?") else tok("o", x) for x in a[1:]]
@@ -218,19 +226,7 @@ def translate(domain, problem, ops_path, facts_path):
     return variants, objects
 
 
-def run_cmu(binary, ops, facts, cpu, mem_mb):
-    def limits():
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        resource.setrlimit(resource.RLIMIT_AS, (mem_mb << 20, mem_mb << 20))
-    p = subprocess.Popen([binary, "-o", ops, "-f", facts, "-d", "-M", "8192"],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                         stdin=subprocess.DEVNULL, preexec_fn=limits)
-    out = p.stdout.read()
-    _, status, ru = os.wait4(p.pid, 0)
-    return os.waitstatus_to_exitcode(status), out, ru.ru_utime + ru.ru_stime
-
-
-def cmu_row(a, dom, prob, superpose):
+def cmu_row(a, dom, prob):
     row = [prob.parent.name, prob.stem, "cmu-graphplan", "", "", "", "", "", "", "", ""]
     with tempfile.TemporaryDirectory() as tmp:
         ops, facts, plan = (os.path.join(tmp, n) for n in ("ops", "facts", "plan"))
@@ -239,16 +235,18 @@ def cmu_row(a, dom, prob, superpose):
         except (Unsupported, IndexError, KeyError) as e:
             row[3], row[10] = "error", f"not translated: {e}"
             return row
-        rc, out, cpu_s = run_cmu(a.cmu, ops, facts, a.cpu_time, a.mem_mb)
+        rc, out, err, cpu_s = run_limited(
+            [a.cmu, "-o", ops, "-f", facts, "-d", "-M", str(MAX_NODES)], a.cpu_time, a.mem_mb)
         row[8] = f"{cpu_s:.3f}"
         steps = [(int(m.group(1)), m.group(2)) for m in
                  re.finditer(r"^(\d+) (a\d+(?:_o\d+)*)\s*$", out, re.M)]
         if rc in (-signal.SIGXCPU, -signal.SIGKILL):
             row[3], row[10] = "limit", f"CPU time limit ({a.cpu_time} s)"
-        elif "increase MAXNODES" in out or "MAXGOALS too small" in out:
-            row[3], row[10] = "limit", "node limit of the C build (MAXNODES 8192, MAXGOALS 256)"
+        elif "increase MAXNODES" in err or "MAXGOALS too small" in err:
+            row[3] = "limit"
+            row[10] = f"node limit of the C build (MAXNODES {MAX_NODES}, MAXGOALS {MAX_GOALS})"
         elif not steps:
-            last = [l for l in out.splitlines() if l.strip()][-1:] or [f"exit {rc}"]
+            last = [l for l in (out + err).splitlines() if l.strip()][-1:] or [f"exit {rc}"]
             unsolvable = "Problem not solvable" in out
             row[3], row[10] = ("unsolvable" if unsolvable else "error"), last[0]
         else:
@@ -258,7 +256,7 @@ def cmu_row(a, dom, prob, superpose):
                 name, order = variants[op]
                 lines.append("(" + " ".join([name] + [objects[args[i]] for i in order]) + ")")
             Path(plan).write_text("\n".join(lines) + "\n")
-            v = subprocess.run([superpose, "plan", "validate", str(dom), str(prob), plan],
+            v = subprocess.run([a.superpose, "plan", "validate", str(dom), str(prob), plan],
                                capture_output=True, text=True)
             row[3] = "solved" if v.returncode == 0 else "invalid"
             row[4], row[5] = str(len(steps)), str(max(t for t, _ in steps))
@@ -302,9 +300,9 @@ def main():
         w.writerow(COLUMNS)
         for dom, prob in problems(a.root, a.first):
             for planner in a.planners:
-                row = (cmu_row(a, dom, prob, a.superpose) if planner == "cmu" else
+                row = (cmu_row(a, dom, prob) if planner == "cmu" else
                        run_one(a.bin, dom, prob, planner, a.cpu_time, a.mem_mb))
-                row[0] = prob.parent.name
+                row[0] = prob.parent.name  # extra's sussman uses blocks' domain file
                 w.writerow(row)
                 f.flush()
                 print(",".join(row), flush=True)

@@ -32,32 +32,36 @@ def suite_files(folder: Path):
     return (domains[0] if domains else None), [p for p in files if p not in domains]
 
 
-def run_one(binary, dom, prob, algo, cpu, mem_mb):
+def run_limited(args, cpu, mem_mb):
+    """Run one child under RLIMIT_CPU (and RLIMIT_AS when mem_mb is set); return its exit code
+    (negative: the signal), stdout, stderr and its own CPU seconds."""
     def limits():
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         if mem_mb:
             resource.setrlimit(resource.RLIMIT_AS, (mem_mb << 20, mem_mb << 20))
     # wait4 gives this child's own CPU time (several workers run children at once).
     with tempfile.TemporaryFile(mode="w+") as err:
-        p = subprocess.Popen([binary, str(dom), str(prob), algo, str(20 * cpu)],
-                             stdout=subprocess.PIPE, stderr=err, text=True, preexec_fn=limits)
+        p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
+                             text=True, preexec_fn=limits)
         stdout = p.stdout.read()
         _, status, ru = os.wait4(p.pid, 0)
-        p.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
-        stderr = err.read()
-    r = subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr)
-    cpu_s = ru.ru_utime + ru.ru_stime
-    lines = [l for l in r.stdout.splitlines() if l.strip()]
-    if r.returncode == 0 and lines:
+        return os.waitstatus_to_exitcode(status), stdout, err.read(), ru.ru_utime + ru.ru_stime
+
+
+def run_one(binary, dom, prob, algo, cpu, mem_mb):
+    rc, stdout, stderr, cpu_s = run_limited(
+        [binary, str(dom), str(prob), algo, str(20 * cpu)], cpu, mem_mb)
+    lines = [l for l in stdout.splitlines() if l.strip()]
+    if rc == 0 and lines:
         row = next(csv.reader([lines[-1]]))
         row[8] = f"{cpu_s:.3f}"
         return row
-    status, detail = "error", (r.stderr.strip().splitlines() or [""])[-1]
-    if r.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
+    status, detail = "error", (stderr.strip().splitlines() or [""])[-1]
+    if rc in (-signal.SIGXCPU, -signal.SIGKILL):
         status, detail = "limit", f"CPU time limit ({cpu} s)"
-    elif r.returncode < 0 or "memory" in r.stderr:
-        status, detail = "limit", f"killed ({r.returncode}): {detail}"
+    elif rc < 0 or "memory" in stderr:
+        status, detail = "limit", f"killed ({rc}): {detail}"
     return [dom.parent.name, prob.stem, algo, status, "", "", "", "", f"{cpu_s:.3f}", "", detail]
 
 
