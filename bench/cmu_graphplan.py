@@ -248,7 +248,8 @@ def cmu_row(a, dom, prob):
         elif not steps:
             last = [l for l in (out + err).splitlines() if l.strip()][-1:] or [f"exit {rc}"]
             unsolvable = "Problem not solvable" in out
-            row[3], row[10] = ("unsolvable" if unsolvable else "error"), last[0]
+            row[3] = "unsolvable" if unsolvable else "error"
+            row[10] = "Problem not solvable (C's memo fixpoint)" if unsolvable else last[0]
         else:
             lines = []
             for _, s in steps:
