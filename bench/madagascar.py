@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Run Rintanen's Madagascar (the SAT planner, in its step-optimal mode) beside our Graphplans on
-a list of problems, one process at a time per job under the same CPU limit, and write one CSV
-row per planner and problem (the columns of `superpose plan bench`; time_s = the child's CPU seconds).
+"""Run Rintanen's Madagascar (the SAT planner, in its step-optimal mode) beside our Graphplans
+on a list of problems, one process at a time per job under the same CPU limit, and write one
+CSV row per planner and problem (the columns of `superpose plan bench`; time_s = the child's CPU
+seconds).
 
 Madagascar is run as a step-optimal planner with Graphplan's parallelism: `-P 1` (A-step plans,
 the actions of a step executable in any order), `-A 1 -S 1` (horizons 0, 1, 2, ... one after the
