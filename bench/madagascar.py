@@ -81,12 +81,14 @@ def mada_row(a, name, binary, dom, prob):
 
 
 def problems(list_csv, pddl, min_classic):
-    for r in csv.DictReader(open(list_csv)):
+    for line, r in enumerate(csv.DictReader(open(list_csv)), start=2):
         if min_classic is not None and float(r["graphplan_median_s"]) <= min_classic:
             continue
         folder = pddl / r["domain"]
-        dom, probs = suite_files(folder)
-        prob = next(p for p in probs if p.stem == r["problem"])
+        dom, probs = suite_files(folder) if folder.is_dir() else (None, [])
+        prob = next((p for p in probs if p.stem == r["problem"]), None)
+        if not dom or not prob:
+            sys.exit(f"{list_csv}:{line}: no domain file and problem {r['problem']} in {folder}")
         yield dom, prob
 
 
@@ -168,6 +170,7 @@ def main():
     if not a.problems or not a.csv:
         ap.error("a problem list and --csv are needed unless --summarise is given")
     builds = dict(m.split("=", 1) for m in a.mada)
+    todo = list(problems(a.problems, a.pddl, a.min_classic))  # a bad list fails before any run
     lock = threading.Lock()
     with open(a.csv, "w", newline="") as f:
         w = csv.writer(f)
@@ -183,8 +186,7 @@ def main():
                     print(",".join(row), flush=True)
 
         with ThreadPoolExecutor(a.jobs) as pool:
-            for done in [pool.submit(run_problem, d, p)
-                         for d, p in problems(a.problems, a.pddl, a.min_classic)]:
+            for done in [pool.submit(run_problem, d, p) for d, p in todo]:
                 done.result()
 
 
