@@ -23,9 +23,10 @@ validate`; the detail column sums the conflicts it reports over all horizons.
         --csv bench/results/madagascar-vs-graphplan.csv
 
 The problem list is any CSV with `domain` and `problem` columns (`--min-classic S` keeps the rows
-whose `graphplan_median_s` is over S, as in the paired re-timing). Names in `--planners` that are
+whose `graphplan_median_s` is over S, as in the paired re-timing; `--solved-by ALGO` the rows of a
+results CSV where ALGO solved the problem). Names in `--planners` that are
 not Madagascar builds run through `bench_one` (`cpu_suite.run_one`). Rows are written as they
-finish. `--summarise RESULTS` prints the tables of docs/planning-sat.md from such a CSV:
+finish. `--summarise RESULTS...` prints the tables of docs/planning-sat.md from such CSVs:
 
     python3 bench/madagascar.py --summarise bench/results/madagascar-vs-graphplan.csv
 """
@@ -80,9 +81,11 @@ def mada_row(a, name, binary, dom, prob):
     return row
 
 
-def problems(list_csv, pddl, min_classic):
+def problems(list_csv, pddl, min_classic, solved_by):
     for line, r in enumerate(csv.DictReader(open(list_csv)), start=2):
         if min_classic is not None and float(r["graphplan_median_s"]) <= min_classic:
+            continue
+        if solved_by and (r["algo"], r["status"]) != (solved_by, "solved"):
             continue
         folder = pddl / r["domain"]
         dom, probs = suite_files(folder) if folder.is_dir() else (None, [])
@@ -92,12 +95,14 @@ def problems(list_csv, pddl, min_classic):
         yield dom, prob
 
 
-def summarise(path):
-    """Per domain: solved by each planner and faster than classic Graphplan (unsolved = slower);
-    then step agreement, CPU totals and how graphplan-sat fares against the best Madagascar."""
+def summarise(paths):
+    """Per domain: solved by each planner and faster than classic Graphplan (unsolved or not run =
+    slower); then step agreement, CPU totals and how graphplan-sat fares against the faster
+    Madagascar build. Several CSVs are merged by (domain, problem, algo), a later row winning."""
     by = collections.defaultdict(dict)
-    for r in csv.DictReader(open(path)):
-        by[(r["domain"], r["problem"])][r["algo"]] = r
+    for path in paths:
+        for r in csv.DictReader(open(path)):
+            by[(r["domain"], r["problem"])][r["algo"]] = r
     algos = sorted({a for runs in by.values() for a in runs}, key=lambda a: (a != "graphplan", a))
     mada = [x for x in algos if x.startswith("madagascar-")]
 
@@ -112,48 +117,53 @@ def summarise(path):
     print("| domain | problems | " + " | ".join(f"{x} solved" for x in algos) + " | "
           + " | ".join(f"{x} faster than classic" for x in rivals) + " |")
     print("|---|---|" + "---|" * (len(algos) + len(rivals)))
-    total = collections.Counter()
     for dom in sorted({k[0] for k in by}) + ["**total**"]:
         keys = [k for k in by if k[0] == dom or dom == "**total**"]
-        c = collections.Counter(n=len(keys))
-        for x in algos:
-            c[x] = sum(t(k, x) < math.inf for k in keys)
-        for x in rivals:
-            c["f" + x] = sum(t(k, x) < t(k, "graphplan") for k in keys)
-        print(f"| {dom} | {c['n']} | " + " | ".join(str(c[x]) for x in algos) + " | "
-              + " | ".join(str(c["f" + x]) for x in rivals) + " |")
-        total = c
-    steps = [(k, x) for k in by for x in algos if t(k, x) < math.inf
-             and by[k][x]["plan_steps"] != by[k]["graphplan"]["plan_steps"]]
-    print(f"\nparallel steps different from classic's: {steps or 'none'}")
-    print("invalid or error rows:", [(k, x) for k in by for x in algos
-                                     if by[k][x]["status"] in ("invalid", "error")] or "none")
+        solved = [sum(t(k, x) < math.inf for k in keys) for x in algos]
+        faster = [sum(t(k, x) < t(k, "graphplan") for k in keys) for x in rivals]
+        print(f"| {dom} | {len(keys)} | " + " | ".join(map(str, solved + faster)) + " |")
+    # The reference step count: the first of our planners (classic, then the others) that solved.
+    ours = [x for x in algos if x not in mada]
+    ref = {k: next((by[k][x]["plan_steps"] for x in ours if t(k, x) < math.inf), None) for k in by}
+    steps = [(k, x) for k in by for x in algos
+             if t(k, x) < math.inf and ref[k] and by[k][x]["plan_steps"] != ref[k]]
+    print(f"\nparallel steps different from ours: {steps or 'none'}")
+    print("invalid or error rows:", [(k, x) for k in by for x, r in by[k].items()
+                                     if r["status"] in ("invalid", "error")] or "none")
+    classic_solved = [k for k in by if t(k, "graphplan") < math.inf]
     for x in algos:
         cpu = sum(float(by[k][x]["time_s"]) for k in by if x in by[k])
-        ratio = statistics.median(t(k, "graphplan") / t(k, x) for k in by)
-        print(f"{x}: {cpu:.1f} s of CPU over the {len(by)} problems (limits counted as their "
-              f"time), median classic/{x} {ratio:.3f}")
-    if mada:
+        line = f"{x}: {cpu:.1f} s of CPU over its {sum(x in by[k] for k in by)} rows (limits " \
+               f"counted as their time)"
+        if classic_solved:
+            ratio = statistics.median(t(k, "graphplan") / t(k, x) for k in classic_solved)
+            line += f", median classic/{x} {ratio:.3f} over the {len(classic_solved)} classic " \
+                    "solves"
+        print(line)
+    if mada and "graphplan-sat" in algos:
         faster = sum(t(k, "graphplan-sat") < best_mada(k) for k in by)
         print(f"graphplan-sat faster than the faster Madagascar build on {faster} of {len(by)}; "
               f"the faster build faster than classic on "
               f"{sum(best_mada(k) < t(k, 'graphplan') for k in by)}")
-        print("where graphplan-sat is slower than classic (classic, SAT, M/Mp s):")
+        print("where graphplan-sat is slower than classic (CPU s, or the status):")
         for k in sorted(by):
             if t(k, "graphplan-sat") >= t(k, "graphplan"):
                 print(f"  {k[0]} {k[1]}: " + ", ".join(
-                    f"{x} {by[k][x]['time_s'] if t(k, x) < math.inf else by[k][x]['status']}"
-                    for x in algos))
+                    f"{x} {r['time_s'] if r['status'] == 'solved' else r['status']}"
+                    for x, r in by[k].items()))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("problems", type=Path, nargs="?", help="CSV with domain and problem columns")
-    ap.add_argument("--summarise", type=Path, metavar="RESULTS",
-                    help="print the tables of a results CSV of this script and run nothing")
+    ap.add_argument("--summarise", type=Path, nargs="+", metavar="RESULTS",
+                    help="print the tables of results CSVs (this script's, cpu_suite.py's) and "
+                         "run nothing")
     ap.add_argument("--pddl", type=Path, default=Path("data/pddl"))
     ap.add_argument("--min-classic", type=float,
                     help="keep rows whose graphplan_median_s is over this many seconds")
+    ap.add_argument("--solved-by", metavar="ALGO",
+                    help="keep the rows of a results CSV where ALGO solved the problem")
     ap.add_argument("--mada", nargs="+", default=[], metavar="NAME=PATH",
                     help="Madagascar builds, e.g. M=Madagascar/M Mp=Madagascar/Mp.bin")
     ap.add_argument("--planners", nargs="+", default=["M", "Mp", "graphplan", "graphplan-sat"])
@@ -170,7 +180,8 @@ def main():
     if not a.problems or not a.csv:
         ap.error("a problem list and --csv are needed unless --summarise is given")
     builds = dict(m.split("=", 1) for m in a.mada)
-    todo = list(problems(a.problems, a.pddl, a.min_classic))  # a bad list fails before any run
+    # The whole list first: a bad one fails before any run and before --csv is written.
+    todo = list(problems(a.problems, a.pddl, a.min_classic, a.solved_by))
     lock = threading.Lock()
     with open(a.csv, "w", newline="") as f:
         w = csv.writer(f)
