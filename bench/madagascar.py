@@ -24,9 +24,10 @@ validate`; the detail column sums the conflicts it reports over all horizons.
 
 The problem list is any CSV with `domain` and `problem` columns (`--min-classic S` keeps the rows
 whose `graphplan_median_s` is over S, as in the paired re-timing; `--solved-by ALGO` the rows of a
-results CSV where ALGO solved the problem). Names in `--planners` that are
-not Madagascar builds run through `bench_one` (`cpu_suite.run_one`). Rows are written as they
-finish. `--summarise RESULTS...` prints the tables of docs/planning-sat.md from such CSVs:
+results CSV where ALGO solved the problem, `--unsolved-by ALGO` those where it ran and did
+not). Names in `--planners` that are not Madagascar builds run through `bench_one`
+(`cpu_suite.run_one`). Rows are written as they finish. `--summarise RESULTS...` prints the
+tables of docs/planning-sat.md from such CSVs:
 
     python3 bench/madagascar.py --summarise bench/results/madagascar-vs-graphplan.csv
 """
@@ -81,11 +82,13 @@ def mada_row(a, name, binary, dom, prob):
     return row
 
 
-def problems(list_csv, pddl, min_classic, solved_by):
+def problems(list_csv, pddl, min_classic, solved_by, unsolved_by):
     for line, r in enumerate(csv.DictReader(open(list_csv)), start=2):
         if min_classic is not None and float(r["graphplan_median_s"]) <= min_classic:
             continue
         if solved_by and (r["algo"], r["status"]) != (solved_by, "solved"):
+            continue
+        if unsolved_by and (r["algo"] != unsolved_by or r["status"] == "solved"):
             continue
         folder = pddl / r["domain"]
         dom, probs = suite_files(folder) if folder.is_dir() else (None, [])
@@ -164,6 +167,8 @@ def main():
                     help="keep rows whose graphplan_median_s is over this many seconds")
     ap.add_argument("--solved-by", metavar="ALGO",
                     help="keep the rows of a results CSV where ALGO solved the problem")
+    ap.add_argument("--unsolved-by", metavar="ALGO",
+                    help="keep the rows of a results CSV where ALGO ran and did not solve it")
     ap.add_argument("--mada", nargs="+", default=[], metavar="NAME=PATH",
                     help="Madagascar builds, e.g. M=Madagascar/M Mp=Madagascar/Mp.bin")
     ap.add_argument("--planners", nargs="+", default=["M", "Mp", "graphplan", "graphplan-sat"])
@@ -181,7 +186,8 @@ def main():
         ap.error("a problem list and --csv are needed unless --summarise is given")
     builds = dict(m.split("=", 1) for m in a.mada)
     # The whole list first: a bad one fails before any run and before --csv is written.
-    todo = list(problems(a.problems, a.pddl, a.min_classic, a.solved_by))
+    todo = list(problems(a.problems, a.pddl, a.min_classic, a.solved_by,
+                         a.unsolved_by))
     lock = threading.Lock()
     with open(a.csv, "w", newline="") as f:
         w = csv.writer(f)
