@@ -22,11 +22,12 @@ the C lexer. The C plan is translated back and checked with `superpose plan vali
 `--first N` takes the first N problems of every folder (natural order) and every problem of
 `extra` (its README's table pairs problems with domains). Rows are written as they finish.
 """
-import argparse, collections, csv, itertools, os, re, signal, subprocess, sys, tempfile
+import argparse, collections, csv, itertools, os, re, signal, sys, tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cpu_suite import COLUMNS, natural, run_limited, run_one, suite_files  # noqa: E402
+from cpu_suite import (COLUMNS, natural, run_limited, run_one, suite_files,  # noqa: E402
+                       validate_plan)
 
 # The node limits of the C build (source/graphplan.h; raised from 1024 and 50, see above).
 MAX_NODES, MAX_GOALS = 8192, 256
@@ -251,18 +252,13 @@ def cmu_row(a, dom, prob):
             row[3] = "unsolvable" if unsolvable else "error"
             row[10] = "Problem not solvable (C's memo fixpoint)" if unsolvable else last[0]
         else:
-            lines = []
+            actions = []
             for _, s in steps:
                 op, *args = s.split("_")
                 name, order = variants[op]
-                lines.append("(" + " ".join([name] + [objects[args[i]] for i in order]) + ")")
-            Path(plan).write_text("\n".join(lines) + "\n")
-            v = subprocess.run([a.superpose, "plan", "validate", str(dom), str(prob), plan],
-                               capture_output=True, text=True)
-            row[3] = "solved" if v.returncode == 0 else "invalid"
+                actions.append(" ".join([name] + [objects[args[i]] for i in order]))
+            row[3], row[10] = validate_plan(a.superpose, dom, prob, actions, plan)
             row[4], row[5] = str(len(steps)), str(max(t for t, _ in steps))
-            if v.returncode != 0:
-                row[10] = (v.stdout + v.stderr).strip().splitlines()[-1]
     return row
 
 

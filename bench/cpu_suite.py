@@ -49,6 +49,17 @@ def run_limited(args, cpu, mem_mb):
         return os.waitstatus_to_exitcode(status), stdout, err.read(), ru.ru_utime + ru.ru_stime
 
 
+def validate_plan(superpose, dom, prob, actions, path):
+    """Write `actions` (each "name arg ...") as a plan file at `path` and check it with `superpose
+    plan validate`; return ("solved", "") or ("invalid", the validator's last line)."""
+    Path(path).write_text("".join(f"({a.strip()})\n" for a in actions))
+    v = subprocess.run([superpose, "plan", "validate", str(dom), str(prob), str(path)],
+                       capture_output=True, text=True)
+    if v.returncode == 0:
+        return "solved", ""
+    return "invalid", (v.stdout + v.stderr).strip().splitlines()[-1]
+
+
 def run_one(binary, dom, prob, algo, cpu, mem_mb):
     rc, stdout, stderr, cpu_s = run_limited(
         [binary, str(dom), str(prob), algo, str(20 * cpu)], cpu, mem_mb)

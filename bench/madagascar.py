@@ -31,13 +31,13 @@ tables of docs/planning-sat.md from such CSVs:
 
     python3 bench/madagascar.py --summarise bench/results/madagascar-vs-graphplan.csv
 """
-import argparse, collections, csv, math, os, re, shutil, signal, statistics, subprocess, sys
+import argparse, collections, csv, math, os, re, shutil, signal, statistics, sys
 import tempfile, threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cpu_suite import COLUMNS, run_limited, run_one, suite_files  # noqa: E402
+from cpu_suite import COLUMNS, run_limited, run_one, suite_files, validate_plan  # noqa: E402
 
 # Madagascar's own memory ceiling (-m, MB) is set this far under the address-space limit, so that
 # it stops with its own message before the kernel refuses an allocation.
@@ -61,14 +61,9 @@ def mada_row(a, name, binary, dom, prob):
         found = re.search(r"^PLAN FOUND: (\d+) steps", out, re.M)
         if found and os.path.exists(plan):
             actions = re.findall(r"\(([^()]*)\)", Path(plan).read_text())
-            Path(plan).write_text("".join(f"({s.strip()})\n" for s in actions))
-            v = subprocess.run([a.superpose, "plan", "validate", str(dom), str(prob), plan],
-                               capture_output=True, text=True)
-            row[3] = "solved" if v.returncode == 0 else "invalid"
+            row[3], row[10] = validate_plan(a.superpose, dom, prob, actions, plan)
             row[4], row[5] = str(len(actions)), found.group(1)
-            row[10] = f"conflicts={conflicts}"
-            if v.returncode != 0:
-                row[10] = (v.stdout + v.stderr).strip().splitlines()[-1]
+            row[10] = row[10] or f"conflicts={conflicts}"
         elif "Timeout" in out or rc in (-signal.SIGXCPU, -signal.SIGKILL):
             horizon = re.findall(r"^Horizon (\d+):", out, re.M)
             row[3] = "limit"
