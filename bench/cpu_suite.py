@@ -10,7 +10,8 @@ Like bench/pyperplan_suite.py --cpu-time: each problem runs under RLIMIT_CPU (a 
 SIGXCPU is a `limit` row), so a run sharing the machine with other work is not cut short by it.
 Problems are taken round-robin over the folders (the n-th problem of every folder before the
 (n+1)-th of any), so a run stopped early has covered every domain's smaller problems.
-`--solved-in CSV...` runs only the problems solved in earlier runs. `--then ALGO` also runs ALGO on each problem `--algo` solved, as the next job after it (the
+`--solved-in CSV...` runs only the problems solved in earlier runs; `--unsolved-in CSV...` only
+those that `--algo` was run on there and did not solve. `--then ALGO` also runs ALGO on each problem `--algo` solved, as the next job after it (the
 classic planner on the problems SAT solves: levels and times side by side, also in a run stopped
 early); `--reuse CSV...` takes those rows from an earlier run instead (the `--then` planner's
 code unchanged between the runs).
@@ -87,7 +88,10 @@ def main():
     ap.add_argument("--csv", required=True, type=Path)
     ap.add_argument("--bin", default="target/release/examples/bench_one")
     ap.add_argument("--solved-in", type=Path, nargs="*", default=[],
-                    help="run only the problems solved in these CSV files (and not in --csv)")
+                    help="run only the problems solved in these CSV files")
+    ap.add_argument("--unsolved-in", type=Path, nargs="*", default=[],
+                    help="run only the problems that --algo was run on in these CSV files and "
+                         "did not solve")
     ap.add_argument("--reuse", type=Path, nargs="*", default=[],
                     help="take --then rows from these CSV files where they have one (the same "
                          "planner on the same problem) instead of running it again")
@@ -98,6 +102,11 @@ def main():
     if a.solved_in:
         keep = {(r["domain"], r["problem"]) for f in a.solved_in for r in csv.DictReader(open(f))
                 if r["status"] == "solved"}
+        suites = [(d, dom, [p for p in ps if (d.name, p.stem) in keep]) for d, dom, ps in suites]
+    if a.unsolved_in:
+        rows = [r for f in a.unsolved_in for r in csv.DictReader(open(f)) if r["algo"] == a.algo]
+        solved = {(r["domain"], r["problem"]) for r in rows if r["status"] == "solved"}
+        keep = {(r["domain"], r["problem"]) for r in rows} - solved
         suites = [(d, dom, [p for p in ps if (d.name, p.stem) in keep]) for d, dom, ps in suites]
     order, n = [], 0
     while any(n < len(ps) for _, _, ps in suites):

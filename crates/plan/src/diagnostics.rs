@@ -33,7 +33,9 @@ pub struct LevelDiagnostics {
     pub fact_mutex_pairs: usize,
     /// Ground actions (no-ops excluded) in `A_{level-1}`, the layer leading here (0 at level 0).
     pub actions: usize,
-    /// Mutex operator pairs (no-ops included) in `A_{level-1}`.
+    /// Mutex operator pairs (no-ops included) in `A_{level-1}`; 0 under graphplan-sat, whose
+    /// graph decides operator pairs on demand and keeps no operator mutex rows
+    /// ([`crate::graph::PlanningGraph::without_op_mutexes`]).
     pub action_mutex_pairs: usize,
     pub goals_present: bool,
     pub goals_non_mutex: bool,

@@ -197,7 +197,8 @@ pub fn graphplan_ebl(task: &GroundTask, limits: &Limits) -> GraphplanResult {
 
 /// Graphplan with extraction by SAT ([`crate::sat`], CaDiCaL): the same graph and stages, the
 /// same step-optimal number of levels. The first stage is tried on the graph built inside the
-/// goals' cone only ([`PlanningGraph::goal_cone`]); the full graph is built when that fails.
+/// goals' cone only ([`PlanningGraph::goal_cone`]); the full graph is built when that fails,
+/// also without operator mutex rows ([`PlanningGraph::without_op_mutexes`]).
 /// Unsolvability is proved by the level-off test, or, once the graph has levelled off and a
 /// stage past it is UNSAT, by exhausting the state space (breadth-first search with a state
 /// budget that doubles at each such stage).
@@ -435,7 +436,11 @@ fn run_stages(
         };
         return finish(task, start, outcome, Vec::new(), summary);
     }
-    let g = PlanningGraph::new(task);
+    // SAT extraction needs the fact mutexes only: no operator mutex rows.
+    let g = match search {
+        Search::Sat => PlanningGraph::without_op_mutexes(task),
+        Search::Classic | Search::Ebl => PlanningGraph::new(task),
+    };
     let mut run = StageRun::new(task, limits, search, start, g, symmetry);
     if let (StageMemo::Sat(ex, _), Some(attempt)) = (&mut run.memo, goal_cone_attempt) {
         ex.after_goal_cone_attempt(attempt);

@@ -129,6 +129,9 @@ pub struct PlanningGraph {
     pub fact_level: Vec<u32>,
     /// `op_level[op]`: the first action layer holding `op` (`u32::MAX` while absent).
     pub op_level: Vec<u32>,
+    /// No operator mutex rows: fact mutexes are decided from operator pairs on demand
+    /// ([`PlanningGraph::without_op_mutexes`]).
+    lazy: bool,
 }
 
 impl PlanningGraph {
@@ -195,7 +198,23 @@ impl PlanningGraph {
             bytes: 0,
             fact_level,
             op_level: vec![u32::MAX; n_ops],
+            lazy: false,
         }
+    }
+
+    /// Build `P_0` of a graph whose layers get no operator mutex rows: [`PlanningGraph::expand`]
+    /// decides each fact pair of `P_{k+1}` from its achievers' pairs, each operator pair on
+    /// demand from per-operator fact rows (the static rules, then competing needs in `P_k`), as
+    /// the goal-cone graph does ([`PlanningGraph::goal_cone`]; `graph/cone.rs`). Same facts,
+    /// operators, achievers, fact mutexes and level-off as [`PlanningGraph::new`]'s graph, without
+    /// the operator rows, quadratic in a layer's actions (mprime prob14: 169 M pairs at level 10):
+    /// for SAT extraction, which needs only the fact mutexes. [`PlanningGraph::op_mutex_row`] and
+    /// [`PlanningGraph::op_mutex_reason`] have nothing to report on such a graph.
+    pub fn without_op_mutexes(task: &GroundTask) -> Self {
+        let mut g = PlanningGraph::new(task);
+        g.index_bits = None; // word-parallel rows serve the operator mutexes, not built here
+        g.lazy = true;
+        g
     }
 
     /// Index of the last fact layer built.
@@ -319,26 +338,47 @@ impl PlanningGraph {
             }
         }
         let num_actions = ops.count_ones(n_facts..);
-        // Size of the new action and fact layers (mutex rows), checked before allocating them.
+        // Size of the new action and fact layers (mutex rows), checked before allocating them;
+        // without operator rows, the three per-operator fact rows deciding pairs on demand.
         let present_facts = self.levels[k].facts.count_ones(..);
-        let est = (ops.count_ones(..) * n_ops + 2 * present_facts * n_facts) / 8 + n_ops * 48;
+        let op_rows = if self.lazy {
+            3 * ops.count_ones(..) * n_facts
+        } else {
+            ops.count_ones(..) * n_ops
+        };
+        let est = (op_rows + 2 * present_facts * n_facts) / 8 + n_ops * 48;
         if self.bytes + est > max_bytes {
             return Err(ExpandError::TooLarge(self.bytes + est));
         }
-        let (op_mutex, op_pairs) = self.op_mutexes(k, &ops, deadline)?;
+        let (op_mutex, op_pairs) = if self.lazy {
+            (Vec::new(), 0)
+        } else {
+            self.op_mutexes(k, &ops, deadline)?
+        };
         // --- Fact layer P_{k+1} ---
         let (facts, achievers) = self.fact_layer(&ops);
         let cur = &self.levels[k];
         let mut new_facts = facts.clone();
         new_facts.difference_with(&cur.facts);
-        let (fact_mutex, fact_pairs) =
-            self.fact_mutexes(cur, &facts, &new_facts, &achievers, &op_mutex);
+        let (fact_mutex, fact_pairs) = if self.lazy {
+            let mut rows = cone::OpRows::default();
+            rows.fill(self, cur, &ops);
+            let prev = k.checked_sub(1).map(|j| &self.levels[j]);
+            self.fact_mutexes_lazily(prev, cur, &facts, &achievers, &rows, deadline)?
+        } else {
+            self.fact_mutexes(cur, &facts, &new_facts, &achievers, &op_mutex)
+        };
         let fact_count = facts.count_ones(..);
         let leveled = fact_count == cur.facts.count_ones(..) && fact_pairs == cur.fact_mutex_pairs;
         for f in new_facts.ones() {
             self.fact_level[f] = k as u32 + 1;
         }
-        let layer_bytes = (ops.count_ones(..) * n_ops + fact_count * n_facts) / 8 + n_ops * 48;
+        let stored_op_rows = if self.lazy {
+            0
+        } else {
+            ops.count_ones(..) * n_ops
+        };
+        let layer_bytes = (stored_op_rows + fact_count * n_facts) / 8 + n_ops * 48;
         self.bytes += layer_bytes;
         let lk = &mut self.levels[k];
         lk.ops = ops;

@@ -43,7 +43,8 @@
 //! goals' cone"). Before any of this, `graphplan_sat` builds the graph inside the goals' cone
 //! only ([`PlanningGraph::goal_cone`]: the same nodes and fact mutexes there, no operator mutex
 //! rows) and makes that first attempt on it ([`SatExtractor::on_goal_cone`]); the full graph is
-//! built only when the attempt fails.
+//! built only when the attempt fails, and it too has no operator mutex rows
+//! ([`PlanningGraph::without_op_mutexes`]): the encoding needs only the graph's fact mutexes.
 //!
 //! Every literal is handed to the solver negated (our `x` is CaDiCaL's `¬x`): CaDiCaL decides
 //! true first, so its default phase then leaves actions and facts out of the plan, as SAT

@@ -119,3 +119,55 @@ fn plans_found_inside_the_cone_are_step_optimal_and_valid() {
     }
     assert!(on_cone >= 5, "{on_cone} problems solved on the goal cone");
 }
+
+/// graphplan-sat's full graph (`PlanningGraph::without_op_mutexes`: fact mutexes decided from
+/// operator pairs on demand, no operator mutex rows) is Graphplan's graph: level by level, up to
+/// the level-off, the same facts, operators, achievers and fact mutexes, and the same level-off.
+#[test]
+fn the_graph_without_operator_rows_is_graphplans_graph() {
+    let mut mutex_pairs = 0;
+    for &(domain, problem) in PROBLEMS
+        .iter()
+        .chain(&[("miconic", "s7-4"), ("freecell", "p02")])
+    {
+        let (_, _, task) = load_problem(domain, problem);
+        let name = format!("{domain}/{problem}");
+        let mut full = PlanningGraph::new(&task);
+        let mut lazy = PlanningGraph::without_op_mutexes(&task);
+        for _ in 0..40 {
+            let i = full.depth();
+            assert_eq!(lazy.depth(), i, "{name}");
+            let (f, l) = (full.level(i), lazy.level(i));
+            assert_eq!(l.facts, f.facts, "{name}: P_{i}");
+            assert_eq!(l.fact_mutex_pairs, f.fact_mutex_pairs, "{name}: P_{i}");
+            for p in f.facts.ones() {
+                assert_eq!(
+                    l.fact_mutex[p], f.fact_mutex[p],
+                    "{name}: mutexes of {p} in P_{i}"
+                );
+            }
+            mutex_pairs += f.fact_mutex_pairs;
+            if i > 0 {
+                let (fa, la) = (full.level(i - 1), lazy.level(i - 1));
+                assert_eq!(la.ops, fa.ops, "{name}: A_{}", i - 1);
+                assert_eq!(la.achievers, fa.achievers, "{name}: A_{}", i - 1);
+                assert_eq!(la.num_actions, fa.num_actions, "{name}: A_{}", i - 1);
+                assert_eq!(la.op_mutex_pairs, 0, "{name}: no operator rows");
+            }
+            if full.leveled_off_at.is_some() {
+                break;
+            }
+            full.expand(usize::MAX, None).unwrap();
+            lazy.expand(usize::MAX, None).unwrap();
+            assert_eq!(lazy.leveled_off_at, full.leveled_off_at, "{name}");
+        }
+        assert!(
+            full.leveled_off_at.is_some(),
+            "{name}: levels off within 40"
+        );
+    }
+    assert!(
+        mutex_pairs > 10_000,
+        "{mutex_pairs} fact mutex pairs compared"
+    );
+}

@@ -19,11 +19,13 @@
 //! pair already mutex one level down only tests the achiever pairs that can have changed (new
 //! operators, or preconditions whose mutex was lost: [`Stale`]).
 //! The result has no operator mutex rows: it serves [`crate::sat::SatExtractor`], which needs
-//! only the fact mutexes (its module documentation), not the backward search.
+//! only the fact mutexes (its module documentation), not the backward search. The same rule
+//! ([`OpRows`], `fact_mutexes_lazily`) builds the layers of a full graph made by
+//! [`PlanningGraph::without_op_mutexes`] (the whole graph is such a closed node set).
 
 use fixedbitset::FixedBitSet;
 
-use super::{Level, PlanningGraph};
+use super::{ExpandError, Level, PlanningGraph};
 use crate::ground::GroundTask;
 use crate::search::UNREACHED;
 
@@ -87,7 +89,7 @@ impl PlanningGraph {
                 return None;
             }
             let (facts, ops) = relaxed_cone(&g, &relaxed, t, &task.goal);
-            let levels = g.inside(&facts, &ops);
+            let levels = g.inside(&facts, &ops, deadline).ok()?;
             let top = &levels[t];
             let ok = task.goal.iter().all(|&f| top.facts.contains(f as usize))
                 && task.goal.iter().enumerate().all(|(k, &p)| {
@@ -111,8 +113,13 @@ impl PlanningGraph {
 
     /// Graphplan's levels `0..=t` restricted to `facts[i]` and `ops[i]` (a cone: see the module
     /// documentation), with fact mutexes and no operator mutex rows; `self` is a fresh graph
-    /// (level 0 only), for its tables.
-    fn inside(&self, facts: &[FixedBitSet], ops: &[FixedBitSet]) -> Vec<Level> {
+    /// (level 0 only), for its tables. An error when the deadline passes.
+    fn inside(
+        &self,
+        facts: &[FixedBitSet],
+        ops: &[FixedBitSet],
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Vec<Level>, ExpandError> {
         let t = facts.len() - 1;
         let mut p0 = self.levels[0].facts.clone();
         p0.intersect_with(&facts[0]);
@@ -157,7 +164,7 @@ impl PlanningGraph {
             scratch.fill(self, cur, &layer);
             let prev = k.checked_sub(1).map(|j| &levels[j]);
             let (fact_mutex, pairs) =
-                self.fact_mutexes_lazily(prev, cur, &next, &achievers, &scratch);
+                self.fact_mutexes_lazily(prev, cur, &next, &achievers, &scratch, deadline)?;
             let lk = &mut levels[k];
             lk.num_actions = layer.count_ones(self.n_facts..);
             lk.ops = layer;
@@ -169,7 +176,7 @@ impl PlanningGraph {
                 ..empty_level(self.n_facts)
             });
         }
-        levels
+        Ok(levels)
     }
 
     /// Make `levels` (from [`PlanningGraph::inside`]) this fresh graph's levels.
@@ -197,14 +204,15 @@ impl PlanningGraph {
     /// (`prev`). Unless such a precondition pair is no longer mutex in `P_k` ([`Stale`]), those
     /// achiever pairs are still mutex, and only the pairs with an achiever new in `A_k` are
     /// tested.
-    fn fact_mutexes_lazily(
+    pub(super) fn fact_mutexes_lazily(
         &self,
         prev: Option<&Level>,
         cur: &Level,
         next: &FixedBitSet,
         achievers: &[Vec<u32>],
         rows: &OpRows,
-    ) -> (Vec<FixedBitSet>, usize) {
+        deadline: Option<std::time::Instant>,
+    ) -> Result<(Vec<FixedBitSet>, usize), ExpandError> {
         let mut new_facts = next.clone();
         new_facts.difference_with(&cur.facts);
         let mut out: Vec<FixedBitSet> = vec![FixedBitSet::new(); self.n_facts];
@@ -222,7 +230,10 @@ impl PlanningGraph {
                     .any(|&b| a == b || !rows.mutex(self, a as usize, b as usize))
             })
         };
-        for p in next.ones() {
+        for (n, p) in next.ones().enumerate() {
+            if n % 64 == 63 && deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                return Err(ExpandError::Timeout);
+            }
             cand.clear();
             if cur.facts.contains(p) {
                 cand.union_with(&cur.fact_mutex[p]);
@@ -260,7 +271,7 @@ impl PlanningGraph {
                 }
             }
         }
-        (out, pairs)
+        Ok((out, pairs))
     }
 }
 
@@ -330,7 +341,7 @@ impl Stale {
 /// Then `a` and `b` are mutex iff `b` needs a fact of `bad[a]`, adds one `a` deletes, or
 /// deletes one of `touched[a]`: the four rules with one bit test per fact of `b`.
 #[derive(Default)]
-struct OpRows {
+pub(super) struct OpRows {
     /// `slot[op]`: the row of `op`, `u32::MAX` when it is not in the layer.
     slot: Vec<u32>,
     words: usize,
@@ -340,7 +351,7 @@ struct OpRows {
 }
 
 impl OpRows {
-    fn fill(&mut self, g: &PlanningGraph, cur: &Level, layer: &FixedBitSet) {
+    pub(super) fn fill(&mut self, g: &PlanningGraph, cur: &Level, layer: &FixedBitSet) {
         let words = g.n_facts.div_ceil(64);
         let n = layer.count_ones(..);
         self.words = words;
