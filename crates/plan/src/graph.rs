@@ -318,7 +318,9 @@ impl PlanningGraph {
     }
 
     /// Build `A_d` and `P_{d+1}` (d = current depth). After level-off this only advances the
-    /// depth. Returns the new depth, or an error at the memory limit or the deadline.
+    /// depth. Returns the new depth, or an error at the memory limit or the deadline. On a graph
+    /// made by [`PlanningGraph::without_op_mutexes`], `A_d` gets no operator mutex rows and the
+    /// fact mutexes of `P_{d+1}` are decided from operator pairs on demand (`graph/cone.rs`).
     pub fn expand(
         &mut self,
         max_bytes: usize,
