@@ -208,8 +208,8 @@ impl PlanningGraph {
     /// the goal-cone graph does ([`PlanningGraph::goal_cone`]; `graph/cone.rs`). Same facts,
     /// operators, achievers, fact mutexes and level-off as [`PlanningGraph::new`]'s graph, without
     /// the operator rows, quadratic in a layer's actions (mprime prob14: 169 M pairs at level 10):
-    /// for SAT extraction, which needs only the fact mutexes. [`PlanningGraph::op_mutex_row`] and
-    /// [`PlanningGraph::op_mutex_reason`] have nothing to report on such a graph.
+    /// for SAT extraction, which needs only the fact mutexes. Such a graph has no
+    /// [`PlanningGraph::op_mutex_row`]; [`PlanningGraph::op_mutex_reason`] decides a pair there.
     pub fn without_op_mutexes(task: &GroundTask) -> Self {
         let mut g = PlanningGraph::new(task);
         g.index_bits = None; // word-parallel rows serve the operator mutexes, not built here
@@ -567,7 +567,13 @@ impl PlanningGraph {
     }
 
     /// Operator mutex row in `A_i`.
+    ///
+    /// # Panics
+    ///
+    /// On a graph from [`PlanningGraph::without_op_mutexes`], which keeps no rows
+    /// ([`PlanningGraph::op_mutex_reason`] decides a pair there).
     pub fn op_mutex_row(&self, i: usize, op: usize) -> &FixedBitSet {
+        assert!(!self.lazy, "a graph without operator mutex rows");
         &self.level(i).op_mutex[op]
     }
 }
@@ -620,6 +626,20 @@ mod tests {
         g.expand(usize::MAX, None).unwrap();
         // At level 2, q can persist (no-op) alongside a2 at level 1... q and w become non-mutex.
         assert!(!g.facts_mutex(2, 1, 3));
+    }
+
+    #[test]
+    fn a_graph_without_operator_rows_has_the_same_mutexes_and_no_rows() {
+        let t = hw_task();
+        let mut g = PlanningGraph::without_op_mutexes(&t);
+        g.expand(usize::MAX, None).unwrap();
+        assert_eq!(g.level(0).op_mutex_pairs, 0);
+        assert_eq!(g.op_mutex_reason(0, 4, 5), Some(Mutex::InconsistentEffects));
+        assert!(g.facts_mutex(1, 1, 3));
+        g.expand(usize::MAX, None).unwrap();
+        assert!(!g.facts_mutex(2, 1, 3));
+        let rows = std::panic::catch_unwind(|| g.op_mutex_row(0, 4).len());
+        assert!(rows.is_err(), "no operator rows to hand out");
     }
 
     #[test]
