@@ -33,10 +33,10 @@ pub struct LevelDiagnostics {
     pub fact_mutex_pairs: usize,
     /// Ground actions (no-ops excluded) in `A_{level-1}`, the layer leading here (0 at level 0).
     pub actions: usize,
-    /// Mutex operator pairs (no-ops included) in `A_{level-1}`; 0 under graphplan-sat, whose
-    /// graph decides operator pairs on demand and keeps no operator mutex rows
-    /// ([`crate::graph::PlanningGraph::without_op_mutexes`]).
-    pub action_mutex_pairs: usize,
+    /// Mutex operator pairs (no-ops included) in `A_{level-1}`; `None` (`null`, `-` in the
+    /// trace) where they were not counted: graphplan-sat's graphs decide operator pairs on demand
+    /// and keep no operator mutex rows ([`crate::graph::PlanningGraph::without_op_mutexes`]).
+    pub action_mutex_pairs: Option<usize>,
     pub goals_present: bool,
     pub goals_non_mutex: bool,
     /// The graph had levelled off at or before this level (known when this row was written).
@@ -272,7 +272,8 @@ pub fn format_table(levels: &[LevelDiagnostics]) -> String {
             l.facts,
             l.fact_mutex_pairs,
             l.actions,
-            l.action_mutex_pairs,
+            l.action_mutex_pairs
+                .map_or_else(|| "-".to_string(), |n| n.to_string()),
             if l.goals_present { "present" } else { "absent" },
             if l.goals_non_mutex { "yes" } else { "no" },
             ext,

@@ -578,9 +578,10 @@ impl<'t> StageRun<'t> {
         let non_mutex = present && g.pairwise_non_mutex(t, goals);
         let (actions, op_pairs) = if t > 0 {
             let a = g.level(t - 1);
-            (a.num_actions, a.op_mutex_pairs)
+            let pairs = g.has_op_mutex_rows().then_some(a.op_mutex_pairs);
+            (a.num_actions, pairs)
         } else {
-            (0, 0)
+            (0, Some(0))
         };
         self.levels.push(LevelDiagnostics {
             level: t,

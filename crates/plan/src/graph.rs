@@ -217,6 +217,12 @@ impl PlanningGraph {
         g
     }
 
+    /// Whether the layers keep operator mutex rows (not on a graph from
+    /// [`PlanningGraph::without_op_mutexes`] or [`PlanningGraph::goal_cone`]).
+    pub fn has_op_mutex_rows(&self) -> bool {
+        !self.lazy
+    }
+
     /// Index of the last fact layer built.
     pub fn depth(&self) -> usize {
         self.depth

@@ -103,6 +103,20 @@ fn plans_found_inside_the_cone_are_step_optimal_and_valid() {
         let classic = graphplan(&task, &Limits::with_time(120.0));
         let sat = graphplan_sat(&task, &Limits::with_time(120.0));
         assert_eq!(sat.summary.plan_level, classic.summary.plan_level, "{name}");
+        // Operator mutex pairs are counted by classic's graph, not by SAT's (no rows kept).
+        assert!(
+            classic
+                .levels
+                .iter()
+                .all(|l| l.action_mutex_pairs.is_some()),
+            "{name}"
+        );
+        assert!(
+            sat.levels[1..]
+                .iter()
+                .all(|l| l.action_mutex_pairs.is_none()),
+            "{name}"
+        );
         let plan = sat.outcome.plan().expect("SAT solves it");
         validate_plan(&d, &p, &plan.ipc_calls(&task)).expect("SAT plan validates");
         if sat.summary.goal_cone_only {
