@@ -11,9 +11,9 @@ SIGXCPU is a `limit` row), so a run sharing the machine with other work is not c
 Problems are taken round-robin over the folders (the n-th problem of every folder before the
 (n+1)-th of any), so a run stopped early has covered every domain's smaller problems.
 `--solved-in CSV...` runs only the problems solved in earlier runs; `--unsolved-in CSV...` only
-those that `--algo` was run on there and did not solve. `--then ALGO` also runs ALGO on each problem `--algo` solved, as the next job after it (the
-classic planner on the problems SAT solves: levels and times side by side, also in a run stopped
-early); `--reuse CSV...` takes those rows from an earlier run instead (the `--then` planner's
+those that `--algo` was run on there and did not solve. `--then ALGO` also runs ALGO on each
+problem `--algo` solved, as the next job after it (the classic planner on the problems SAT
+solves: levels and times side by side, also in a run stopped early); `--reuse CSV...` takes those rows from an earlier run instead (the `--then` planner's
 code unchanged between the runs).
 """
 import argparse, csv, os, re, resource, signal, subprocess, tempfile, threading
@@ -99,14 +99,16 @@ def main():
     reuse = {(r["domain"], r["problem"], r["algo"]): [r[c] for c in COLUMNS]
              for f in a.reuse for r in csv.DictReader(open(f))}
     suites = [(d, *suite_files(d)) for d in a.dirs]
+    keep = None  # (domain, problem) pairs to run; None: all
     if a.solved_in:
         keep = {(r["domain"], r["problem"]) for f in a.solved_in for r in csv.DictReader(open(f))
                 if r["status"] == "solved"}
-        suites = [(d, dom, [p for p in ps if (d.name, p.stem) in keep]) for d, dom, ps in suites]
     if a.unsolved_in:
         rows = [r for f in a.unsolved_in for r in csv.DictReader(open(f)) if r["algo"] == a.algo]
         solved = {(r["domain"], r["problem"]) for r in rows if r["status"] == "solved"}
-        keep = {(r["domain"], r["problem"]) for r in rows} - solved
+        unsolved = {(r["domain"], r["problem"]) for r in rows} - solved
+        keep = unsolved if keep is None else keep & unsolved
+    if keep is not None:
         suites = [(d, dom, [p for p in ps if (d.name, p.stem) in keep]) for d, dom, ps in suites]
     order, n = [], 0
     while any(n < len(ps) for _, _, ps in suites):

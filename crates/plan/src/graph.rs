@@ -346,15 +346,17 @@ impl PlanningGraph {
             }
         }
         let num_actions = ops.count_ones(n_facts..);
-        // Size of the new action and fact layers (mutex rows), checked before allocating them;
-        // without operator rows, the three per-operator fact rows deciding pairs on demand.
+        // Size of the new action and fact layers (mutex rows), checked before allocating them:
+        // the operator rows kept with the layer, or, without them, the three per-operator fact
+        // rows that decide operator pairs while the fact layer is built (then dropped).
         let present_facts = self.levels[k].facts.count_ones(..);
-        let op_rows = if self.lazy {
-            3 * ops.count_ones(..) * n_facts
+        let layer_ops = ops.count_ones(..);
+        let (kept_op_bits, scratch_bits) = if self.lazy {
+            (0, 3 * layer_ops * n_facts)
         } else {
-            ops.count_ones(..) * n_ops
+            (layer_ops * n_ops, 0)
         };
-        let est = (op_rows + 2 * present_facts * n_facts) / 8 + n_ops * 48;
+        let est = (kept_op_bits + scratch_bits + 2 * present_facts * n_facts) / 8 + n_ops * 48;
         if self.bytes + est > max_bytes {
             return Err(ExpandError::TooLarge(self.bytes + est));
         }
@@ -381,12 +383,7 @@ impl PlanningGraph {
         for f in new_facts.ones() {
             self.fact_level[f] = k as u32 + 1;
         }
-        let stored_op_rows = if self.lazy {
-            0
-        } else {
-            ops.count_ones(..) * n_ops
-        };
-        let layer_bytes = (stored_op_rows + fact_count * n_facts) / 8 + n_ops * 48;
+        let layer_bytes = (kept_op_bits + fact_count * n_facts) / 8 + n_ops * 48;
         self.bytes += layer_bytes;
         let lk = &mut self.levels[k];
         lk.ops = ops;

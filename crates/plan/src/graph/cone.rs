@@ -79,9 +79,7 @@ impl PlanningGraph {
         tries: usize,
         deadline: Option<std::time::Instant>,
     ) -> Option<GoalCone> {
-        let mut g = PlanningGraph::new(task);
-        g.index_bits = None; // word-parallel rows serve the operator mutexes, not built here
-        g.lazy = true; // no operator mutex rows either
+        let mut g = PlanningGraph::without_op_mutexes(task);
         let relaxed = Relaxed::of(task)?;
         let t0 = relaxed.goal_level(&task.goal)?;
         let mut last = None;
