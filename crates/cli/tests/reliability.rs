@@ -307,3 +307,37 @@ fn eval_and_think_refuse_ids_beyond_the_vocabulary() {
         "{err}"
     );
 }
+
+#[test]
+fn a_grounding_too_large_for_its_memory_limit_is_a_limit_not_an_abort() {
+    // 40⁴ = 2.56 M instantiations of a four-parameter schema: over 1 MiB.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("wide.pddl");
+    let p = dir.path().join("w.pddl");
+    std::fs::write(
+        &d,
+        "(define (domain wide) (:predicates (p ?a ?b ?c ?d))
+           (:action link :parameters (?a ?b ?c ?d) :precondition () :effect (p ?a ?b ?c ?d)))",
+    )
+    .unwrap();
+    let objects: Vec<String> = (0..40).map(|i| format!("o{i}")).collect();
+    std::fs::write(
+        &p,
+        format!(
+            "(define (problem w) (:domain wide) (:objects {}) (:init) (:goal (p o0 o0 o0 o1)))",
+            objects.join(" ")
+        ),
+    )
+    .unwrap();
+    let (d, p) = (d.to_str().unwrap(), p.to_str().unwrap());
+    let out = superpose(&["plan", "solve", d, p, "--max-ground-mb", "1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("wide.pddl: grounding stopped in action `link`")
+            && err.contains("over 1 MiB")
+            && err.contains("--max-ground-mb"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}

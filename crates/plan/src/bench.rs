@@ -69,9 +69,12 @@ pub fn run_problem(
             return row;
         }
     };
-    let task = match crate::ground(domain, &prob) {
+    let task = match crate::ground_within(domain, &prob, &limits.ground_limits(start)) {
         Ok(t) => t,
         Err(e) => {
+            if matches!(e, crate::GroundError::LimitReached { .. }) {
+                row.status = "limit".into();
+            }
             row.detail = e.to_string();
             row.time_s = start.elapsed().as_secs_f64();
             return row;
@@ -79,11 +82,7 @@ pub fn run_problem(
     };
     row.facts = Some(task.stats.facts);
     row.actions = Some(task.stats.actions);
-    let mut lim = limits.clone();
-    if let Some(t) = lim.time_limit {
-        lim.time_limit = Some(t.saturating_sub(start.elapsed()));
-    }
-    let r = crate::run_algo(&task, algo, &lim);
+    let r = crate::run_algo(&task, algo, &limits.remaining(start));
     row.search_s = r.time_s;
     row.status = r.outcome.status().to_string();
     match &r.outcome {

@@ -58,7 +58,9 @@ pub use diagnostics::{
 };
 pub use extract::{graphplan, graphplan_ebl, graphplan_sat};
 pub use graph::{Level, Mutex, PlanningGraph};
-pub use ground::{ground, GroundAction, GroundError, GroundStats, GroundTask};
+pub use ground::{
+    ground, ground_within, GroundAction, GroundError, GroundLimits, GroundStats, GroundTask,
+};
 pub use pddl::{parse_domain, parse_problem, Domain, PddlError, Problem};
 pub use search::{astar_hmax, bfs, gbfs_hff, SearchResult};
 pub use validate::{parse_plan_file, validate_plan, PlanError, ValidationError};
@@ -87,6 +89,8 @@ pub struct Limits {
     pub max_graph_bytes: usize,
     /// State-space search: stop after storing this many states.
     pub max_states: usize,
+    /// Grounding: stop before the instantiated actions would take more than this many bytes.
+    pub max_ground_bytes: usize,
 }
 
 impl Default for Limits {
@@ -96,6 +100,7 @@ impl Default for Limits {
             max_levels: 10_000,
             max_graph_bytes: 2 << 30,
             max_states: 20_000_000,
+            max_ground_bytes: GroundLimits::default().max_bytes,
         }
     }
 }
@@ -104,15 +109,15 @@ impl Default for Limits {
 /// representable as an `Instant`.
 pub const MAX_TIME_LIMIT_S: f64 = 31_536_000.0;
 
-/// The largest planning-graph memory limit accepted, in MiB (1 TiB).
-pub const MAX_GRAPH_MB: usize = 1 << 20;
+/// The largest memory limit accepted (planning graph, grounding), in MiB (1 TiB).
+pub const MAX_MEMORY_MB: usize = 1 << 20;
 
 /// A time or memory limit out of range (bad input).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LimitError {
     #[error("{name} must be a number of seconds in (0, {MAX_TIME_LIMIT_S}], got {value}")]
     Time { name: String, value: f64 },
-    #[error("{name} must be a number of MiB in 1..={MAX_GRAPH_MB}, got {value}")]
+    #[error("{name} must be a number of MiB in 1..={MAX_MEMORY_MB}, got {value}")]
     Memory { name: String, value: usize },
 }
 
@@ -140,8 +145,8 @@ impl Limits {
     }
 
     /// Checks a memory limit in MiB and returns it in bytes (no wrap-around).
-    pub fn parse_graph_mb(name: &str, mb: usize) -> Result<usize, LimitError> {
-        if !(1..=MAX_GRAPH_MB).contains(&mb) {
+    pub fn parse_mib(name: &str, mb: usize) -> Result<usize, LimitError> {
+        if !(1..=MAX_MEMORY_MB).contains(&mb) {
             return Err(LimitError::Memory {
                 name: name.to_string(),
                 value: mb,
@@ -154,6 +159,24 @@ impl Limits {
     /// would overflow).
     pub fn deadline(&self, start: std::time::Instant) -> Option<std::time::Instant> {
         self.time_limit.and_then(|d| start.checked_add(d))
+    }
+
+    /// The grounding limits of a run started at `start`.
+    pub fn ground_limits(&self, start: std::time::Instant) -> GroundLimits {
+        GroundLimits {
+            deadline: self.deadline(start),
+            max_bytes: self.max_ground_bytes,
+        }
+    }
+
+    /// These limits for what is left of a run started at `start` (the time limit less the time
+    /// spent, e.g. on parsing and grounding).
+    pub fn remaining(&self, start: std::time::Instant) -> Limits {
+        let mut lim = self.clone();
+        if let Some(t) = lim.time_limit {
+            lim.time_limit = Some(t.saturating_sub(start.elapsed()));
+        }
+        lim
     }
 }
 
@@ -289,9 +312,18 @@ pub fn load(
     domain: impl AsRef<std::path::Path>,
     problem: impl AsRef<std::path::Path>,
 ) -> Result<(Domain, Problem, GroundTask), Error> {
+    load_within(domain, problem, &GroundLimits::default())
+}
+
+/// Parse and ground in one call, grounding within `limits`.
+pub fn load_within(
+    domain: impl AsRef<std::path::Path>,
+    problem: impl AsRef<std::path::Path>,
+    limits: &GroundLimits,
+) -> Result<(Domain, Problem, GroundTask), Error> {
     let d = parse_domain(domain)?;
     let p = parse_problem(problem)?;
-    let t = ground(&d, &p)?;
+    let t = ground_within(&d, &p, limits)?;
     Ok((d, p, t))
 }
 

@@ -201,3 +201,61 @@ fn nesting_deeper_than_the_limit_is_an_error_not_a_stack_overflow() {
     let p = parse_problem_str(&p, "p.pddl").unwrap();
     assert!(ground(&d, &p).is_ok());
 }
+
+/// A schema of four free parameters over `n` objects: `n⁴` instantiations, none pruned
+/// statically (the grounding-limit tests below).
+fn wide_task(n: usize) -> (pddl::Domain, pddl::Problem) {
+    let d = parse_domain_str(
+        "(define (domain wide) (:predicates (p ?a ?b ?c ?d))
+           (:action link :parameters (?a ?b ?c ?d) :precondition ()
+             :effect (p ?a ?b ?c ?d)))",
+        "wide.pddl",
+    )
+    .unwrap();
+    let objects: Vec<String> = (0..n).map(|i| format!("o{i}")).collect();
+    let p = parse_problem_str(
+        &format!(
+            "(define (problem w) (:domain wide) (:objects {}) (:init) (:goal (p o0 o0 o0 o1)))",
+            objects.join(" ")
+        ),
+        "w.pddl",
+    )
+    .unwrap();
+    (d, p)
+}
+
+#[test]
+fn grounding_stops_at_its_memory_and_time_limits_with_a_clear_error() {
+    // Within the limits: all n⁴ instantiations are kept.
+    let (d, p) = wide_task(6);
+    let t = ground(&d, &p).unwrap();
+    assert_eq!(t.stats.instantiated_actions, 6usize.pow(4));
+    assert_eq!(t.stats.actions, 6usize.pow(4));
+    // Memory: 64 KiB holds a few hundred instantiations, not 1,296.
+    let small = GroundLimits {
+        deadline: None,
+        max_bytes: 64 << 10,
+    };
+    match ground_within(&d, &p, &small) {
+        Err(GroundError::LimitReached { file, message }) => {
+            assert_eq!(file, "wide.pddl");
+            assert!(
+                message.contains("`link`") && message.contains("would take over 0 MiB"),
+                "{message}"
+            );
+        }
+        other => panic!("expected the memory limit, got {other:?}"),
+    }
+    // Time: a deadline already passed is seen within the first 2¹⁴ candidate bindings.
+    let (d, p) = wide_task(40);
+    let past = GroundLimits {
+        deadline: Some(std::time::Instant::now()),
+        ..GroundLimits::default()
+    };
+    match ground_within(&d, &p, &past) {
+        Err(GroundError::LimitReached { message, .. }) => {
+            assert!(message.contains("time limit"), "{message}")
+        }
+        other => panic!("expected the time limit, got {other:?}"),
+    }
+}

@@ -13,8 +13,9 @@ use serde_json::json;
 use superpose_plan::bench::{run_suites, summarize, write_csv};
 use superpose_plan::diagnostics::format_table;
 use superpose_plan::{
-    exact_reachable_by_level, load, parse_domain, parse_problem, pddl, relaxed_goal_level,
-    run_algo, validate, validate_plan, Algo, GroundTask, Limits, Outcome, RunResult,
+    exact_reachable_by_level, load, load_within, parse_domain, parse_problem, pddl,
+    relaxed_goal_level, run_algo, validate, validate_plan, Algo, GroundError, GroundTask, Limits,
+    Outcome, RunResult,
 };
 
 #[derive(Subcommand)]
@@ -62,6 +63,9 @@ pub struct SolveArgs {
     /// Graphplan: memory limit for the planning graph in MiB.
     #[arg(long, default_value_t = 2048)]
     max_graph_mb: usize,
+    /// Memory limit for the instantiated actions while grounding, in MiB (exit code 3 when reached).
+    #[arg(long, default_value_t = 2048)]
+    max_ground_mb: usize,
 }
 
 #[derive(Args)]
@@ -97,6 +101,9 @@ pub struct BenchArgs {
     /// Print the per-domain summary as JSON.
     #[arg(long)]
     json: bool,
+    /// Memory limit for the instantiated actions while grounding, in MiB (status `limit`).
+    #[arg(long, default_value_t = 2048)]
+    max_ground_mb: usize,
 }
 
 #[derive(Args)]
@@ -130,17 +137,26 @@ fn exit_for(o: &Outcome) -> ExitCode {
 fn solve(a: SolveArgs) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     let limits = Limits {
-        max_graph_bytes: Limits::parse_graph_mb("--max-graph-mb", a.max_graph_mb)?,
+        max_graph_bytes: Limits::parse_mib("--max-graph-mb", a.max_graph_mb)?,
+        max_ground_bytes: Limits::parse_mib("--max-ground-mb", a.max_ground_mb)?,
         time_limit: a
             .time_limit
             .map(|t| Limits::parse_time("--time-limit", t))
             .transpose()?,
         ..Limits::default()
     };
-    let (domain, problem, task) = load(&a.domain, &a.problem)?;
+    let (domain, problem, task) =
+        match load_within(&a.domain, &a.problem, &limits.ground_limits(start)) {
+            Err(superpose_plan::Error::Ground(e @ GroundError::LimitReached { .. })) => {
+                eprintln!("limit reached: {e} (see --time-limit, --max-ground-mb)");
+                return Ok(ExitCode::from(3));
+            }
+            loaded => loaded?,
+        };
     print_notes(&superpose_plan::check(&domain, &problem)?);
     let algo = a.algo;
-    let mut r = run_algo(&task, algo, &limits);
+    // The time limit covers the whole command: what parsing and grounding took is spent.
+    let mut r = run_algo(&task, algo, &limits.remaining(start));
     // Every plan is simulated on the lifted PDDL before it is printed.
     if let Outcome::Solved(plan) = &r.outcome {
         validate_plan(&domain, &problem, &plan.ipc_calls(&task)).map_err(|e| {
@@ -353,6 +369,7 @@ fn validate_cmd(a: ValidateArgs) -> anyhow::Result<ExitCode> {
 fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
     let limits = Limits {
         time_limit: Some(Limits::parse_time("--time-limit", a.time_limit)?),
+        max_ground_bytes: Limits::parse_mib("--max-ground-mb", a.max_ground_mb)?,
         ..Limits::default()
     };
     // Check every folder before running any (a typo fails at once, not after an hour).

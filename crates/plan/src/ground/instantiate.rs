@@ -4,13 +4,15 @@
 //! is bound, and a static atom can generate a parameter's candidates from an index of the
 //! initial state.
 
+use std::time::Instant;
+
 use fixedbitset::FixedBitSet;
 
 use crate::fxhash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use crate::pddl::{ActionSchema, Atom, Domain, Term};
 
 use super::symbols::{AtomKey, InitAtoms, Interner, ObjectsOfType, Predicates};
-use super::{invalid, GroundError};
+use super::{invalid, GroundError, GroundLimits};
 
 /// A schema argument: a parameter slot or an object id.
 #[derive(Clone, Debug)]
@@ -70,6 +72,24 @@ pub(super) struct Inst {
     pub del: Vec<AtomKey>,
 }
 
+impl Inst {
+    /// Heap and inline bytes of this instantiation (an estimate for the grounding budget: the
+    /// relaxed-reachability tables built from it take about as much again).
+    pub fn bytes(&self) -> usize {
+        let atoms = |v: &[AtomKey]| {
+            v.iter()
+                .map(|k| std::mem::size_of::<AtomKey>() + 4 * k.1.len())
+                .sum::<usize>()
+        };
+        std::mem::size_of::<Inst>()
+            + 4 * self.binding.len()
+            + atoms(&self.pre)
+            + atoms(&self.neg_pre)
+            + atoms(&self.add)
+            + atoms(&self.del)
+    }
+}
+
 /// What instantiation reads: the interned objects of each type, the predicates and the
 /// initial state.
 pub(super) struct Context<'a> {
@@ -79,14 +99,82 @@ pub(super) struct Context<'a> {
     pub init: &'a InitAtoms,
 }
 
-/// Instantiate every schema of the domain, in order.
-pub(super) fn instantiate_all(cx: &Context, it: &mut Interner) -> Result<Vec<Inst>, GroundError> {
+/// Instantiate every schema of the domain, in order, within `limits` (the deadline is polled
+/// every [`Budget::POLL`] candidate bindings; the bytes are [`Inst::bytes`] summed).
+pub(super) fn instantiate_all(
+    cx: &Context,
+    it: &mut Interner,
+    limits: &GroundLimits,
+) -> Result<Vec<Inst>, GroundError> {
     let mut insts = Vec::new();
+    let mut budget = Budget {
+        deadline: limits.deadline,
+        bytes_left: limits.max_bytes,
+        steps: 0,
+    };
     for (si, a) in cx.domain.actions.iter().enumerate() {
         let schema = Schema::convert(cx, a, it)?;
-        schema.instantiate(si, cx, it.objects.len(), &mut insts);
+        if let Err(stop) = schema.instantiate(si, cx, it.objects.len(), &mut insts, &mut budget) {
+            let why = match stop {
+                Stop::Deadline => "the time limit was reached".to_string(),
+                Stop::Memory => format!(
+                    "the instantiated actions would take over {} MiB",
+                    limits.max_bytes >> 20
+                ),
+            };
+            return Err(GroundError::LimitReached {
+                file: cx.domain.file.clone(),
+                message: format!(
+                    "grounding stopped in action `{}`: {why} ({} instantiations so far)",
+                    a.name,
+                    insts.len()
+                ),
+            });
+        }
     }
     Ok(insts)
+}
+
+/// Why an enumeration stopped early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Deadline,
+    Memory,
+}
+
+/// What is left of the grounding limits while schemas are instantiated.
+struct Budget {
+    deadline: Option<Instant>,
+    bytes_left: usize,
+    /// Candidate bindings tried since the last look at the clock.
+    steps: usize,
+}
+
+impl Budget {
+    /// Candidate bindings between two looks at the clock.
+    const POLL: usize = 1 << 14;
+
+    /// Count one candidate binding; `Err` once the deadline has passed.
+    fn step(&mut self) -> Result<(), Stop> {
+        self.steps += 1;
+        if self.steps >= Self::POLL {
+            self.steps = 0;
+            if self.deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Stop::Deadline);
+            }
+        }
+        Ok(())
+    }
+
+    /// Charge one instantiation; `Err` when the bytes are spent.
+    fn charge(&mut self, inst: &Inst) -> Result<(), Stop> {
+        let b = inst.bytes();
+        if b > self.bytes_left {
+            return Err(Stop::Memory);
+        }
+        self.bytes_left -= b;
+        Ok(())
+    }
 }
 
 /// An action schema over interned predicates and parameter slots.
@@ -151,7 +239,14 @@ impl<'s> Schema<'s> {
     }
 
     /// Push the instantiations that pass the static and (in)equality checks onto `insts`.
-    fn instantiate(&self, si: usize, cx: &Context, n_objects: usize, insts: &mut Vec<Inst>) {
+    fn instantiate(
+        &self,
+        si: usize,
+        cx: &Context,
+        n_objects: usize,
+        insts: &mut Vec<Inst>,
+        budget: &mut Budget,
+    ) -> Result<(), Stop> {
         let mut cands: Vec<Vec<u32>> = Vec::new();
         for p in &self.params.params {
             cands.push(cx.objects_of_type.get(&p.ty).cloned().unwrap_or_default());
@@ -163,16 +258,21 @@ impl<'s> Schema<'s> {
             .collect();
         let mut check = StaticCheck::new(&cx.init.atoms);
         let Some(multi) = prune_candidates(&statics, &mut cands, &mut check) else {
-            return;
+            return Ok(());
         };
         if cands.is_empty() {
-            insts.push(self.make_inst(si, &[], cx.preds));
-            return;
+            let inst = self.make_inst(si, &[], cx.preds);
+            budget.charge(&inst)?;
+            insts.push(inst);
+            return Ok(());
         }
         let plan = BindingPlan::new(&multi, cands, &cx.init.by_pred, n_objects);
-        plan.enumerate(&mut check, |binding| {
-            insts.push(self.make_inst(si, binding, cx.preds));
-        });
+        plan.enumerate(&mut check, budget, |binding, budget| {
+            let inst = self.make_inst(si, binding, cx.preds);
+            budget.charge(&inst)?;
+            insts.push(inst);
+            Ok(())
+        })
     }
 
     /// The instantiation under `b`: fluent preconditions split by sign, effects, duplicates
@@ -394,8 +494,14 @@ impl<'s> BindingPlan<'s> {
         }
     }
 
-    /// Depth-first enumeration of the bindings that pass every check, in binding order.
-    fn enumerate(&self, check: &mut StaticCheck, mut emit: impl FnMut(&[u32])) {
+    /// Depth-first enumeration of the bindings that pass every check, in binding order; stops
+    /// at the first `Err` of the budget or of `emit`.
+    fn enumerate(
+        &self,
+        check: &mut StaticCheck,
+        budget: &mut Budget,
+        mut emit: impl FnMut(&[u32], &mut Budget) -> Result<(), Stop>,
+    ) -> Result<(), Stop> {
         let n = self.order.len();
         let mut binding = vec![0u32; n];
         let mut idx = vec![0usize; n];
@@ -415,9 +521,10 @@ impl<'s> BindingPlan<'s> {
                 continue;
             }
             binding[p] = cur[depth][idx[depth]];
+            budget.step()?;
             if self.checks[depth].iter().all(|s| check.holds(s, &binding)) {
                 if depth + 1 == n {
-                    emit(&binding);
+                    emit(&binding, budget)?;
                     idx[depth] += 1;
                 } else {
                     depth += 1;
@@ -428,6 +535,7 @@ impl<'s> BindingPlan<'s> {
                 idx[depth] += 1;
             }
         }
+        Ok(())
     }
 }
 

@@ -9,6 +9,7 @@
 //! `task` (goal, fact table with complements, ground actions).
 
 use std::fmt;
+use std::time::Instant;
 
 use fixedbitset::FixedBitSet;
 
@@ -24,14 +25,35 @@ use reach::relaxed_reachability;
 use symbols::{collect_objects, InitAtoms, Interner, Predicates};
 use task::{Facts, Goal};
 
-/// Grounding errors (bad references between domain and problem).
+/// Grounding errors (bad references between domain and problem, or a limit reached).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GroundError {
     #[error("{file}: {message}")]
     Invalid { file: String, message: String },
+    /// A [`GroundLimits`] limit was reached (`file`: the domain whose schemas were grounded).
+    #[error("{file}: {message}")]
+    LimitReached { file: String, message: String },
     /// A check of [`crate::check::check`] failed (with its `file:line:col`).
     #[error(transparent)]
     Pddl(#[from] crate::pddl::PddlError),
+}
+
+/// What grounding may spend: it stops with [`GroundError::LimitReached`] at the deadline, or
+/// before the instantiated actions would take more than `max_bytes` ([`ground`] uses
+/// [`GroundLimits::default`]: no deadline, 2 GiB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroundLimits {
+    pub deadline: Option<Instant>,
+    pub max_bytes: usize,
+}
+
+impl Default for GroundLimits {
+    fn default() -> Self {
+        GroundLimits {
+            deadline: None,
+            max_bytes: 2 << 30,
+        }
+    }
 }
 
 /// A ground STRIPS action over fact indices.
@@ -140,10 +162,20 @@ fn invalid(file: &str, message: String) -> GroundError {
     }
 }
 
+/// [`ground_within`] the default limits (no deadline, 2 GiB of instantiations).
+pub fn ground(domain: &Domain, problem: &Problem) -> Result<GroundTask, GroundError> {
+    ground_within(domain, problem, &GroundLimits::default())
+}
+
 /// Ground `problem` against `domain`: check the references, intern objects and predicates,
 /// instantiate each schema with static pruning, prune by relaxed reachability, then build the
-/// STRIPS task with negative literals compiled into complement facts.
-pub fn ground(domain: &Domain, problem: &Problem) -> Result<GroundTask, GroundError> {
+/// STRIPS task with negative literals compiled into complement facts. Stops with
+/// [`GroundError::LimitReached`] when `limits` are reached while instantiating.
+pub fn ground_within(
+    domain: &Domain,
+    problem: &Problem,
+    limits: &GroundLimits,
+) -> Result<GroundTask, GroundError> {
     crate::check::check(domain, problem)?;
     let mut it = Interner::default();
     let objects_of_type = collect_objects(domain, problem, &mut it)?;
@@ -155,7 +187,7 @@ pub fn ground(domain: &Domain, problem: &Problem) -> Result<GroundTask, GroundEr
         preds: &preds,
         init: &init,
     };
-    let insts = instantiate_all(&cx, &mut it)?;
+    let insts = instantiate_all(&cx, &mut it, limits)?;
     let reach = relaxed_reachability(&init.fluent, &insts);
     let goal = Goal::collect(problem, &it, &preds, &init)?;
     let facts = Facts::new(&reach, &goal, &insts, &it);
