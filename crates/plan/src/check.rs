@@ -2,8 +2,9 @@
 //! predicates used by actions are declared with the right arity and every type exists; between
 //! a problem and its domain, the domain name matches, objects have one known type, and every
 //! `:init` and `:goal` atom names a declared predicate with the right number of arguments, of the
-//! right types. Names that a domain's actions use as constants without declaring them (IPC-1
-//! tyreworld's `wrench`) are resolved against the problem's objects, with a note, as Fast
+//! right types, and every `:init` function value (action costs) a declared function of its arity
+//! over known objects. Names that a domain's actions use as constants without declaring them
+//! (IPC-1 tyreworld's `wrench`) are resolved against the problem's objects, with a note, as Fast
 //! Downward and pyperplan do.
 
 use std::collections::{HashMap, HashSet};
@@ -224,6 +225,35 @@ pub fn check(domain: &Domain, problem: &Problem) -> Result<Vec<String>, PddlErro
             })
             .collect();
         ground_atom(&l.atom.predicate, &args, l.atom.pos)?;
+    }
+    // Function values: a declared function of that arity, over known objects.
+    for (f, _, pos) in &problem.function_values {
+        match domain.functions.iter().find(|d| d.name == f.predicate) {
+            None => {
+                return Err(ctx.err(
+                    *pos,
+                    format!(
+                        "function `{}` is not declared in the domain's `:functions`",
+                        f.predicate
+                    ),
+                ))
+            }
+            Some(d) if d.params.len() != f.args.len() => {
+                return Err(ctx.err(
+                    *pos,
+                    format!(
+                        "function `{}` takes {} arguments, given {}",
+                        f.predicate,
+                        d.params.len(),
+                        f.args.len()
+                    ),
+                ))
+            }
+            Some(_) => {}
+        }
+        if let Some(a) = f.args.iter().find(|a| !objects.contains_key(a.as_str())) {
+            return Err(ctx.err(*pos, format!("unknown object `{a}` in `{f}`")));
+        }
     }
     Ok(notes)
 }

@@ -611,6 +611,7 @@ mod tests {
             init: vec![0, 2],
             goal: vec![1, 3],
             goal_satisfiable: true,
+            costs: None,
             stats: Default::default(),
         }
     }

@@ -215,14 +215,33 @@ impl Plan {
             .map(|a| task.actions[a].name())
             .collect()
     }
-    /// IPC sequential plan text: one `(action arg ...)` per line, `; cost = N (unit cost)` last.
+    /// The plan's cost: its number of actions, or the sum of their costs under IPC action
+    /// costs.
+    pub fn cost(&self, task: &GroundTask) -> f64 {
+        self.steps
+            .iter()
+            .flatten()
+            .map(|&a| task.action_cost(a))
+            .sum()
+    }
+    /// The IPC plan file's last line: `; cost = N (unit cost)`, or `(general cost)` under
+    /// action costs.
+    fn cost_line(&self, task: &GroundTask) -> String {
+        let kind = if task.costs.is_some() {
+            "general"
+        } else {
+            "unit"
+        };
+        format!("; cost = {} ({kind} cost)\n", self.cost(task))
+    }
+    /// IPC sequential plan text: one `(action arg ...)` per line, the cost line last.
     pub fn to_ipc(&self, task: &GroundTask) -> String {
         let mut s = String::new();
         for c in self.ipc_calls(task) {
             s.push_str(&c);
             s.push('\n');
         }
-        s.push_str(&format!("; cost = {} (unit cost)\n", self.len()));
+        s.push_str(&self.cost_line(task));
         s
     }
     /// IPC sequential plan with a `; step k` comment before each parallel step (Graphplan).
@@ -235,7 +254,7 @@ impl Plan {
                 s.push('\n');
             }
         }
-        s.push_str(&format!("; cost = {} (unit cost)\n", self.len()));
+        s.push_str(&self.cost_line(task));
         s
     }
     /// The parallel plan: `step: (action ...)` lines, steps numbered from 1.

@@ -1,7 +1,10 @@
 //! PDDL front end: a recursive-descent parser for the STRIPS subset (`:strips`, `:typing` with
 //! hierarchies, `:negative-preconditions`, `:equality`, constants) over the S-expressions of
-//! `sexpr.rs`. Everything else is refused with `file:line:col: unsupported feature X`; the
-//! checks between a domain and a problem live in `check.rs`.
+//! `sexpr.rs`, plus IPC-2008's `:action-costs` (`total-cost`, `(increase (total-cost) X)` with a
+//! number or a static function term, `(= (f o ...) n)` in `:init`, `(:metric minimize
+//! (total-cost))`): the costs are read so that each plan's cost can be reported, and no planner
+//! here minimises them. Everything else is refused with `file:line:col: unsupported feature X`;
+//! the checks between a domain and a problem live in `check.rs`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -47,6 +50,25 @@ pub struct PredicateDecl {
     pub pos: Pos,
 }
 
+/// The function of IPC action costs: every action's `(increase (total-cost) X)` adds to it.
+pub const TOTAL_COST: &str = "total-cost";
+
+/// A numeric function declared in `:functions` (`- number`).
+#[derive(Debug, Clone)]
+pub struct FunctionDecl {
+    pub name: String,
+    pub params: Vec<Typed>,
+    pub pos: Pos,
+}
+
+/// What one `(increase (total-cost) X)` of an action adds: a number, or a function term whose
+/// value the problem's `:init` gives (`(road-length ?from ?to)`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum CostTerm {
+    Number(f64),
+    Function(Atom),
+}
+
 /// A STRIPS action schema.
 #[derive(Debug, Clone)]
 pub struct ActionSchema {
@@ -55,6 +77,9 @@ pub struct ActionSchema {
     pub precondition: Vec<Literal>,
     pub add: Vec<Atom>,
     pub del: Vec<Atom>,
+    /// The terms its `(increase (total-cost) X)` effects add (empty: cost 0 in a domain with
+    /// action costs).
+    pub cost: Vec<CostTerm>,
     pub pos: Pos,
 }
 
@@ -69,6 +94,8 @@ pub struct Domain {
     pub constants: Vec<Typed>,
     pub predicates: Vec<PredicateDecl>,
     pub actions: Vec<ActionSchema>,
+    /// `:functions` (action costs only: `total-cost` and the static functions costs name).
+    pub functions: Vec<FunctionDecl>,
     /// Names used as constants in action atoms but not declared in `:constants` (IPC-1
     /// tyreworld's `wrench`); [`crate::check::check`] resolves them against a problem's objects.
     pub free_constants: Vec<(String, Pos)>,
@@ -93,6 +120,13 @@ impl fmt::Display for GroundAtom {
     }
 }
 
+impl Domain {
+    /// Does the domain declare IPC action costs (`total-cost` in `:functions`)?
+    pub fn has_action_costs(&self) -> bool {
+        self.functions.iter().any(|f| f.name == TOTAL_COST)
+    }
+}
+
 /// A parsed problem.
 #[derive(Debug, Clone)]
 pub struct Problem {
@@ -105,14 +139,22 @@ pub struct Problem {
     pub init: Vec<GroundAtom>,
     /// Where each `:init` atom is written (parallel to `init`).
     pub init_pos: Vec<Pos>,
+    /// `(= (f o ...) n)` of `:init`: the values of numeric functions (action costs), where each
+    /// is written.
+    pub function_values: Vec<(GroundAtom, f64, Pos)>,
     /// Goal literals over objects (terms are all `Term::Const`).
     pub goal: Vec<Literal>,
     /// Notes for the user (`file:line:col: note: ...`).
     pub notes: Vec<String>,
 }
 
-const SUPPORTED_REQUIREMENTS: &[&str] =
-    &[":strips", ":typing", ":negative-preconditions", ":equality"];
+const SUPPORTED_REQUIREMENTS: &[&str] = &[
+    ":strips",
+    ":typing",
+    ":negative-preconditions",
+    ":equality",
+    ":action-costs",
+];
 
 /// Requirement flags of PDDL 1.2–3.1 that this planner does not implement. Like pyperplan, a
 /// domain may declare them: a note is printed and the construct itself is refused with its
@@ -127,7 +169,6 @@ const OTHER_REQUIREMENTS: &[&str] = &[
     ":fluents",
     ":numeric-fluents",
     ":object-fluents",
-    ":action-costs",
     ":durative-actions",
     ":duration-inequalities",
     ":continuous-effects",
@@ -345,20 +386,28 @@ fn parse_condition(ctx: &Ctx, e: &SExpr, out: &mut Vec<Literal>) -> Result<(), P
     }
 }
 
-/// Flatten an effect (`and` of atoms and negated atoms) into add and delete lists.
-fn parse_effect(
-    ctx: &Ctx,
-    e: &SExpr,
-    add: &mut Vec<Atom>,
-    del: &mut Vec<Atom>,
-) -> Result<(), PddlError> {
+/// The add list, delete list and cost terms of an effect.
+#[derive(Default)]
+struct Effect {
+    add: Vec<Atom>,
+    del: Vec<Atom>,
+    cost: Vec<CostTerm>,
+}
+
+/// Flatten an effect (`and` of atoms, negated atoms and `(increase (total-cost) X)`) into `out`.
+fn parse_effect(ctx: &Ctx, e: &SExpr, out: &mut Effect) -> Result<(), PddlError> {
+    let (add, del) = (&mut out.add, &mut out.del);
     let items = expect_list(ctx, e, "an effect")?;
     match items.first().and_then(atom_str) {
         None if items.is_empty() => Ok(()),
         Some("and") => {
             for c in &items[1..] {
-                parse_effect(ctx, c, add, del)?;
+                parse_effect(ctx, c, out)?;
             }
+            Ok(())
+        }
+        Some("increase") => {
+            out.cost.push(parse_cost(ctx, items, e.pos())?);
             Ok(())
         }
         Some("not") => {
@@ -379,6 +428,133 @@ fn parse_effect(
     }
 }
 
+/// `(increase (total-cost) X)`: X a non-negative number or a function term. Any other numeric
+/// effect is refused.
+fn parse_cost(ctx: &Ctx, items: &[SExpr], pos: Pos) -> Result<CostTerm, PddlError> {
+    let fluent = items.get(1).and_then(|f| match f {
+        SExpr::List(l, _) if l.len() == 1 => atom_str(&l[0]),
+        _ => None,
+    });
+    if fluent != Some(TOTAL_COST) {
+        return Err(ctx.unsupported(
+            pos,
+            "numeric fluents (`increase` of a function other than `(total-cost)`)",
+        ));
+    }
+    let value = match items {
+        [_, _, v] => v,
+        _ => return Err(ctx.err(pos, "`increase` takes `(total-cost)` and one value")),
+    };
+    match value {
+        SExpr::Atom(s, p) => match s.parse::<f64>() {
+            Ok(x) if x.is_finite() && x >= 0.0 => Ok(CostTerm::Number(x)),
+            _ => Err(ctx.err(
+                *p,
+                format!(
+                    "an action cost must be a non-negative number or a function term, found `{s}`"
+                ),
+            )),
+        },
+        SExpr::List(l, p) => {
+            if let Some(op) = l
+                .first()
+                .and_then(atom_str)
+                .filter(|h| ["+", "-", "*", "/"].contains(h))
+            {
+                return Err(ctx.unsupported(*p, &format!("arithmetic (`{op}`) in an action cost")));
+            }
+            Ok(CostTerm::Function(parse_atom(ctx, value)?))
+        }
+    }
+}
+
+/// `(:functions (f ?x - t) - number ...)`: each declaration's type must be `number`.
+fn parse_functions(ctx: &Ctx, items: &[SExpr]) -> Result<Vec<FunctionDecl>, PddlError> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < items.len() {
+        match &items[i] {
+            SExpr::List(l, p) => {
+                let head = l
+                    .first()
+                    .ok_or_else(|| ctx.err(*p, "empty function declaration"))?;
+                out.push(FunctionDecl {
+                    name: expect_atom(ctx, head, "a function name")?.to_string(),
+                    params: parse_typed_list(ctx, &l[1..], true)?,
+                    pos: *p,
+                });
+                i += 1;
+            }
+            SExpr::Atom(s, p) if s == "-" => {
+                match items.get(i + 1) {
+                    Some(SExpr::Atom(t, _)) if t == "number" => {}
+                    Some(t) => {
+                        return Err(ctx.unsupported(
+                            t.pos(),
+                            "object fluents (a function type other than `number`)",
+                        ))
+                    }
+                    None => return Err(ctx.err(*p, "missing type after `-`")),
+                }
+                i += 2;
+            }
+            SExpr::Atom(s, p) => {
+                return Err(ctx.err(
+                    *p,
+                    format!("expected a function declaration `(f ...)`, found `{s}`"),
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Every `(increase (total-cost) ...)` needs `total-cost` declared, and every function term in
+/// a cost a declared function of its arity.
+fn check_costs(ctx: &Ctx, d: &Domain) -> Result<(), PddlError> {
+    for a in d.actions.iter().filter(|a| !a.cost.is_empty()) {
+        if !d.has_action_costs() {
+            return Err(ctx.err(
+                a.pos,
+                format!(
+                    "action `{}` increases `total-cost`, which `:functions` does not declare",
+                    a.name
+                ),
+            ));
+        }
+        for t in &a.cost {
+            let CostTerm::Function(f) = t else { continue };
+            match d.functions.iter().find(|x| x.name == f.predicate) {
+                Some(x) if x.name == TOTAL_COST => {
+                    return Err(ctx.unsupported(
+                        f.pos,
+                        "numeric fluents (`total-cost` read in an action cost)",
+                    ))
+                }
+                Some(x) if x.params.len() == f.args.len() => {}
+                Some(x) => {
+                    return Err(ctx.err(
+                        f.pos,
+                        format!(
+                            "function `{}` takes {} arguments, given {}",
+                            f.predicate,
+                            x.params.len(),
+                            f.args.len()
+                        ),
+                    ))
+                }
+                None => {
+                    return Err(ctx.err(
+                        f.pos,
+                        format!("function `{}` is not declared in `:functions`", f.predicate),
+                    ))
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn parse_action(ctx: &Ctx, items: &[SExpr], pos: Pos) -> Result<ActionSchema, PddlError> {
     let name = expect_atom(
         ctx,
@@ -393,6 +569,7 @@ fn parse_action(ctx: &Ctx, items: &[SExpr], pos: Pos) -> Result<ActionSchema, Pd
         precondition: Vec::new(),
         add: Vec::new(),
         del: Vec::new(),
+        cost: Vec::new(),
         pos,
     };
     let mut i = 2;
@@ -410,7 +587,11 @@ fn parse_action(ctx: &Ctx, items: &[SExpr], pos: Pos) -> Result<ActionSchema, Pd
                 a.params = parse_typed_list(ctx, expect_list(ctx, val, "a parameter list")?, true)?
             }
             ":precondition" => parse_condition(ctx, val, &mut a.precondition)?,
-            ":effect" => parse_effect(ctx, val, &mut a.add, &mut a.del)?,
+            ":effect" => {
+                let mut e = Effect::default();
+                parse_effect(ctx, val, &mut e)?;
+                (a.add, a.del, a.cost) = (e.add, e.del, e.cost);
+            }
             ":vars" => return Err(ctx.unsupported(items[i].pos(), "`:vars`")),
             other => {
                 return Err(ctx.err(items[i].pos(), format!("unknown action keyword `{other}`")))
@@ -437,6 +618,11 @@ fn parse_action(ctx: &Ctx, items: &[SExpr], pos: Pos) -> Result<ActionSchema, Pd
     }
     for at in a.add.iter().chain(&a.del) {
         check(at)?;
+    }
+    for t in &a.cost {
+        if let CostTerm::Function(f) = t {
+            check(f)?;
+        }
     }
     Ok(a)
 }
@@ -482,6 +668,7 @@ pub fn parse_domain_str(text: &str, file: &str) -> Result<Domain, PddlError> {
         constants: Vec::new(),
         predicates: Vec::new(),
         actions: Vec::new(),
+        functions: Vec::new(),
         free_constants: Vec::new(),
         notes: Vec::new(),
     };
@@ -533,7 +720,17 @@ pub fn parse_domain_str(text: &str, file: &str) -> Result<Domain, PddlError> {
                 d.actions.push(a)
             }
             ":functions" => {
-                return Err(ctx.unsupported(sec.pos(), "numeric fluents (`:functions`)"))
+                d.functions.extend(parse_functions(&ctx, &items[1..])?);
+                if d.has_action_costs() {
+                    let p = sec.pos();
+                    d.notes.push(format!(
+                        "{}:{}:{}: note: action costs are read and each plan's cost is \
+                         reported (`; cost = N (general cost)`), but no planner here minimises \
+                         cost: Graphplan's plans are shortest in parallel steps, bfs's and \
+                         astar-hmax's in actions",
+                        ctx.file, p.line, p.col
+                    ));
+                }
             }
             ":durative-action" => return Err(ctx.unsupported(sec.pos(), "durative actions")),
             ":derived" => return Err(ctx.unsupported(sec.pos(), "derived predicates")),
@@ -541,6 +738,7 @@ pub fn parse_domain_str(text: &str, file: &str) -> Result<Domain, PddlError> {
             other => return Err(ctx.err(sec.pos(), format!("unknown domain section `{other}`"))),
         }
     }
+    check_costs(&ctx, &d)?;
     d.free_constants = crate::check::check_domain(&ctx, &d)?;
     Ok(d)
 }
@@ -582,6 +780,7 @@ pub fn parse_problem_str(text: &str, file: &str) -> Result<Problem, PddlError> {
         objects: Vec::new(),
         init: Vec::new(),
         init_pos: Vec::new(),
+        function_values: Vec::new(),
         goal: Vec::new(),
         notes: Vec::new(),
     };
@@ -609,10 +808,13 @@ pub fn parse_problem_str(text: &str, file: &str) -> Result<Problem, PddlError> {
                 .extend(parse_typed_list(&ctx, &items[1..], false)?),
             ":init" => {
                 for f in &items[1..] {
-                    let a = parse_atom(&ctx, f)?;
-                    if a.predicate == "=" {
-                        return Err(ctx.unsupported(a.pos, "numeric fluents (`=` in `:init`)"));
+                    if let SExpr::List(l, pos) = f {
+                        if l.first().and_then(atom_str) == Some("=") {
+                            p.function_values.push(parse_function_value(&ctx, l, *pos)?);
+                            continue;
+                        }
                     }
+                    let a = parse_atom(&ctx, f)?;
                     let mut args = Vec::new();
                     for t in a.args {
                         match t {
@@ -641,7 +843,16 @@ pub fn parse_problem_str(text: &str, file: &str) -> Result<Problem, PddlError> {
                 }
                 have_goal = true;
             }
-            ":metric" => return Err(ctx.unsupported(sec.pos(), "`:metric` (action costs)")),
+            ":metric" => {
+                let minimises_cost = matches!(&items[1..], [SExpr::Atom(m, _), SExpr::List(f, _)]
+                    if m == "minimize" && f.len() == 1 && atom_str(&f[0]) == Some(TOTAL_COST));
+                if !minimises_cost {
+                    return Err(ctx.unsupported(
+                        sec.pos(),
+                        "a `:metric` other than `(minimize (total-cost))`",
+                    ));
+                }
+            }
             ":constraints" => return Err(ctx.unsupported(sec.pos(), "constraints")),
             other => return Err(ctx.err(sec.pos(), format!("unknown problem section `{other}`"))),
         }
@@ -650,6 +861,43 @@ pub fn parse_problem_str(text: &str, file: &str) -> Result<Problem, PddlError> {
         return Err(ctx.err(top.pos(), "problem has no `:goal`"));
     }
     Ok(p)
+}
+
+/// `(= (f o ...) n)` in `:init`: a numeric function's value (a non-negative number).
+fn parse_function_value(
+    ctx: &Ctx,
+    l: &[SExpr],
+    pos: Pos,
+) -> Result<(GroundAtom, f64, Pos), PddlError> {
+    let [_, term, value] = l else {
+        return Err(ctx.err(pos, "`=` in `:init` takes a function term and a number"));
+    };
+    let SExpr::List(t, tp) = term else {
+        return Err(ctx.unsupported(term.pos(), "object fluents (`=` of two names in `:init`)"));
+    };
+    let head = t
+        .first()
+        .ok_or_else(|| ctx.err(*tp, "empty function term `()`"))?;
+    let mut args = Vec::new();
+    for a in &t[1..] {
+        args.push(expect_atom(ctx, a, "an object name")?.to_string());
+    }
+    let v = expect_atom(ctx, value, "a number")?;
+    let x = v
+        .parse::<f64>()
+        .ok()
+        .filter(|x| x.is_finite() && *x >= 0.0)
+        .ok_or_else(|| {
+            ctx.err(
+                value.pos(),
+                format!("expected a non-negative number, found `{v}`"),
+            )
+        })?;
+    let atom = GroundAtom {
+        predicate: expect_atom(ctx, head, "a function name")?.to_string(),
+        args,
+    };
+    Ok((atom, x, pos))
 }
 
 /// Parse a domain file.

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 
-use crate::pddl::{Domain, GroundAtom, Problem, Term};
+use crate::pddl::{CostTerm, Domain, GroundAtom, Problem, Term};
 
 /// A malformed plan file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -89,14 +89,23 @@ pub fn parse_plan_text(text: &str, file: &str) -> Result<Vec<PlanLine>, PlanErro
 }
 
 /// A successful validation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ValidationReport {
     pub steps: usize,
+    /// The plan's cost: its number of steps, or under IPC action costs the sum of what its
+    /// actions add to `total-cost`.
+    pub cost: f64,
+    /// The domain declares action costs (`total-cost`).
+    pub general_cost: bool,
 }
 
 impl fmt::Display for ValidationReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "plan valid: {} steps, goal satisfied", self.steps)
+        write!(f, "plan valid: {} steps, ", self.steps)?;
+        if self.general_cost {
+            write!(f, "cost {}, ", self.cost)?;
+        }
+        write!(f, "goal satisfied")
     }
 }
 
@@ -107,9 +116,16 @@ pub fn validate_plan<S: AsRef<str>>(
     calls: &[S],
 ) -> Result<ValidationReport, ValidationError> {
     let obj_types = object_types(domain, problem);
+    let values: HashMap<&GroundAtom, f64> = problem
+        .function_values
+        .iter()
+        .map(|(f, v, _)| (f, *v))
+        .collect();
+    let costs = domain.has_action_costs().then_some(&values);
     let mut state: HashSet<GroundAtom> = problem.init.iter().cloned().collect();
+    let mut cost = 0.0;
     for (i, call) in calls.iter().enumerate() {
-        apply_call(domain, &obj_types, &mut state, i + 1, call.as_ref())?;
+        cost += apply_call(domain, &obj_types, costs, &mut state, i + 1, call.as_ref())?;
     }
     let missing = missing_goals(problem, &state);
     if !missing.is_empty() {
@@ -118,7 +134,11 @@ pub fn validate_plan<S: AsRef<str>>(
             missing,
         });
     }
-    Ok(ValidationReport { steps: calls.len() })
+    Ok(ValidationReport {
+        steps: calls.len(),
+        cost,
+        general_cost: costs.is_some(),
+    })
 }
 
 /// The types of each object (constants and problem objects) with their ancestors.
@@ -172,14 +192,16 @@ fn violated(g: &GroundAtom, positive: bool) -> String {
     }
 }
 
-/// Check and apply step `step`, the call `call`, to `state` (delete then add).
+/// Check and apply step `step`, the call `call`, to `state` (delete then add); its cost (1
+/// without action costs, else its `total-cost` increase, function terms read from `values`).
 fn apply_call(
     domain: &Domain,
     obj_types: &HashMap<&str, HashSet<&str>>,
+    values: Option<&HashMap<&GroundAtom, f64>>,
     state: &mut HashSet<GroundAtom>,
     step: usize,
     call: &str,
-) -> Result<(), ValidationError> {
+) -> Result<f64, ValidationError> {
     let call = crate::ground::normalise_call(call);
     let fail = |reason: String| ValidationError::Step {
         step,
@@ -240,7 +262,22 @@ fn apply_call(
     for a in adds {
         state.insert(a);
     }
-    Ok(())
+    let Some(values) = values else {
+        return Ok(1.0);
+    };
+    let mut cost = 0.0;
+    for t in &schema.cost {
+        cost += match t {
+            CostTerm::Number(x) => *x,
+            CostTerm::Function(f) => {
+                let g = ground(f);
+                *values
+                    .get(&g)
+                    .ok_or_else(|| fail(format!("no value for {g} in `:init` (its cost)")))?
+            }
+        };
+    }
+    Ok(cost)
 }
 
 /// The goal literals that do not hold in `state`, as `(p ...)` or `(not (p ...))`.

@@ -167,7 +167,7 @@ fn domain_errors_blame_the_domain_file() {
 fn requirements_absent_extra_and_unknown() {
     let none = DOMAIN.replace("(:requirements :strips :typing)", "");
     assert!(parse_domain_str(&none, "d.pddl").is_ok());
-    let extra = DOMAIN.replace(":strips :typing", ":strips :typing :adl :action-costs");
+    let extra = DOMAIN.replace(":strips :typing", ":strips :typing :adl :fluents");
     let d = parse_domain_str(&extra, "d.pddl").unwrap();
     assert_eq!(d.notes.len(), 2, "{:?}", d.notes);
     assert!(
@@ -258,4 +258,181 @@ fn grounding_stops_at_its_memory_and_time_limits_with_a_clear_error() {
         }
         other => panic!("expected the time limit, got {other:?}"),
     }
+}
+
+const ROADS: &str = "(define (domain roads)
+  (:requirements :typing :action-costs)
+  (:types place)
+  (:predicates (at ?p - place) (road ?a ?b - place) (fuelled))
+  (:functions (total-cost) - number (road-length ?a ?b - place) - number)
+  (:action drive :parameters (?a ?b - place)
+    :precondition (and (at ?a) (road ?a ?b) (fuelled))
+    :effect (and (not (at ?a)) (at ?b) (increase (total-cost) (road-length ?a ?b))))
+  (:action refuel :parameters ()
+    :precondition (and)
+    :effect (and (fuelled) (increase (total-cost) 2.5)))
+  (:action honk :parameters () :precondition (fuelled) :effect (and)))";
+
+fn roads_problem(init_extra: &str) -> String {
+    format!(
+        "(define (problem r) (:domain roads) (:objects a b c - place)
+  (:init (at a) (road a b) (road b c) (road a c) (= (total-cost) 0)
+         (= (road-length a b) 5) (= (road-length b c) 7) {init_extra})
+  (:goal (at c)) (:metric minimize (total-cost)))"
+    )
+}
+
+#[test]
+fn action_costs_are_read_and_each_plan_reports_its_cost() {
+    let d = parse_domain_str(ROADS, "roads.pddl").unwrap();
+    assert!(d.has_action_costs());
+    let p = parse_problem_str(&roads_problem("(= (road-length a c) 20)"), "r.pddl").unwrap();
+    let notes = check(&d, &p).unwrap();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("roads.pddl:5:3: note: action costs are read")),
+        "{notes:?}"
+    );
+    let t = ground(&d, &p).unwrap();
+    let cost_of = |name: &str| t.action_cost(t.action_by_name(name).unwrap());
+    assert_eq!(cost_of("(drive a b)"), 5.0);
+    assert_eq!(cost_of("(drive a c)"), 20.0);
+    assert_eq!(cost_of("(refuel)"), 2.5);
+    assert_eq!(cost_of("(honk)"), 0.0);
+    // Shortest in actions (bfs) and in parallel steps (Graphplan): refuel, drive a c. The cost
+    // is reported, not minimised (refuel, a→b, b→c would cost 14.5).
+    for algo in [Algo::Bfs, Algo::Graphplan, Algo::GraphplanSat] {
+        let r = run_algo(&t, algo, &Limits::default());
+        let plan = r.outcome.plan().unwrap();
+        assert_eq!(plan.ipc_calls(&t), ["(refuel)", "(drive a c)"], "{algo:?}");
+        assert_eq!(plan.cost(&t), 22.5);
+        assert!(plan.to_ipc(&t).ends_with("; cost = 22.5 (general cost)\n"));
+        // The validator computes the cost on the lifted PDDL, apart from the grounder.
+        let report = validate_plan(&d, &p, &plan.ipc_calls(&t)).unwrap();
+        assert_eq!((report.steps, report.cost), (2, 22.5));
+        assert_eq!(
+            report.to_string(),
+            "plan valid: 2 steps, cost 22.5, goal satisfied"
+        );
+    }
+    let report = validate_plan(&d, &p, &["(refuel)", "(drive a b)", "(drive b c)"]).unwrap();
+    assert_eq!(report.cost, 14.5);
+    // Without action costs: unit costs, as before.
+    let (d, p, t) = load(
+        format!("{DATA}/tyre-mini-domain.pddl"),
+        format!("{DATA}/tyre-mini.pddl"),
+    )
+    .unwrap();
+    let plan = run_algo(&t, Algo::Bfs, &Limits::default())
+        .outcome
+        .plan()
+        .unwrap()
+        .clone();
+    assert!(t.costs.is_none());
+    assert_eq!(plan.cost(&t), plan.len() as f64);
+    assert!(plan
+        .to_ipc(&t)
+        .ends_with(&format!("; cost = {} (unit cost)\n", plan.len())));
+    let report = validate_plan(&d, &p, &plan.ipc_calls(&t)).unwrap();
+    assert_eq!(report.cost, plan.len() as f64);
+    assert!(!report.general_cost);
+}
+
+#[test]
+fn numeric_constructs_beyond_action_costs_are_refused_where_written() {
+    let dom = |from: &str, to: &str| ROADS.replace(from, to);
+    let domain_err = |text: &str| {
+        parse_domain_str(text, "roads.pddl")
+            .unwrap_err()
+            .to_string()
+    };
+    // A function value missing from `:init` is an error naming the problem and the term.
+    let d = parse_domain_str(ROADS, "roads.pddl").unwrap();
+    let p = parse_problem_str(&roads_problem(""), "r.pddl").unwrap();
+    let e = ground(&d, &p).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "r.pddl: no value for `(road-length a c)` in `:init` (the cost of `(drive a c)`)"
+    );
+    for (from, to, want) in [
+        (
+            "(increase (total-cost) 2.5)",
+            "(increase (fuel) 2.5)",
+            "roads.pddl:11:28: unsupported feature numeric fluents (`increase` of a function other than `(total-cost)`)",
+        ),
+        (
+            "(increase (total-cost) 2.5)",
+            "(increase (total-cost) -1)",
+            "roads.pddl:11:51: an action cost must be a non-negative number or a function term, found `-1`",
+        ),
+        (
+            "(increase (total-cost) 2.5)",
+            "(increase (total-cost) (+ 1 2))",
+            "roads.pddl:11:51: unsupported feature arithmetic (`+`) in an action cost",
+        ),
+        (
+            "(road-length ?a ?b - place) - number)",
+            "(road-length ?a ?b - place) - place)",
+            "roads.pddl:5:67: unsupported feature object fluents (a function type other than `number`)",
+        ),
+        (
+            "(total-cost) - number ",
+            "",
+            "roads.pddl:6:3: action `drive` increases `total-cost`, which `:functions` does not declare",
+        ),
+        (
+            "(road-length ?a ?b)))",
+            "(road-length ?a)))",
+            "roads.pddl:8:63: function `road-length` takes 2 arguments, given 1",
+        ),
+        (
+            "(road-length ?a ?b)))",
+            "(distance ?a ?b)))",
+            "roads.pddl:8:63: function `distance` is not declared in `:functions`",
+        ),
+        (
+            "(road-length ?a ?b)))",
+            "(road-length ?a ?c)))",
+            "roads.pddl:8:63: variable `?c` is not a parameter of action `drive`",
+        ),
+        (
+            ":precondition (fuelled)",
+            ":precondition (> (total-cost) 3)",
+            "roads.pddl:12:46: unsupported feature numeric comparisons (`>`)",
+        ),
+    ] {
+        assert!(ROADS.contains(from), "{from}");
+        assert_eq!(domain_err(&dom(from, to)), want, "{to}");
+    }
+    let problem_err = |from: &str, to: &str| {
+        let text = roads_problem("(= (road-length a c) 20)").replace(from, to);
+        match parse_problem_str(&text, "r.pddl") {
+            Err(e) => e.to_string(),
+            Ok(p) => match check(&d, &p) {
+                Err(e) => e.to_string(),
+                Ok(_) => format!("accepted: {to}"),
+            },
+        }
+    };
+    assert_eq!(
+        problem_err("minimize (total-cost)", "maximize (total-cost)"),
+        "r.pddl:4:18: unsupported feature a `:metric` other than `(minimize (total-cost))`"
+    );
+    assert_eq!(
+        problem_err("(= (road-length a b) 5)", "(= (road-length a b) x)"),
+        "r.pddl:3:31: expected a non-negative number, found `x`"
+    );
+    assert_eq!(
+        problem_err("(= (road-length a b) 5)", "(= (road-length a) 5)"),
+        "r.pddl:3:10: function `road-length` takes 2 arguments, given 1"
+    );
+    assert_eq!(
+        problem_err("(= (road-length a b) 5)", "(= (road-length a z) 5)"),
+        "r.pddl:3:10: unknown object `z` in `(road-length a z)`"
+    );
+    assert_eq!(
+        problem_err("(= (road-length a b) 5)", "(= (speed a b) 5)"),
+        "r.pddl:3:10: function `speed` is not declared in the domain's `:functions`"
+    );
 }

@@ -48,10 +48,10 @@ pub struct SolveArgs {
     /// With --exact: stop enumerating after this many states.
     #[arg(long, default_value_t = 200_000)]
     exact_cap: usize,
-    /// Print one JSON object (status, plan_length, plan_steps, levels, summary, time_s, plan) instead of text.
+    /// Print one JSON object (status, plan_length, plan_steps, plan_cost, levels, summary, time_s, plan) instead of text.
     #[arg(long)]
     json: bool,
-    /// Write the IPC plan (`(action args)` lines, `; cost = N (unit cost)` last) to this file.
+    /// Write the IPC plan (`(action args)` lines, `; cost = N (unit cost)` or `(general cost)` last) to this file.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Print the parallel plan (`step: (action ...)`) instead of the sequential one.
@@ -76,7 +76,7 @@ pub struct ValidateArgs {
     problem: PathBuf,
     /// IPC plan file: one `(action arg ...)` per line, `;` comments.
     plan: PathBuf,
-    /// Print a JSON object {"valid", "steps", "error"}.
+    /// Print a JSON object {"valid", "steps", "cost", "error"}.
     #[arg(long)]
     json: bool,
 }
@@ -252,6 +252,8 @@ impl Solved<'_> {
             "problem": a.problem.display().to_string(),
             "plan_length": plan.map(|p| p.len()),
             "plan_steps": plan.map(|p| p.num_steps()),
+            "plan_cost": plan.map(|p| p.cost(task)),
+            "cost_kind": if task.costs.is_some() { "general" } else { "unit" },
             "plan": plan.map(|p| p.ipc_calls(task)),
             "parallel_plan": plan.map(|p| p.steps.iter().map(|s| s.iter().map(|&x| task.actions[x].name()).collect::<Vec<_>>()).collect::<Vec<_>>()),
             "levels": levels,
@@ -336,7 +338,7 @@ fn validate_cmd(a: ValidateArgs) -> anyhow::Result<ExitCode> {
     let line_of = |step: usize| lines.get(step.wrapping_sub(1)).map(|l| l.line);
     if a.json {
         let v = match &result {
-            Ok(r) => json!({"valid": true, "steps": r.steps, "error": null}),
+            Ok(r) => json!({"valid": true, "steps": r.steps, "cost": r.cost, "error": null}),
             Err(e) => {
                 let line = match e {
                     validate::ValidationError::Step { step, .. } => line_of(*step),

@@ -23,7 +23,7 @@ mod task;
 use instantiate::{instantiate_all, Context};
 use reach::relaxed_reachability;
 use symbols::{collect_objects, InitAtoms, Interner, Predicates};
-use task::{Facts, Goal};
+use task::{action_costs, Facts, Goal};
 
 /// Grounding errors (bad references between domain and problem, or a limit reached).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -112,6 +112,8 @@ pub struct GroundTask {
     pub goal: Vec<u32>,
     /// False when a static goal fact is false in the initial state (unsolvable by grounding).
     pub goal_satisfiable: bool,
+    /// Each action's cost under IPC action costs; `None`: the domain has none (unit costs).
+    pub costs: Option<Vec<f64>>,
     pub stats: GroundStats,
 }
 
@@ -126,6 +128,10 @@ impl GroundTask {
     /// The goal as a bitset.
     pub fn goal_set(&self) -> FixedBitSet {
         bitset(self.facts.len(), &self.goal)
+    }
+    /// The cost of action `a` (1 without action costs).
+    pub fn action_cost(&self, a: usize) -> f64 {
+        self.costs.as_ref().map_or(1.0, |c| c[a])
     }
     /// Look an action up by its IPC name (case-insensitive, whitespace-normalised).
     pub fn action_by_name(&self, name: &str) -> Option<usize> {
@@ -192,6 +198,7 @@ pub fn ground_within(
     let goal = Goal::collect(problem, &it, &preds, &init)?;
     let facts = Facts::new(&reach, &goal, &insts, &it);
     let actions = facts.actions(&insts, &reach, domain, &it);
+    let costs = action_costs(domain, problem, &actions)?;
     let stats = GroundStats {
         instantiated_actions: insts.len(),
         actions: actions.len(),
@@ -206,6 +213,7 @@ pub fn ground_within(
         facts: facts.names,
         actions,
         goal_satisfiable: goal.satisfiable,
+        costs,
         stats,
     })
 }
