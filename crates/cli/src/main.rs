@@ -43,7 +43,18 @@ enum Command {
     Bench(cmd::BenchCommand),
 }
 
+/// Rust ignores SIGPIPE, so a print to a closed pipe (`superpose plan ground ... | head -1`)
+/// panics; with the default action the process ends quietly, as Unix tools do.
+fn end_quietly_on_a_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restores a signal's default action before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    end_quietly_on_a_closed_pipe();
     superpose_model::keep_freed_memory();
     let cli = Cli::parse();
     // Every command runs on a rayon worker, so the model kernels' forks (also under `demo` and

@@ -341,3 +341,29 @@ fn a_grounding_too_large_for_its_memory_limit_is_a_limit_not_an_abort() {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn a_reader_that_closes_the_pipe_early_ends_the_output_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+    // `superpose plan ground ... --list | head -c 16`: thousands of lines into a closed pipe.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_superpose"))
+        .args([
+            "plan",
+            "ground",
+            "data/pddl/logistics98/domain.pddl",
+            "data/pddl/logistics98/prob05.pddl",
+            "--list",
+        ])
+        .current_dir(repo())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut head = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut head).unwrap();
+    // The read end is closed here.
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+}
