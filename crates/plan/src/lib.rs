@@ -166,6 +166,7 @@ impl Limits {
         GroundLimits {
             deadline: self.deadline(start),
             max_bytes: self.max_ground_bytes,
+            ..GroundLimits::default()
         }
     }
 

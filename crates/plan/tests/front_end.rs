@@ -233,8 +233,8 @@ fn grounding_stops_at_its_memory_and_time_limits_with_a_clear_error() {
     assert_eq!(t.stats.actions, 6usize.pow(4));
     // Memory: 64 KiB holds a few hundred instantiations, not 1,296.
     let small = GroundLimits {
-        deadline: None,
         max_bytes: 64 << 10,
+        ..GroundLimits::default()
     };
     match ground_within(&d, &p, &small) {
         Err(GroundError::LimitReached { file, message }) => {

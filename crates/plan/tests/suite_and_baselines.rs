@@ -308,3 +308,71 @@ fn bench_runs_a_suite_folder_and_writes_csv() {
     assert_eq!((s.len(), s[0].solved, s[0].problems), (1, 2, 2));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A ground task as sets of names (facts; actions with their preconditions, adds, deletes and
+/// cost; initial state; goal): equal for two groundings that differ only in order.
+fn as_sets(t: &GroundTask) -> Vec<Vec<String>> {
+    let names = |v: &[u32]| {
+        let mut n: Vec<String> = v.iter().map(|&f| t.facts[f as usize].clone()).collect();
+        n.sort();
+        n.join(" ")
+    };
+    let mut facts = t.facts.clone();
+    facts.sort();
+    let mut actions: Vec<String> = t
+        .actions
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            format!(
+                "{a} pre[{}] add[{}] del[{}] cost {}",
+                names(&a.pre),
+                names(&a.add),
+                names(&a.del),
+                t.action_cost(i)
+            )
+        })
+        .collect();
+    actions.sort();
+    vec![facts, actions, vec![names(&t.init)], vec![names(&t.goal)]]
+}
+
+#[test]
+fn grounding_driven_by_reachability_gives_the_same_task_as_static_pruning() {
+    let driven = GroundLimits {
+        static_bytes: 0,
+        ..GroundLimits::default()
+    };
+    let mut pairs: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for dir in suite_dirs() {
+        let (domain, probs) = pddl::suite_files(&dir).unwrap();
+        for p in probs.iter().take(3) {
+            pairs.push((domain.clone().unwrap(), p.clone()));
+        }
+    }
+    let extra = format!("{DATA}/extra");
+    for (d, p) in [
+        ("jobs-domain.pddl", "jobs-3-2.pddl"),
+        ("cake-domain.pddl", "cake.pddl"),
+    ] {
+        pairs.push((format!("{extra}/{d}").into(), format!("{extra}/{p}").into()));
+    }
+    let tests = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
+    pairs.push((
+        format!("{tests}/tyre-mini-domain.pddl").into(),
+        format!("{tests}/tyre-mini.pddl").into(),
+    ));
+    for (d, p) in &pairs {
+        let (dom, prob) = (parse_domain(d).unwrap(), parse_problem(p).unwrap());
+        let a = ground(&dom, &prob).unwrap();
+        let b = ground_within(&dom, &prob, &driven).unwrap();
+        assert!(!a.stats.reachability_driven && b.stats.reachability_driven);
+        assert_eq!(as_sets(&a), as_sets(&b), "{}", p.display());
+        assert_eq!(b.stats.instantiated_actions, a.stats.actions);
+        assert_eq!(
+            (a.stats.actions, a.stats.facts, a.goal_satisfiable),
+            (b.stats.actions, b.stats.facts, b.goal_satisfiable)
+        );
+    }
+    assert_eq!(pairs.len(), 12 * 3 + 3);
+}

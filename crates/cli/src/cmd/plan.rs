@@ -447,8 +447,13 @@ fn ground_cmd(a: GroundArgs) -> anyhow::Result<ExitCode> {
     let (domain, problem, task) = load(&a.domain, &a.problem)?;
     print_notes(&superpose_plan::check(&domain, &problem)?);
     let s = &task.stats;
+    let how = if s.reachability_driven {
+        "reachable, instantiated driven by relaxed reachability"
+    } else {
+        "instantiated before reachability pruning"
+    };
     println!(
-        "{} {}: {} facts, {} actions ({} instantiated before reachability pruning), {} static facts, {} goals",
+        "{} {}: {} facts, {} actions ({} {how}), {} static facts, {} goals",
         task.domain_name,
         task.problem_name,
         s.facts,

@@ -2,7 +2,10 @@
 //! (in)equality are evaluated against the initial state while parameters are bound: checks on
 //! one parameter filter its candidates up front, the others run as soon as their last parameter
 //! is bound, and a static atom can generate a parameter's candidates from an index of the
-//! initial state.
+//! initial state. Where that enumeration passes `GroundLimits::static_bytes` (schemas with many
+//! parameters over fluent predicates only), the same machinery runs in rounds driven by relaxed
+//! reachability instead: positive fluent preconditions are checked, and generate candidates,
+//! against the atoms reached so far ([`instantiate_reachable`]).
 
 use std::time::Instant;
 
@@ -99,47 +102,190 @@ pub(super) struct Context<'a> {
     pub init: &'a InitAtoms,
 }
 
-/// Instantiate every schema of the domain, in order, within `limits` (the deadline is polled
-/// every [`Budget::POLL`] candidate bindings; the bytes are [`Inst::bytes`] summed).
-pub(super) fn instantiate_all(
+/// The instantiations to ground, within `limits`, and whether they came from the
+/// reachability-driven enumeration: every schema instantiated with static pruning
+/// ([`instantiate_all`]) unless that passes `limits.static_bytes`, then
+/// [`instantiate_reachable`].
+pub(super) fn instantiate(
     cx: &Context,
     it: &mut Interner,
     limits: &GroundLimits,
-) -> Result<Vec<Inst>, GroundError> {
-    let mut insts = Vec::new();
-    let mut budget = Budget {
-        deadline: limits.deadline,
-        bytes_left: limits.max_bytes,
-        steps: 0,
+) -> Result<(Vec<Inst>, bool), GroundError> {
+    let first = GroundLimits {
+        max_bytes: limits.max_bytes.min(limits.static_bytes),
+        ..*limits
     };
+    match instantiate_all(cx, it, &first) {
+        Ok(insts) => Ok((insts, false)),
+        Err(stopped) if stopped.why == Stop::Memory && limits.max_bytes > first.max_bytes => Ok((
+            instantiate_reachable(cx, it, limits).map_err(|s| s.error(cx, limits))?,
+            true,
+        )),
+        Err(stopped) => Err(stopped.error(cx, limits)),
+    }
+}
+
+/// Where and why an instantiation stopped.
+struct Stopped {
+    why: Stop,
+    schema: usize,
+    count: usize,
+}
+
+impl Stopped {
+    fn error(self, cx: &Context, limits: &GroundLimits) -> GroundError {
+        let why = match self.why {
+            Stop::Deadline => "the time limit was reached".to_string(),
+            Stop::Memory => format!(
+                "the instantiated actions would take over {} MiB",
+                limits.max_bytes >> 20
+            ),
+            Stop::Invalid(e) => return e,
+        };
+        GroundError::LimitReached {
+            file: cx.domain.file.clone(),
+            message: format!(
+                "grounding stopped in action `{}`: {why} ({} instantiations so far)",
+                cx.domain.actions[self.schema].name, self.count
+            ),
+        }
+    }
+}
+
+/// Instantiate every schema of the domain, in order, with static pruning, within `limits`
+/// (the deadline is polled every [`Budget::POLL`] candidate bindings; the bytes are
+/// [`Inst::bytes`] summed).
+fn instantiate_all(
+    cx: &Context,
+    it: &mut Interner,
+    limits: &GroundLimits,
+) -> Result<Vec<Inst>, Stopped> {
+    let mut insts = Vec::new();
+    let mut budget = Budget::new(limits);
+    let known = Known::initial(cx);
     for (si, a) in cx.domain.actions.iter().enumerate() {
-        let schema = Schema::convert(cx, a, it)?;
-        if let Err(stop) = schema.instantiate(si, cx, it.objects.len(), &mut insts, &mut budget) {
-            let why = match stop {
-                Stop::Deadline => "the time limit was reached".to_string(),
-                Stop::Memory => format!(
-                    "the instantiated actions would take over {} MiB",
-                    limits.max_bytes >> 20
-                ),
-            };
-            return Err(GroundError::LimitReached {
-                file: cx.domain.file.clone(),
-                message: format!(
-                    "grounding stopped in action `{}`: {why} ({} instantiations so far)",
-                    a.name,
-                    insts.len()
-                ),
+        let schema = Schema::convert(cx, a, it).map_err(|e| Stopped {
+            why: Stop::Invalid(e),
+            schema: si,
+            count: 0,
+        })?;
+        let r = schema.enumerate(cx, it.objects.len(), &known, &mut budget, |b, budget| {
+            let inst = schema.make_inst(si, b, cx.preds);
+            budget.charge(&inst)?;
+            insts.push(inst);
+            Ok(())
+        });
+        if let Err(why) = r {
+            return Err(Stopped {
+                why,
+                schema: si,
+                count: insts.len(),
             });
         }
     }
     Ok(insts)
 }
 
+/// Instantiate the schemas driven by relaxed reachability (as Fast Downward's grounder does,
+/// by naive rounds): each round enumerates the bindings whose positive fluent preconditions are
+/// among the atoms reached so far (static ones and (in)equality as in [`instantiate_all`]), and
+/// the add effects of the new instantiations are the atoms of the next round, until no new atom
+/// is reached. The instantiations are those that static pruning then relaxed reachability keep,
+/// in discovery order, without enumerating the unreachable ones (IPC-2018 organic synthesis:
+/// nine-parameter schemas over one fluent predicate).
+fn instantiate_reachable(
+    cx: &Context,
+    it: &mut Interner,
+    limits: &GroundLimits,
+) -> Result<Vec<Inst>, Stopped> {
+    let mut schemas = Vec::with_capacity(cx.domain.actions.len());
+    for (si, a) in cx.domain.actions.iter().enumerate() {
+        schemas.push(Schema::convert(cx, a, it).map_err(|e| Stopped {
+            why: Stop::Invalid(e),
+            schema: si,
+            count: 0,
+        })?);
+    }
+    let n_objects = it.objects.len();
+    let mut budget = Budget::new(limits);
+    let mut atoms = cx.init.atoms.clone();
+    let mut by_pred = cx.init.by_pred.clone();
+    let mut seen: Vec<HashSet<Vec<u32>>> = vec![HashSet::default(); schemas.len()];
+    let mut insts: Vec<Inst> = Vec::new();
+    loop {
+        let mut new_atoms: Vec<AtomKey> = Vec::new();
+        for (si, schema) in schemas.iter().enumerate() {
+            let known = Known {
+                atoms: &atoms,
+                by_pred: &by_pred,
+                fluents: true,
+            };
+            let seen = &mut seen[si];
+            let r = schema.enumerate(cx, n_objects, &known, &mut budget, |b, budget| {
+                if seen.contains(b) {
+                    return Ok(());
+                }
+                let inst = schema.make_inst(si, b, cx.preds);
+                budget.charge(&inst)?;
+                seen.insert(b.to_vec());
+                new_atoms.extend(inst.add.iter().filter(|a| !atoms.contains(*a)).cloned());
+                insts.push(inst);
+                Ok(())
+            });
+            if let Err(why) = r {
+                return Err(Stopped {
+                    why,
+                    schema: si,
+                    count: insts.len(),
+                });
+            }
+        }
+        let mut grew = false;
+        for a in new_atoms {
+            if !atoms.contains(&a) {
+                by_pred.entry(a.0).or_default().push(a.1.clone());
+                atoms.insert(a);
+                grew = true;
+            }
+        }
+        if !grew {
+            return Ok(insts);
+        }
+    }
+}
+
+/// The atoms enumeration checks preconditions against: the initial state (static pruning), or
+/// with `fluents` the atoms reached so far, against which positive fluent preconditions are
+/// checked too (the reachability-driven rounds).
+struct Known<'a> {
+    atoms: &'a HashSet<AtomKey>,
+    /// The arguments of `atoms`, by predicate.
+    by_pred: &'a HashMap<u32, Vec<Vec<u32>>>,
+    fluents: bool,
+}
+
+impl<'a> Known<'a> {
+    fn initial(cx: &Context<'a>) -> Self {
+        Known {
+            atoms: &cx.init.atoms,
+            by_pred: &cx.init.by_pred,
+            fluents: false,
+        }
+    }
+
+    /// Is the precondition `s` checked while its parameters are bound?
+    fn checks(&self, s: &SAtom, preds: &Predicates) -> bool {
+        Schema::checked_at_grounding(s, preds) || (self.fluents && s.positive)
+    }
+}
+
 /// Why an enumeration stopped early.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Stop {
     Deadline,
     Memory,
+    /// A schema names an unknown constant.
+    Invalid(GroundError),
 }
 
 /// What is left of the grounding limits while schemas are instantiated.
@@ -153,6 +299,14 @@ struct Budget {
 impl Budget {
     /// Candidate bindings between two looks at the clock.
     const POLL: usize = 1 << 14;
+
+    fn new(limits: &GroundLimits) -> Self {
+        Budget {
+            deadline: limits.deadline,
+            bytes_left: limits.max_bytes,
+            steps: 0,
+        }
+    }
 
     /// Count one candidate binding; `Err` once the deadline has passed.
     fn step(&mut self) -> Result<(), Stop> {
@@ -238,41 +392,34 @@ impl<'s> Schema<'s> {
         s.is_eq || preds.is_static(s.pred)
     }
 
-    /// Push the instantiations that pass the static and (in)equality checks onto `insts`.
-    fn instantiate(
+    /// Hand `emit` every binding that passes the checks `known` makes (static atoms and
+    /// (in)equality; with `known.fluents` positive fluent atoms too).
+    fn enumerate(
         &self,
-        si: usize,
         cx: &Context,
         n_objects: usize,
-        insts: &mut Vec<Inst>,
+        known: &Known,
         budget: &mut Budget,
+        mut emit: impl FnMut(&[u32], &mut Budget) -> Result<(), Stop>,
     ) -> Result<(), Stop> {
         let mut cands: Vec<Vec<u32>> = Vec::new();
         for p in &self.params.params {
             cands.push(cx.objects_of_type.get(&p.ty).cloned().unwrap_or_default());
         }
-        let statics: Vec<&SAtom> = self
+        let checked: Vec<&SAtom> = self
             .pre
             .iter()
-            .filter(|s| Self::checked_at_grounding(s, cx.preds))
+            .filter(|s| known.checks(s, cx.preds))
             .collect();
-        let mut check = StaticCheck::new(&cx.init.atoms);
-        let Some(multi) = prune_candidates(&statics, &mut cands, &mut check) else {
+        let mut check = StaticCheck::new(known.atoms);
+        let Some(multi) = prune_candidates(&checked, &mut cands, &mut check) else {
             return Ok(());
         };
         if cands.is_empty() {
-            let inst = self.make_inst(si, &[], cx.preds);
-            budget.charge(&inst)?;
-            insts.push(inst);
-            return Ok(());
+            return emit(&[], budget);
         }
-        let plan = BindingPlan::new(&multi, cands, &cx.init.by_pred, n_objects);
-        plan.enumerate(&mut check, budget, |binding, budget| {
-            let inst = self.make_inst(si, binding, cx.preds);
-            budget.charge(&inst)?;
-            insts.push(inst);
-            Ok(())
-        })
+        let plan = BindingPlan::new(&multi, cands, known.by_pred, n_objects);
+        plan.enumerate(&mut check, budget, emit)
     }
 
     /// The instantiation under `b`: fluent preconditions split by sign, effects, duplicates
