@@ -226,7 +226,18 @@ pub fn check(domain: &Domain, problem: &Problem) -> Result<Vec<String>, PddlErro
             .collect();
         ground_atom(&l.atom.predicate, &args, l.atom.pos)?;
     }
-    // Function values: a declared function of that arity, over known objects.
+    check_function_values(&ctx, domain, problem, |o| objects.contains_key(o))?;
+    Ok(notes)
+}
+
+/// Each `:init` function value (action costs) names a declared function of its arity over
+/// objects that `known` accepts.
+fn check_function_values(
+    ctx: &Ctx,
+    domain: &Domain,
+    problem: &Problem,
+    known: impl Fn(&str) -> bool,
+) -> Result<(), PddlError> {
     for (f, _, pos) in &problem.function_values {
         match domain.functions.iter().find(|d| d.name == f.predicate) {
             None => {
@@ -251,9 +262,9 @@ pub fn check(domain: &Domain, problem: &Problem) -> Result<Vec<String>, PddlErro
             }
             Some(_) => {}
         }
-        if let Some(a) = f.args.iter().find(|a| !objects.contains_key(a.as_str())) {
+        if let Some(a) = f.args.iter().find(|a| !known(a)) {
             return Err(ctx.err(*pos, format!("unknown object `{a}` in `{f}`")));
         }
     }
-    Ok(notes)
+    Ok(())
 }

@@ -133,6 +133,10 @@ struct Stopped {
 }
 
 impl Stopped {
+    fn new(why: Stop, schema: usize, count: usize) -> Self {
+        Stopped { why, schema, count }
+    }
+
     fn error(self, cx: &Context, limits: &GroundLimits) -> GroundError {
         let why = match self.why {
             Stop::Deadline => "the time limit was reached".to_string(),
@@ -160,30 +164,31 @@ fn instantiate_all(
     it: &mut Interner,
     limits: &GroundLimits,
 ) -> Result<Vec<Inst>, Stopped> {
+    let schemas = convert_all(cx, it)?;
     let mut insts = Vec::new();
     let mut budget = Budget::new(limits);
     let known = Known::initial(cx);
-    for (si, a) in cx.domain.actions.iter().enumerate() {
-        let schema = Schema::convert(cx, a, it).map_err(|e| Stopped {
-            why: Stop::Invalid(e),
-            schema: si,
-            count: 0,
-        })?;
-        let r = schema.enumerate(cx, it.objects.len(), &known, &mut budget, |b, budget| {
-            let inst = schema.make_inst(si, b, cx.preds);
-            budget.charge(&inst)?;
-            insts.push(inst);
-            Ok(())
-        });
-        if let Err(why) = r {
-            return Err(Stopped {
-                why,
-                schema: si,
-                count: insts.len(),
-            });
-        }
+    for (si, schema) in schemas.iter().enumerate() {
+        schema
+            .enumerate(cx, it.objects.len(), &known, &mut budget, |b, budget| {
+                let inst = schema.make_inst(si, b, cx.preds);
+                budget.charge(&inst)?;
+                insts.push(inst);
+                Ok(())
+            })
+            .map_err(|why| Stopped::new(why, si, insts.len()))?;
     }
     Ok(insts)
+}
+
+/// Every schema of the domain over interned predicates and parameter slots.
+fn convert_all<'s>(cx: &Context<'s>, it: &mut Interner) -> Result<Vec<Schema<'s>>, Stopped> {
+    let actions = cx.domain.actions.iter().enumerate();
+    actions
+        .map(|(si, a)| {
+            Schema::convert(cx, a, it).map_err(|e| Stopped::new(Stop::Invalid(e), si, 0))
+        })
+        .collect()
 }
 
 /// Instantiate the schemas driven by relaxed reachability (as Fast Downward's grounder does,
@@ -198,14 +203,7 @@ fn instantiate_reachable(
     it: &mut Interner,
     limits: &GroundLimits,
 ) -> Result<Vec<Inst>, Stopped> {
-    let mut schemas = Vec::with_capacity(cx.domain.actions.len());
-    for (si, a) in cx.domain.actions.iter().enumerate() {
-        schemas.push(Schema::convert(cx, a, it).map_err(|e| Stopped {
-            why: Stop::Invalid(e),
-            schema: si,
-            count: 0,
-        })?);
-    }
+    let schemas = convert_all(cx, it)?;
     let n_objects = it.objects.len();
     let mut budget = Budget::new(limits);
     let mut atoms = cx.init.atoms.clone();
@@ -221,24 +219,19 @@ fn instantiate_reachable(
                 fluents: true,
             };
             let seen = &mut seen[si];
-            let r = schema.enumerate(cx, n_objects, &known, &mut budget, |b, budget| {
-                if seen.contains(b) {
-                    return Ok(());
-                }
-                let inst = schema.make_inst(si, b, cx.preds);
-                budget.charge(&inst)?;
-                seen.insert(b.to_vec());
-                new_atoms.extend(inst.add.iter().filter(|a| !atoms.contains(*a)).cloned());
-                insts.push(inst);
-                Ok(())
-            });
-            if let Err(why) = r {
-                return Err(Stopped {
-                    why,
-                    schema: si,
-                    count: insts.len(),
-                });
-            }
+            schema
+                .enumerate(cx, n_objects, &known, &mut budget, |b, budget| {
+                    if seen.contains(b) {
+                        return Ok(());
+                    }
+                    let inst = schema.make_inst(si, b, cx.preds);
+                    budget.charge(&inst)?;
+                    seen.insert(b.to_vec());
+                    new_atoms.extend(inst.add.iter().filter(|a| !atoms.contains(*a)).cloned());
+                    insts.push(inst);
+                    Ok(())
+                })
+                .map_err(|why| Stopped::new(why, si, insts.len()))?;
         }
         let mut grew = false;
         for a in new_atoms {
