@@ -1,6 +1,7 @@
 //! Suite runner: one folder per domain (a domain file plus problem files), one CSV row per
 //! problem. Every plan is validated on the lifted PDDL before it counts as solved.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -110,13 +111,16 @@ pub fn run_suites(
     max_per_domain: Option<usize>,
     mut on_row: impl FnMut(&BenchRow),
 ) -> Vec<BenchRow> {
+    let no_domain = "no domain file for this problem (`(define (domain ...`): one per folder, \
+                     or one per problem named after it (`p01-domain.pddl`, `domain_p01.pddl`)"
+        .to_string();
     let mut rows = Vec::new();
     for dir in dirs {
         let name = dir
             .file_name()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| dir.display().to_string());
-        let (domain_file, mut problems) = match pddl::suite_files(dir) {
+        let mut problems = match pddl::suite_problems(dir) {
             Ok(x) => x,
             Err(e) => {
                 eprintln!("{}: {e}", dir.display());
@@ -124,23 +128,20 @@ pub fn run_suites(
             }
         };
         problems.truncate(max_per_domain.unwrap_or(usize::MAX));
-        let domain = match domain_file.as_ref().map(pddl::parse_domain) {
-            Some(Ok(d)) => d,
-            other => {
-                let msg = match other {
-                    Some(Err(e)) => e.to_string(),
-                    _ => "no domain file in folder".into(),
-                };
-                for p in problems {
-                    let row = BenchRow::error(&name, &p, algo, msg.clone());
-                    on_row(&row);
-                    rows.push(row);
-                }
-                continue;
-            }
-        };
-        for p in problems {
-            let row = run_problem(&domain, &name, &p, algo, limits);
+        // Each domain file parsed once (a folder has one, or one per problem).
+        let mut domains: HashMap<PathBuf, Result<pddl::Domain, String>> = HashMap::new();
+        for (domain_file, p) in problems {
+            let domain = match &domain_file {
+                Some(f) => domains
+                    .entry(f.clone())
+                    .or_insert_with(|| pddl::parse_domain(f).map_err(|e| e.to_string()))
+                    .as_ref(),
+                None => Err(&no_domain),
+            };
+            let row = match domain {
+                Ok(d) => run_problem(d, &name, &p, algo, limits),
+                Err(msg) => BenchRow::error(&name, &p, algo, msg.clone()),
+            };
             on_row(&row);
             rows.push(row);
         }

@@ -760,8 +760,11 @@ pub fn is_domain_file(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// All `.pddl` files in `dir`, sorted; the domain file first.
-pub fn suite_files(dir: &Path) -> std::io::Result<(Option<PathBuf>, Vec<PathBuf>)> {
+/// The problems of a suite folder (its `.pddl` files that are not domains, sorted by name), each
+/// with its domain file: the folder's only domain file or, where each problem has its own (the
+/// IPC folders since 2008), the one named after it (`p01-domain.pddl`, `domain_p01.pddl` or
+/// `domain-p01.pddl` for `p01.pddl`), else `domain.pddl`; `None` where there is none.
+pub fn suite_problems(dir: &Path) -> std::io::Result<Vec<(Option<PathBuf>, PathBuf)>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
@@ -770,16 +773,31 @@ pub fn suite_files(dir: &Path) -> std::io::Result<(Option<PathBuf>, Vec<PathBuf>
         })
         .collect();
     files.sort();
-    let mut domain = None;
-    let mut problems = Vec::new();
-    for f in files {
-        if domain.is_none() && is_domain_file(&f) {
-            domain = Some(f);
-        } else {
-            problems.push(f);
+    let (domains, problems): (Vec<PathBuf>, Vec<PathBuf>) =
+        files.into_iter().partition(|f| is_domain_file(f));
+    let stem = |p: &Path| {
+        p.file_stem()
+            .map(|s| s.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default()
+    };
+    // `p01-domain` -> `p01`; `domain` -> ``.
+    let named_for = |d: &Path| {
+        stem(d)
+            .replacen("domain", "", 1)
+            .trim_matches(['-', '_', '.'])
+            .to_string()
+    };
+    let domain_of = |p: &Path| -> Option<PathBuf> {
+        if let [only] = domains.as_slice() {
+            return Some(only.clone());
         }
-    }
-    Ok((domain, problems))
+        let s = stem(p);
+        let by_name = domains.iter().find(|d| named_for(d) == s);
+        by_name
+            .or_else(|| domains.iter().find(|d| stem(d) == "domain"))
+            .cloned()
+    };
+    Ok(problems.into_iter().map(|p| (domain_of(&p), p)).collect())
 }
 
 #[cfg(test)]

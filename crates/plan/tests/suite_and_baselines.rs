@@ -22,10 +22,12 @@ fn all_533_suite_files_parse_and_first_problems_ground() {
     let mut domains = 0;
     let mut problems = 0;
     for dir in suite_dirs() {
-        let (domain, probs) = pddl::suite_files(&dir).unwrap();
-        let d = parse_domain(domain.expect("domain file")).unwrap_or_else(|e| panic!("{e}"));
+        let pairs = pddl::suite_problems(&dir).unwrap();
+        let domain = pairs[0].0.clone().expect("domain file");
+        assert!(pairs.iter().all(|(d, _)| d.as_ref() == Some(&domain)));
+        let d = parse_domain(domain).unwrap_or_else(|e| panic!("{e}"));
         domains += 1;
-        for (i, p) in probs.iter().enumerate() {
+        for (i, (_, p)) in pairs.iter().enumerate() {
             let prob = parse_problem(p).unwrap_or_else(|e| panic!("{e}"));
             // Every shared problem passes the front end's checks, without notes.
             let notes = check(&d, &prob).unwrap_or_else(|e| panic!("{e}"));
@@ -39,12 +41,14 @@ fn all_533_suite_files_parse_and_first_problems_ground() {
     }
     assert_eq!((domains, problems), (12, 521));
     // The hand-written examples parse too.
-    let (_, extra) = pddl::suite_files(Path::new(&format!("{DATA}/extra"))).unwrap();
-    for p in extra {
-        if pddl::is_domain_file(&p) {
-            parse_domain(&p).unwrap_or_else(|e| panic!("{e}"));
-        } else {
-            parse_problem(&p).unwrap_or_else(|e| panic!("{e}"));
+    for e in std::fs::read_dir(format!("{DATA}/extra")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "pddl") {
+            if pddl::is_domain_file(&p) {
+                parse_domain(&p).unwrap_or_else(|e| panic!("{e}"));
+            } else {
+                parse_problem(&p).unwrap_or_else(|e| panic!("{e}"));
+            }
         }
     }
 }
@@ -345,9 +349,8 @@ fn grounding_driven_by_reachability_gives_the_same_task_as_static_pruning() {
     };
     let mut pairs: Vec<(PathBuf, PathBuf)> = Vec::new();
     for dir in suite_dirs() {
-        let (domain, probs) = pddl::suite_files(&dir).unwrap();
-        for p in probs.iter().take(3) {
-            pairs.push((domain.clone().unwrap(), p.clone()));
+        for (d, p) in pddl::suite_problems(&dir).unwrap().into_iter().take(3) {
+            pairs.push((d.unwrap(), p));
         }
     }
     let extra = format!("{DATA}/extra");
@@ -375,4 +378,63 @@ fn grounding_driven_by_reachability_gives_the_same_task_as_static_pruning() {
         );
     }
     assert_eq!(pairs.len(), 12 * 3 + 3);
+}
+
+#[test]
+fn a_folder_with_a_domain_file_per_problem_pairs_each_problem_with_its_own() {
+    // IPC folders since 2008: `p01-domain.pddl` / `domain_p01.pddl` beside `p01.pddl`. Two
+    // different domains, so a problem paired with the other's domain would fail.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = |from: &str, to: &str| {
+        std::fs::copy(format!("{DATA}/{from}"), dir.path().join(to)).unwrap()
+    };
+    copy("blocks/domain.pddl", "p01-domain.pddl");
+    copy("blocks/probBLOCKS-4-0.pddl", "p01.pddl");
+    copy("gripper/domain.pddl", "domain_p02.pddl");
+    copy("gripper/prob01.pddl", "p02.pddl");
+    copy("blocks/probBLOCKS-4-1.pddl", "p03.pddl");
+    let pairs = pddl::suite_problems(dir.path()).unwrap();
+    let names: Vec<(Option<String>, String)> = pairs
+        .iter()
+        .map(|(d, p)| {
+            let name = |f: &Path| f.file_name().unwrap().to_string_lossy().into_owned();
+            (d.as_deref().map(name), name(p))
+        })
+        .collect();
+    let some = |s: &str| Some(s.to_string());
+    assert_eq!(
+        names,
+        [
+            (some("p01-domain.pddl"), "p01.pddl".to_string()),
+            (some("domain_p02.pddl"), "p02.pddl".to_string()),
+            (None, "p03.pddl".to_string()),
+        ]
+    );
+    let rows = bench::run_suites(
+        &[dir.path().to_path_buf()],
+        Algo::GbfsHff,
+        &Limits::with_time(30.0),
+        None,
+        |_| {},
+    );
+    let status: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.problem.as_str(), r.status.as_str()))
+        .collect();
+    assert_eq!(
+        status,
+        [("p01", "solved"), ("p02", "solved"), ("p03", "error")]
+    );
+    assert!(
+        rows[2]
+            .detail
+            .starts_with("no domain file for this problem"),
+        "{}",
+        rows[2].detail
+    );
+    // With a `domain.pddl` beside them, a problem without its own uses it.
+    copy("blocks/domain.pddl", "domain.pddl");
+    let pairs = pddl::suite_problems(dir.path()).unwrap();
+    assert!(pairs[2].0.as_ref().unwrap().ends_with("domain.pddl"));
+    assert!(pairs[0].0.as_ref().unwrap().ends_with("p01-domain.pddl"));
 }

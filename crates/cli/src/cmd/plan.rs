@@ -24,7 +24,7 @@ pub enum PlanCommand {
     Solve(SolveArgs),
     /// Check an IPC plan file by simulation; says which step fails and why (exit 0 valid, 1 invalid).
     Validate(ValidateArgs),
-    /// Run a planner over suite folders (one domain file per folder) and write one CSV row per problem.
+    /// Run a planner over suite folders (one domain file per folder, or per problem) and write one CSV row per problem.
     Bench(BenchArgs),
     /// Ground a problem and print fact and action counts.
     Ground(GroundArgs),
@@ -83,7 +83,7 @@ pub struct ValidateArgs {
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Suite folders, each with one domain file and problem files (e.g. data/pddl/blocks).
+    /// Suite folders of problem files with one domain file, or one per problem named after it as in the IPC folders (`p01-domain.pddl`, `domain_p01.pddl`).
     #[arg(required = true)]
     dirs: Vec<PathBuf>,
     /// Planner to run.
@@ -377,10 +377,10 @@ fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
     // Check every folder before running any (a typo fails at once, not after an hour).
     let mut total = 0u64;
     for d in &a.dirs {
-        let (domain, problems) = pddl::suite_files(d)
+        let problems = pddl::suite_problems(d)
             .with_context(|| format!("reading suite folder {}", d.display()))?;
         anyhow::ensure!(
-            domain.is_some(),
+            problems.iter().any(|(domain, _)| domain.is_some()),
             "{}: no domain file (`(define (domain ...`) in folder",
             d.display()
         );
