@@ -763,7 +763,8 @@ pub fn is_domain_file(path: &Path) -> bool {
 /// The problems of a suite folder (its `.pddl` files that are not domains, sorted by name), each
 /// with its domain file: the folder's only domain file or, where each problem has its own (the
 /// IPC folders since 2008), the one named after it (`p01-domain.pddl`, `domain_p01.pddl` or
-/// `domain-p01.pddl` for `p01.pddl`), else `domain.pddl`; `None` where there is none.
+/// `domain-p01.pddl` for `p01.pddl` or `p01-airport1-p1.pddl`), else `domain.pddl`; `None`
+/// where there is none.
 pub fn suite_problems(dir: &Path) -> std::io::Result<Vec<(Option<PathBuf>, PathBuf)>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -791,9 +792,21 @@ pub fn suite_problems(dir: &Path) -> std::io::Result<Vec<(Option<PathBuf>, PathB
         if let [only] = domains.as_slice() {
             return Some(only.clone());
         }
+        // The domain named after the problem, or after the longest prefix of its name that
+        // ends at a separator (`p01-domain.pddl` for `p01-airport1-p1.pddl`).
         let s = stem(p);
-        let by_name = domains.iter().find(|d| named_for(d) == s);
+        let names = |d: &&PathBuf| {
+            let n = named_for(d);
+            let prefix = s.strip_prefix(n.as_str());
+            let fits = prefix.is_some_and(|r| r.is_empty() || r.starts_with(['-', '_', '.']));
+            (!n.is_empty() && fits).then_some(n.len())
+        };
+        let by_name = domains
+            .iter()
+            .filter_map(|d| Some((names(&d)?, d)))
+            .max_by_key(|(n, _)| *n);
         by_name
+            .map(|(_, d)| d)
             .or_else(|| domains.iter().find(|d| stem(d) == "domain"))
             .cloned()
     };

@@ -391,7 +391,7 @@ fn a_folder_with_a_domain_file_per_problem_pairs_each_problem_with_its_own() {
     copy("blocks/domain.pddl", "p01-domain.pddl");
     copy("blocks/probBLOCKS-4-0.pddl", "p01.pddl");
     copy("gripper/domain.pddl", "domain_p02.pddl");
-    copy("gripper/prob01.pddl", "p02.pddl");
+    copy("gripper/prob01.pddl", "p02-rooms2-balls4.pddl");
     copy("blocks/probBLOCKS-4-1.pddl", "p03.pddl");
     let pairs = pddl::suite_problems(dir.path()).unwrap();
     let names: Vec<(Option<String>, String)> = pairs
@@ -406,7 +406,10 @@ fn a_folder_with_a_domain_file_per_problem_pairs_each_problem_with_its_own() {
         names,
         [
             (some("p01-domain.pddl"), "p01.pddl".to_string()),
-            (some("domain_p02.pddl"), "p02.pddl".to_string()),
+            (
+                some("domain_p02.pddl"),
+                "p02-rooms2-balls4.pddl".to_string()
+            ),
             (None, "p03.pddl".to_string()),
         ]
     );
@@ -423,7 +426,11 @@ fn a_folder_with_a_domain_file_per_problem_pairs_each_problem_with_its_own() {
         .collect();
     assert_eq!(
         status,
-        [("p01", "solved"), ("p02", "solved"), ("p03", "error")]
+        [
+            ("p01", "solved"),
+            ("p02-rooms2-balls4", "solved"),
+            ("p03", "error")
+        ]
     );
     assert!(
         rows[2]

@@ -381,7 +381,8 @@ fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("reading suite folder {}", d.display()))?;
         anyhow::ensure!(
             problems.iter().any(|(domain, _)| domain.is_some()),
-            "{}: no domain file (`(define (domain ...`) in folder",
+            "{}: no problem in the folder has a domain file (`(define (domain ...`): one per \
+             folder, or one per problem named after it (`p01-domain.pddl`, `domain_p01.pddl`)",
             d.display()
         );
         let n = a
