@@ -436,3 +436,44 @@ fn numeric_constructs_beyond_action_costs_are_refused_where_written() {
         "r.pddl:3:10: function `speed` is not declared in the domain's `:functions`"
     );
 }
+
+#[test]
+fn a_grounding_too_large_for_static_pruning_fits_when_driven_by_reachability() {
+    // `q` is fluent, so static pruning keeps all 20⁴ = 160,000 instantiations of `link`;
+    // only `(q o0)` is ever true, so 20³ = 8,000 are reachable.
+    let d = parse_domain_str(
+        "(define (domain wide) (:predicates (p ?a ?b ?c ?d) (q ?a))
+           (:action link :parameters (?a ?b ?c ?d) :precondition (q ?a) :effect (p ?a ?b ?c ?d))
+           (:action drop :parameters (?a) :precondition (q ?a) :effect (not (q ?a))))",
+        "wide.pddl",
+    )
+    .unwrap();
+    let objects: Vec<String> = (0..20).map(|i| format!("o{i}")).collect();
+    let p = parse_problem_str(
+        &format!(
+            "(define (problem w) (:domain wide) (:objects {}) (:init (q o0)) (:goal (p o0 o1 o2 o3)))",
+            objects.join(" ")
+        ),
+        "w.pddl",
+    )
+    .unwrap();
+    let whole = ground(&d, &p).unwrap();
+    assert!(!whole.stats.reachability_driven);
+    assert_eq!(whole.stats.instantiated_actions, 20usize.pow(4) + 20);
+    assert_eq!(whole.stats.actions, 20usize.pow(3) + 1);
+    // 8 MiB: too little for the 160,000, enough for the 8,001 reachable ones.
+    let small = GroundLimits {
+        max_bytes: 8 << 20,
+        ..GroundLimits::default()
+    };
+    let t = ground_within(&d, &p, &small).unwrap();
+    assert!(t.stats.reachability_driven);
+    assert_eq!(t.stats.instantiated_actions, 20usize.pow(3) + 1);
+    assert_eq!(t.stats.actions, whole.stats.actions);
+    let plan = run_algo(&t, Algo::Bfs, &Limits::default())
+        .outcome
+        .plan()
+        .unwrap()
+        .clone();
+    assert_eq!(plan.ipc_calls(&t), ["(link o0 o1 o2 o3)"]);
+}

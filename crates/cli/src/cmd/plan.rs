@@ -13,9 +13,8 @@ use serde_json::json;
 use superpose_plan::bench::{run_suites, summarize, write_csv};
 use superpose_plan::diagnostics::format_table;
 use superpose_plan::{
-    exact_reachable_by_level, load, load_within, parse_domain, parse_problem, pddl,
-    relaxed_goal_level, run_algo, validate, validate_plan, Algo, GroundError, GroundTask, Limits,
-    Outcome, RunResult,
+    exact_reachable_by_level, load_within, parse_domain, parse_problem, pddl, relaxed_goal_level,
+    run_algo, validate, validate_plan, Algo, GroundError, GroundTask, Limits, Outcome, RunResult,
 };
 
 #[derive(Subcommand)]
@@ -115,6 +114,9 @@ pub struct GroundArgs {
     /// Also list the ground actions.
     #[arg(long)]
     list: bool,
+    /// Memory limit for the instantiated actions, in MiB (exit code 3 when reached).
+    #[arg(long, default_value_t = 2048)]
+    max_ground_mb: usize,
 }
 
 pub fn run(c: PlanCommand) -> anyhow::Result<ExitCode> {
@@ -145,14 +147,10 @@ fn solve(a: SolveArgs) -> anyhow::Result<ExitCode> {
             .transpose()?,
         ..Limits::default()
     };
-    let (domain, problem, task) =
-        match load_within(&a.domain, &a.problem, &limits.ground_limits(start)) {
-            Err(superpose_plan::Error::Ground(e @ GroundError::LimitReached { .. })) => {
-                eprintln!("limit reached: {e} (see --time-limit, --max-ground-mb)");
-                return Ok(ExitCode::from(3));
-            }
-            loaded => loaded?,
-        };
+    let Some((domain, problem, task)) = load_or_limit(&a.domain, &a.problem, &limits, start)?
+    else {
+        return Ok(ExitCode::from(3));
+    };
     print_notes(&superpose_plan::check(&domain, &problem)?);
     let algo = a.algo;
     // The time limit covers the whole command: what parsing and grounding took is spent.
@@ -444,8 +442,33 @@ fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Parse and ground within the limits; `None` (after saying so on stderr) when grounding reached
+/// one (exit code 3).
+fn load_or_limit(
+    domain: &std::path::Path,
+    problem: &std::path::Path,
+    limits: &Limits,
+    start: Instant,
+) -> anyhow::Result<Option<(pddl::Domain, pddl::Problem, GroundTask)>> {
+    match load_within(domain, problem, &limits.ground_limits(start)) {
+        Err(superpose_plan::Error::Ground(e @ GroundError::LimitReached { .. })) => {
+            eprintln!("limit reached: {e} (see --time-limit, --max-ground-mb)");
+            Ok(None)
+        }
+        loaded => Ok(Some(loaded?)),
+    }
+}
+
 fn ground_cmd(a: GroundArgs) -> anyhow::Result<ExitCode> {
-    let (domain, problem, task) = load(&a.domain, &a.problem)?;
+    let limits = Limits {
+        max_ground_bytes: Limits::parse_mib("--max-ground-mb", a.max_ground_mb)?,
+        ..Limits::default()
+    };
+    let Some((domain, problem, task)) =
+        load_or_limit(&a.domain, &a.problem, &limits, Instant::now())?
+    else {
+        return Ok(ExitCode::from(3));
+    };
     print_notes(&superpose_plan::check(&domain, &problem)?);
     let s = &task.stats;
     let how = if s.reachability_driven {

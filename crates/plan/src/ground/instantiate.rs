@@ -14,7 +14,7 @@ use fixedbitset::FixedBitSet;
 use crate::fxhash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use crate::pddl::{ActionSchema, Atom, Domain, Term};
 
-use super::symbols::{AtomKey, InitAtoms, Interner, ObjectsOfType, Predicates};
+use super::symbols::{Args, AtomKey, InitAtoms, Interner, ObjectsOfType, Predicates};
 use super::{invalid, GroundError, GroundLimits};
 
 /// A schema argument: a parameter slot or an object id.
@@ -79,9 +79,10 @@ impl Inst {
     /// Heap and inline bytes of this instantiation (an estimate for the grounding budget: the
     /// relaxed-reachability tables built from it take about as much again).
     pub fn bytes(&self) -> usize {
+        // An atom's arguments are inline unless there are more than four.
         let atoms = |v: &[AtomKey]| {
             v.iter()
-                .map(|k| std::mem::size_of::<AtomKey>() + 4 * k.1.len())
+                .map(|k| std::mem::size_of::<AtomKey>() + 4 * k.1.spilled() as usize * k.1.len())
                 .sum::<usize>()
         };
         std::mem::size_of::<Inst>()
@@ -117,7 +118,8 @@ pub(super) fn instantiate(
     };
     match instantiate_all(cx, it, &first) {
         Ok(insts) => Ok((insts, false)),
-        Err(stopped) if stopped.why == Stop::Memory && limits.max_bytes > first.max_bytes => Ok((
+        // Only reachable instantiations are kept there: it may fit where static pruning did not.
+        Err(stopped) if stopped.why == Stop::Memory => Ok((
             instantiate_reachable(cx, it, limits).map_err(|s| s.error(cx, limits))?,
             true,
         )),
@@ -236,7 +238,7 @@ fn instantiate_reachable(
         let mut grew = false;
         for a in new_atoms {
             if !atoms.contains(&a) {
-                by_pred.entry(a.0).or_default().push(a.1.clone());
+                by_pred.entry(a.0).or_default().push(a.1.to_vec());
                 atoms.insert(a);
                 grew = true;
             }
@@ -470,7 +472,7 @@ impl<'a> StaticCheck<'a> {
     fn new(init: &'a HashSet<AtomKey>) -> Self {
         StaticCheck {
             init,
-            key: (0, Vec::new()),
+            key: (0, Args::new()),
         }
     }
 

@@ -6,8 +6,12 @@ use crate::pddl::{Domain, Problem};
 
 use super::{invalid, GroundError};
 
+/// The object ids of an interned atom: up to four inline (nearly every atom), so that an
+/// instantiation's atoms are not one heap allocation each. Hashes and orders as the slice.
+pub(super) type Args = smallvec::SmallVec<[u32; 4]>;
+
 /// An interned atom: predicate id and object ids.
-pub(super) type AtomKey = (u32, Vec<u32>);
+pub(super) type AtomKey = (u32, Args);
 
 /// Object and predicate names with their ids.
 #[derive(Default)]
@@ -185,11 +189,11 @@ impl InitAtoms {
                     invalid(&problem.file, format!("`:init` uses unknown object `{a}`"))
                 })?);
             }
-            atoms.insert((pid, args));
+            atoms.insert((pid, args.into()));
         }
         let mut by_pred: HashMap<u32, Vec<Vec<u32>>> = HashMap::default();
         for k in &atoms {
-            by_pred.entry(k.0).or_default().push(k.1.clone());
+            by_pred.entry(k.0).or_default().push(k.1.to_vec());
         }
         for v in by_pred.values_mut() {
             v.sort_unstable();

@@ -53,7 +53,7 @@ impl Goal {
                     format!("`:goal` uses undeclared predicate `{}`", atom.predicate),
                 )
             })?;
-            let key = (pid, args);
+            let key: AtomKey = (pid, args.into());
             if preds.is_static(pid) {
                 if init.atoms.contains(&key) != *positive {
                     goal.satisfiable = false;
