@@ -9,8 +9,7 @@ exit code, the validation, whether it panicked and the last line of stderr.
         --first 1 --cpu-time 10 --jobs 2 --csv heldout.csv
     python3 bench/heldout_sweep.py --summarise heldout.csv
 
-A folder's domain file is the one `(define (domain` file, or, where each problem has its own, the
-domain file whose name contains the problem's stem (`p01-domain.pddl`, `domain_p01.pddl`).
+Domain and problem files are paired as `superpose plan bench` pairs them (see `pairs`).
 Exit codes are the binary's: 0 solved, 1 unsolvable, 2 refused (bad or unsupported input), 3 limit.
 """
 import argparse, collections, concurrent.futures as cf, csv, os, re, sys, tempfile
@@ -32,19 +31,32 @@ def kind(path: Path):
 
 
 def pairs(folder: Path, first: int):
+    """The first problems of `folder` with their domain files, paired as `superpose plan bench`
+    pairs them (`superpose_plan::pddl::suite_problems`): the only domain file, else the one named
+    after the problem or after the longest prefix of its name that ends at a separator
+    (`p01-domain.pddl` for `p01.pddl` and `p01-airport1-p1.pddl`), else `domain.pddl`."""
     files = sorted(f for f in folder.iterdir() if f.suffix.lower() == ".pddl")
     kinds = {f: kind(f) for f in files}
     domains = [f for f in files if kinds[f] == "domain"]
+
+    def named_for(d):
+        return d.stem.lower().replace("domain", "", 1).strip("-_.")
+
+    def domain_of(p):
+        if len(domains) == 1:
+            return domains[0]
+        stem = p.stem.lower()
+        fits = [(len(named_for(d)), d) for d in domains if named_for(d) and stem.startswith(named_for(d))
+                and (len(stem) == len(named_for(d)) or stem[len(named_for(d))] in "-_.")]
+        if fits:
+            return max(fits, key=lambda x: x[0])[1]
+        return next((d for d in domains if d.stem.lower() == "domain"), None)
+
     out = []
     for p in [f for f in files if kinds[f] == "problem"][:first]:
-        if len(domains) == 1:
-            out.append((domains[0], p))
-            continue
-        stem = p.stem
-        named = [d for d in domains if stem in d.name] or \
-                [d for d in domains if stem.split("-")[0] in d.name]
-        if named:
-            out.append((named[0], p))
+        d = domain_of(p)
+        if d:
+            out.append((d, p))
     return out
 
 
