@@ -260,19 +260,8 @@ fn grounding_stops_at_its_memory_and_time_limits_with_a_clear_error() {
     }
 }
 
-const ROADS: &str = "(define (domain roads)
-  (:requirements :typing :action-costs)
-  (:types place)
-  (:predicates (at ?p - place) (road ?a ?b - place) (fuelled))
-  (:functions (total-cost) - number (road-length ?a ?b - place) - number)
-  (:action drive :parameters (?a ?b - place)
-    :precondition (and (at ?a) (road ?a ?b) (fuelled))
-    :effect (and (not (at ?a)) (at ?b) (increase (total-cost) (road-length ?a ?b))))
-  (:action refuel :parameters ()
-    :precondition (and)
-    :effect (and (fuelled) (increase (total-cost) 2.5)))
-  (:action honk :parameters () :precondition (fuelled) :effect (and)))";
-
+/// A domain with IPC action costs: a static cost table, a constant cost, a free action.
+const ROADS: &str = include_str!("data/roads-domain.pddl");
 fn roads_problem(init_extra: &str) -> String {
     format!(
         "(define (problem r) (:domain roads) (:objects a b c - place)

@@ -61,6 +61,11 @@ proptest! {
         front_end(&domain, &mutate(&problem, &e2));
         let typed = shipped("logistics00/domain.pddl");
         let _ = parse_domain_str(&mutate(&typed, &e1), "d.pddl");
+        // Action costs: `:functions`, `increase`, `=` in `:init`, `:metric`.
+        let roads = include_str!("data/roads-domain.pddl");
+        let roads_problem = include_str!("data/roads.pddl");
+        front_end(&mutate(roads, &e1), roads_problem);
+        front_end(roads, &mutate(roads_problem, &e2));
     }
 
     #[test]
@@ -69,6 +74,13 @@ proptest! {
         let p = parse_problem_str(&shipped("blocks/probBLOCKS-4-0.pddl"), "p.pddl").unwrap();
         let plan = "(pick-up b)\n(stack b a)\n(pick-up c)\n(stack c b)\n(pick-up d)\n(stack d c)\n";
         if let Ok(lines) = parse_plan_text(&mutate(plan, &e), "x.plan") {
+            let calls: Vec<&str> = lines.iter().map(|l| l.call.as_str()).collect();
+            let _ = validate_plan(&d, &p, &calls);
+        }
+        // With action costs (the validator sums them).
+        let d = parse_domain_str(include_str!("data/roads-domain.pddl"), "d.pddl").unwrap();
+        let p = parse_problem_str(include_str!("data/roads.pddl"), "p.pddl").unwrap();
+        if let Ok(lines) = parse_plan_text(&mutate("(refuel)\n(drive a b)\n(drive b c)\n", &e), "x.plan") {
             let calls: Vec<&str> = lines.iter().map(|l| l.call.as_str()).collect();
             let _ = validate_plan(&d, &p, &calls);
         }
