@@ -1,5 +1,5 @@
-//! Suite runner: one folder per domain (a domain file plus problem files), one CSV row per
-//! problem. Every plan is validated on the lifted PDDL before it counts as solved.
+//! Suite runner: one folder per domain (problem files with one domain file, or one per problem
+//! as `pddl::suite_problems` pairs them), one CSV row per problem. Every plan is validated on the lifted PDDL before it counts as solved.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

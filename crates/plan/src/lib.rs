@@ -228,12 +228,7 @@ impl Plan {
     /// The IPC plan file's last line: `; cost = N (unit cost)`, or `(general cost)` under
     /// action costs.
     fn cost_line(&self, task: &GroundTask) -> String {
-        let kind = if task.costs.is_some() {
-            "general"
-        } else {
-            "unit"
-        };
-        format!("; cost = {} ({kind} cost)\n", self.cost(task))
+        format!("; cost = {} ({} cost)\n", self.cost(task), task.cost_kind())
     }
     /// IPC sequential plan text: one `(action arg ...)` per line, the cost line last.
     pub fn to_ipc(&self, task: &GroundTask) -> String {

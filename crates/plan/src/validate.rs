@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 
-use crate::pddl::{CostTerm, Domain, GroundAtom, Problem, Term};
+use crate::pddl::{Domain, GroundAtom, Problem, Term};
 
 /// A malformed plan file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -116,11 +116,7 @@ pub fn validate_plan<S: AsRef<str>>(
     calls: &[S],
 ) -> Result<ValidationReport, ValidationError> {
     let obj_types = object_types(domain, problem);
-    let values: HashMap<&GroundAtom, f64> = problem
-        .function_values
-        .iter()
-        .map(|(f, v, _)| (f, *v))
-        .collect();
+    let values = problem.function_value_map();
     let costs = domain.has_action_costs().then_some(&values);
     let mut state: HashSet<GroundAtom> = problem.init.iter().cloned().collect();
     let mut cost = 0.0;
@@ -265,19 +261,13 @@ fn apply_call(
     let Some(values) = values else {
         return Ok(1.0);
     };
-    let mut cost = 0.0;
-    for t in &schema.cost {
-        cost += match t {
-            CostTerm::Number(x) => *x,
-            CostTerm::Function(f) => {
-                let g = ground(f);
-                *values
-                    .get(&g)
-                    .ok_or_else(|| fail(format!("no value for {g} in `:init` (its cost)")))?
-            }
-        };
-    }
-    Ok(cost)
+    let arg = |t: &Term| match t {
+        Term::Var(v) => bind[v.as_str()].to_string(),
+        Term::Const(c) => c.clone(),
+    };
+    schema
+        .cost_under(values, arg)
+        .map_err(|g| fail(format!("no value for {g} in `:init` (its cost)")))
 }
 
 /// The goal literals that do not hold in `state`, as `(p ...)` or `(not (p ...))`.

@@ -251,7 +251,7 @@ impl Solved<'_> {
             "plan_length": plan.map(|p| p.len()),
             "plan_steps": plan.map(|p| p.num_steps()),
             "plan_cost": plan.map(|p| p.cost(task)),
-            "cost_kind": if task.costs.is_some() { "general" } else { "unit" },
+            "cost_kind": task.cost_kind(),
             "plan": plan.map(|p| p.ipc_calls(task)),
             "parallel_plan": plan.map(|p| p.steps.iter().map(|s| s.iter().map(|&x| task.actions[x].name()).collect::<Vec<_>>()).collect::<Vec<_>>()),
             "levels": levels,

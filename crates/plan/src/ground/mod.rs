@@ -150,6 +150,14 @@ impl GroundTask {
     pub fn action_cost(&self, a: usize) -> f64 {
         self.costs.as_ref().map_or(1.0, |c| c[a])
     }
+    /// The IPC name of its costs: `general` under action costs, else `unit`.
+    pub fn cost_kind(&self) -> &'static str {
+        if self.costs.is_some() {
+            "general"
+        } else {
+            "unit"
+        }
+    }
     /// Look an action up by its IPC name (case-insensitive, whitespace-normalised).
     pub fn action_by_name(&self, name: &str) -> Option<usize> {
         let norm = normalise_call(name);

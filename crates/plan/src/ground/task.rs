@@ -3,7 +3,7 @@
 //! reachable instantiations as ground actions over fact indices.
 
 use crate::fxhash::FxHashMap as HashMap;
-use crate::pddl::{ActionSchema, CostTerm, Domain, GroundAtom, Literal, Problem, Term};
+use crate::pddl::{ActionSchema, Domain, Literal, Problem, Term};
 
 use super::instantiate::Inst;
 use super::reach::Reachable;
@@ -186,8 +186,8 @@ impl Facts {
 }
 
 /// The cost of each ground action under IPC action costs (`None` when the domain declares no
-/// `total-cost`: unit costs): the sum of its schema's `(increase (total-cost) X)` terms, a
-/// function term read from the problem's `:init` (an undefined value is an error).
+/// `total-cost`: unit costs), [`ActionSchema::cost_under`] its objects (an undefined value is an
+/// error).
 pub(super) fn action_costs(
     domain: &Domain,
     problem: &Problem,
@@ -196,49 +196,27 @@ pub(super) fn action_costs(
     if !domain.has_action_costs() {
         return Ok(None);
     }
-    let values: HashMap<&GroundAtom, f64> = problem
-        .function_values
-        .iter()
-        .map(|(f, v, _)| (f, *v))
-        .collect();
+    let values = problem.function_value_map();
     let schemas: HashMap<&str, &ActionSchema> = domain
         .actions
         .iter()
         .map(|a| (a.name.as_str(), a))
         .collect();
-    let mut key = GroundAtom {
-        predicate: String::new(),
-        args: Vec::new(),
-    };
-    let mut costs = Vec::with_capacity(actions.len());
-    for a in actions {
+    let costs = actions.iter().map(|a| {
         let schema = schemas[a.schema.as_str()];
-        let mut cost = 0.0;
-        for t in &schema.cost {
-            cost += match t {
-                CostTerm::Number(x) => *x,
-                CostTerm::Function(f) => {
-                    key.predicate.clone_from(&f.predicate);
-                    key.args.clear();
-                    for t in &f.args {
-                        key.args.push(match t {
-                            Term::Const(c) => c.clone(),
-                            Term::Var(v) => {
-                                let i = schema.params.iter().position(|p| &p.name == v);
-                                a.args[i.expect("checked by the parser")].clone()
-                            }
-                        });
-                    }
-                    *values.get(&key).ok_or_else(|| {
-                        invalid(
-                            &problem.file,
-                            format!("no value for `{key}` in `:init` (the cost of `{a}`)"),
-                        )
-                    })?
-                }
-            };
-        }
-        costs.push(cost);
-    }
-    Ok(Some(costs))
+        let arg = |t: &Term| match t {
+            Term::Const(c) => c.clone(),
+            Term::Var(v) => {
+                let i = schema.params.iter().position(|p| &p.name == v);
+                a.args[i.expect("checked by the parser")].clone()
+            }
+        };
+        schema.cost_under(&values, arg).map_err(|term| {
+            invalid(
+                &problem.file,
+                format!("no value for `{term}` in `:init` (the cost of `{a}`)"),
+            )
+        })
+    });
+    Ok(Some(costs.collect::<Result<_, _>>()?))
 }

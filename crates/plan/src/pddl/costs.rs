@@ -3,11 +3,50 @@
 //! the checks between them, and `(= (f o ...) n)` values in a problem's `:init`. Everything else
 //! numeric is refused where it is written.
 
+use std::collections::HashMap;
+
 use super::{
-    atom_str, expect_atom, parse_atom, parse_typed_list, CostTerm, Domain, FunctionDecl,
-    GroundAtom, PddlError, Pos, SExpr, TOTAL_COST,
+    atom_str, expect_atom, parse_atom, parse_typed_list, ActionSchema, CostTerm, Domain,
+    FunctionDecl, GroundAtom, PddlError, Pos, Problem, SExpr, Term, TOTAL_COST,
 };
 use crate::sexpr::Ctx;
+
+impl Problem {
+    /// The `:init` function values by function term (action costs).
+    pub fn function_value_map(&self) -> HashMap<&GroundAtom, f64> {
+        self.function_values
+            .iter()
+            .map(|(f, v, _)| (f, *v))
+            .collect()
+    }
+}
+
+impl ActionSchema {
+    /// What one application adds to `total-cost`: its `(increase (total-cost) X)` terms summed,
+    /// a function term's arguments bound by `arg` (a parameter's object, or the constant) and
+    /// its value read from `values` ([`Problem::function_value_map`]). `Err`: the ground term
+    /// that has no value. The grounder and the validator both ask this.
+    pub fn cost_under(
+        &self,
+        values: &HashMap<&GroundAtom, f64>,
+        arg: impl Fn(&Term) -> String,
+    ) -> Result<f64, GroundAtom> {
+        let mut cost = 0.0;
+        for t in &self.cost {
+            cost += match t {
+                CostTerm::Number(x) => *x,
+                CostTerm::Function(f) => {
+                    let term = GroundAtom {
+                        predicate: f.predicate.clone(),
+                        args: f.args.iter().map(&arg).collect(),
+                    };
+                    *values.get(&term).ok_or(term)?
+                }
+            };
+        }
+        Ok(cost)
+    }
+}
 
 /// `(increase (total-cost) X)`: X a non-negative number or a function term. Any other numeric
 /// effect is refused.
