@@ -31,7 +31,7 @@ use std::time::Instant;
 use fixedbitset::FixedBitSet;
 
 use crate::graph::PlanningGraph;
-use crate::levels::{fact_set, Levels, SearchStats};
+use crate::levels::{fact_set, with_stack, Levels, SearchStats};
 
 /// Nogoods of one level: goal sets proven unachievable there, kept in a set-trie (facts in
 /// increasing order along each path) so that "does `S` contain a stored nogood?" only walks the
@@ -166,17 +166,23 @@ impl<'g> EblExtractor<'g> {
         self.lv.ensure(t, self.g.n_facts);
         self.stats.nodes = 0;
         self.lv.mark_goals(t, goals, true);
-        let r = self.solve_level(t, goals);
-        self.lv.mark_goals(t, goals, false);
-        match r {
-            Ok(()) => Some(self.lv.steps[..t].to_vec()),
-            Err(nogood) => {
-                if !self.stats.aborted {
-                    self.nogoods[t].insert(&nogood);
+        // The memo's insertion recurses as deep as the nogood is wide: on the search's stack.
+        let solved = with_stack(
+            self,
+            |e| &mut e.lv.stack_room,
+            goals.len(),
+            |e| match e.solve_level(t, goals) {
+                Ok(()) => true,
+                Err(nogood) => {
+                    if !e.stats.aborted {
+                        e.nogoods[t].insert(&nogood);
+                    }
+                    false
                 }
-                None
-            }
-        }
+            },
+        );
+        self.lv.mark_goals(t, goals, false);
+        solved.then(|| self.lv.steps[..t].to_vec())
     }
 
     /// Cover `goals` at level `t`; on failure return a nogood `N ⊆ goals` of level `t`.
@@ -358,6 +364,16 @@ impl<'g> EblExtractor<'g> {
 
     /// All goals of level `t` are covered: solve the precondition set at `t-1`.
     fn next_level(&mut self, t: usize, subgoals: &[u32]) -> Result<(), FixedBitSet> {
+        with_stack(
+            self,
+            |e| &mut e.lv.stack_room,
+            subgoals.len(),
+            |e| e.cover_next_level(t, subgoals),
+        )
+    }
+
+    /// [`Self::next_level`]'s search, on a stack with room for it.
+    fn cover_next_level(&mut self, t: usize, subgoals: &[u32]) -> Result<(), FixedBitSet> {
         if let Some(n) = self.nogoods[t - 1].subset_of(self.lv.key(subgoals)) {
             self.stats.memo_hits += 1;
             return Err(self.regress(t, n));

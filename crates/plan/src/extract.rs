@@ -22,7 +22,7 @@ use crate::diagnostics::{Extraction, LevelDiagnostics};
 use crate::ebl::{EblExtractor, NogoodMemo};
 use crate::graph::{ExpandError, PlanningGraph};
 use crate::ground::GroundTask;
-use crate::levels::{fact_set, Levels, SearchStats};
+use crate::levels::{fact_set, with_stack, Levels, SearchStats};
 use crate::sat::{SatAnswer, SatExtractor, SatStage};
 use crate::{GraphplanResult, GraphplanSummary, Limits, Outcome, Plan};
 
@@ -55,7 +55,12 @@ impl<'g> Extractor<'g> {
         self.lv.ensure(t, self.g.n_facts);
         self.stats.nodes = 0;
         self.lv.mark_goals(t, goals, true);
-        let ok = self.solve_level(t, goals);
+        let ok = with_stack(
+            self,
+            |e| &mut e.lv.stack_room,
+            goals.len(),
+            |e| e.solve_level(t, goals),
+        );
         self.lv.mark_goals(t, goals, false);
         if ok {
             return Some(self.lv.steps[..t].to_vec());
@@ -168,7 +173,12 @@ impl<'g> Extractor<'g> {
             return false;
         }
         let sub: Vec<u32> = subgoals.to_vec();
-        let ok = self.solve_level(t - 1, &sub);
+        let ok = with_stack(
+            self,
+            |e| &mut e.lv.stack_room,
+            sub.len(),
+            |e| e.solve_level(t - 1, &sub),
+        );
         if ok {
             let acts: Vec<u32> = self.lv.chosen[t]
                 .iter()

@@ -7,6 +7,64 @@ use fixedbitset::FixedBitSet;
 
 use crate::graph::PlanningGraph;
 
+/// Stack a backward search may take per frame: an `assign` frame (a few hundred bytes in release
+/// builds, more unoptimised) or a step of the memo lookup's recursion.
+const STACK_PER_FRAME: usize = 4 << 10;
+/// Frames a level's search takes besides one per goal (`next_level`, `solve_level`, the memo).
+const LEVEL_FRAMES: usize = 8;
+/// Frames granted at once when the stack must be checked (so the check is rare).
+const GRANT_FRAMES: usize = 1 << 10;
+/// Stack left free under any grant.
+const STACK_MARGIN: usize = 256 << 10;
+
+/// Run one level's search, `goals` goals to assign, with stack for it. A backward search
+/// recurses once per goal, so its depth is the number of goals summed over the levels it
+/// descends (15 thousand frames and more on IPC 2018's petri-net-alignment p01: 267 goals,
+/// 147 levels), more than a thread's stack holds. `room(ex)` counts the frames still granted to the search on the stack
+/// it runs on (0 outside a search): while a level fits, it only moves the count; otherwise the
+/// stack is checked and, with less than a grant left, a fresh segment is allocated
+/// (`stacker`), so the check costs nothing on a search's usual path.
+#[inline]
+pub(crate) fn with_stack<E, R>(
+    ex: &mut E,
+    room: fn(&mut E) -> &mut usize,
+    goals: usize,
+    search: impl FnOnce(&mut E) -> R,
+) -> R {
+    let frames = goals.saturating_add(LEVEL_FRAMES);
+    let left = *room(ex);
+    if frames > left {
+        return with_new_grant(ex, room, frames, search);
+    }
+    *room(ex) = left - frames;
+    let r = search(ex);
+    *room(ex) = left;
+    r
+}
+
+/// [`with_stack`]'s rare path: check the stack, and grant `frames` or more on it or on a fresh
+/// segment.
+#[cold]
+#[inline(never)]
+fn with_new_grant<E, R>(
+    ex: &mut E,
+    room: fn(&mut E) -> &mut usize,
+    frames: usize,
+    search: impl FnOnce(&mut E) -> R,
+) -> R {
+    let left = *room(ex);
+    let grant = frames.max(GRANT_FRAMES);
+    let bytes = grant
+        .saturating_mul(STACK_PER_FRAME)
+        .saturating_add(STACK_MARGIN);
+    let r = stacker::maybe_grow(bytes, bytes.saturating_mul(4), || {
+        *room(ex) = grant - frames;
+        search(ex)
+    });
+    *room(ex) = left;
+    r
+}
+
 /// Per-level state of a backward search. `C` is what is recorded per chosen operator (the
 /// operator, or the operator and the goal it was chosen for).
 pub(crate) struct Levels<C> {
@@ -22,6 +80,8 @@ pub(crate) struct Levels<C> {
     pub pool: Vec<FixedBitSet>,
     /// Reusable memo lookup key.
     key_buf: FixedBitSet,
+    /// Frames of stack still granted to the search (see [`with_stack`]).
+    pub stack_room: usize,
 }
 
 impl<C> Levels<C> {
@@ -33,6 +93,7 @@ impl<C> Levels<C> {
             steps: Vec::new(),
             pool: Vec::new(),
             key_buf: FixedBitSet::with_capacity(n_facts),
+            stack_room: 0,
         }
     }
 
