@@ -21,10 +21,7 @@ fn wide_chain(n: usize) -> (Domain, Problem, GroundTask) {
         init.join(" "),
         goal.join(" ")
     );
-    let d = pddl::parse_domain_str(domain, "chain.pddl").unwrap();
-    let p = pddl::parse_problem_str(&problem, "wide.pddl").unwrap();
-    let task = ground(&d, &p).unwrap();
-    (d, p, task)
+    grounded(domain, &problem)
 }
 
 /// A token moved along `k` cells: `k` parallel steps of one goal each.
@@ -40,8 +37,12 @@ fn long_chain(k: usize) -> (Domain, Problem, GroundTask) {
         cells.join(" "),
         next.join(" ")
     );
-    let d = pddl::parse_domain_str(domain, "line.pddl").unwrap();
-    let p = pddl::parse_problem_str(&problem, "long.pddl").unwrap();
+    grounded(domain, &problem)
+}
+
+fn grounded(domain: &str, problem: &str) -> (Domain, Problem, GroundTask) {
+    let d = pddl::parse_domain_str(domain, "domain.pddl").unwrap();
+    let p = pddl::parse_problem_str(problem, "problem.pddl").unwrap();
     let task = ground(&d, &p).unwrap();
     (d, p, task)
 }
@@ -67,42 +68,35 @@ fn on_small_stack<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     })
 }
 
+/// The plan `algo` finds on a small stack, checked by the lifted validator.
+fn validated_plan(algo: &str, (domain, problem, task): &(Domain, Problem, GroundTask)) -> Plan {
+    let r = on_small_stack(|| solve(algo, task));
+    let Outcome::Solved(plan) = r.outcome else {
+        panic!("{algo}: {:?}", r.outcome);
+    };
+    let report = validate_plan(domain, problem, &plan.ipc_calls(task)).unwrap();
+    assert_eq!(report.steps, plan.len(), "{algo}");
+    plan
+}
+
 #[test]
 fn backward_search_deeper_than_the_stack_finds_the_plan() {
     let n = 4000;
-    let (domain, problem, task) = wide_chain(n);
+    let task = wide_chain(n);
     for algo in ["graphplan", "graphplan-ebl"] {
-        let r = on_small_stack(|| solve(algo, &task));
-        let Outcome::Solved(plan) = &r.outcome else {
-            panic!("{algo}: {:?}", r.outcome);
-        };
-        assert_eq!(plan.steps.len(), 2, "{algo}: two parallel steps");
-        assert_eq!(
-            plan.steps[0].len(),
-            n,
-            "{algo}: every `ab` in the first step"
-        );
-        assert_eq!(
-            plan.steps[1].len(),
-            n,
-            "{algo}: every `bc` in the second step"
-        );
-        let report = validate_plan(&domain, &problem, &plan.ipc_calls(&task)).unwrap();
-        assert_eq!(report.steps, 2 * n, "{algo}");
+        let plan = validated_plan(algo, &task);
+        let widths: Vec<usize> = plan.steps.iter().map(Vec::len).collect();
+        assert_eq!(widths, [n, n], "{algo}: every `ab`, then every `bc`");
     }
 }
 
 #[test]
 fn backward_search_through_more_levels_than_the_stack_holds_finds_the_plan() {
     let k = 300;
-    let (domain, problem, task) = long_chain(k);
+    let task = long_chain(k);
     for algo in ["graphplan", "graphplan-ebl"] {
-        let r = on_small_stack(|| solve(algo, &task));
-        let Outcome::Solved(plan) = &r.outcome else {
-            panic!("{algo}: {:?}", r.outcome);
-        };
+        let plan = validated_plan(algo, &task);
         assert_eq!(plan.steps.len(), k, "{algo}: one move a step");
-        let report = validate_plan(&domain, &problem, &plan.ipc_calls(&task)).unwrap();
-        assert_eq!(report.steps, k, "{algo}");
+        assert!(plan.steps.iter().all(|s| s.len() == 1), "{algo}");
     }
 }
