@@ -6,10 +6,12 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
-use crate::fxhash::FxHashMap as HashMap;
+use crate::fxhash::FxHasher;
+use hashbrown::HashTable;
+use std::hash::Hasher;
 use std::time::Instant;
 
-use fixedbitset::FixedBitSet;
+use fixedbitset::{Block, FixedBitSet};
 
 use crate::ground::GroundTask;
 use crate::{Limits, Outcome, Plan};
@@ -198,21 +200,76 @@ pub fn relaxed_layers(task: &GroundTask, state: &FixedBitSet) -> Option<(usize, 
         .map(|v| (v.h_max, v.h_ff))
 }
 
+/// The states a search has stored, each once: their bits in one arena (`words` blocks a state),
+/// the step that reached each, and a hash table of their ids. Two allocations however many
+/// states (a map from bitsets to ids held two heap copies of every state: three times the memory,
+/// and seconds to free after millions of states).
 struct Space {
-    states: Vec<FixedBitSet>,
+    /// Facts (bits) per state, and the bitset blocks that hold them.
+    bits: usize,
+    words: usize,
+    arena: Vec<Block>,
+    /// `(parent state, action)` of every state (`u32::MAX` twice for the initial state).
     parent: Vec<(u32, u32)>,
-    index: HashMap<FixedBitSet, u32>,
+    index: HashTable<u32>,
+}
+
+/// Fx hash of a state's blocks.
+fn hash_blocks(blocks: &[Block]) -> u64 {
+    let mut h = FxHasher::default();
+    for &b in blocks {
+        h.write_u64(b as u64);
+    }
+    h.finish()
 }
 
 impl Space {
     fn new(init: FixedBitSet) -> Self {
-        let mut index = HashMap::default();
-        index.insert(init.clone(), 0);
-        Space {
-            states: vec![init],
-            parent: vec![(u32::MAX, u32::MAX)],
+        let mut space = Space {
+            bits: init.len(),
+            words: init.as_slice().len(),
+            arena: Vec::new(),
+            parent: Vec::new(),
+            index: HashTable::new(),
+        };
+        space.insert(&init, (u32::MAX, u32::MAX));
+        space
+    }
+    /// Number of states stored.
+    fn len(&self) -> usize {
+        self.parent.len()
+    }
+    fn blocks(&self, id: u32) -> &[Block] {
+        &self.arena[id as usize * self.words..][..self.words]
+    }
+    /// State `id` as a bitset.
+    fn state(&self, id: u32) -> FixedBitSet {
+        FixedBitSet::with_capacity_and_blocks(self.bits, self.blocks(id).iter().copied())
+    }
+    /// The id of state `t`, if stored.
+    fn find(&self, t: &FixedBitSet) -> Option<u32> {
+        let b = t.as_slice();
+        self.index
+            .find(hash_blocks(b), |&id| self.blocks(id) == b)
+            .copied()
+    }
+    /// Store state `t` (not stored yet), reached by `parent`; its id.
+    fn insert(&mut self, t: &FixedBitSet, parent: (u32, u32)) -> u32 {
+        let id = self.len() as u32;
+        let b = t.as_slice();
+        debug_assert_eq!(b.len(), self.words, "every state has the task's facts");
+        self.arena.extend_from_slice(b);
+        self.parent.push(parent);
+        let Space {
+            arena,
             index,
-        }
+            words,
+            ..
+        } = self;
+        index.insert_unique(hash_blocks(b), id, |&j| {
+            hash_blocks(&arena[j as usize * *words..][..*words])
+        });
+        id
     }
     fn plan_to(&self, mut s: u32) -> Plan {
         let mut acts = Vec::new();
@@ -283,7 +340,7 @@ fn finish(outcome: Outcome, space: &Space, expanded: usize, start: Instant) -> S
     SearchResult {
         outcome,
         expanded,
-        states: space.states.len(),
+        states: space.len(),
         time_s: start.elapsed().as_secs_f64(),
     }
 }
@@ -318,7 +375,7 @@ pub fn bfs(task: &GroundTask, limits: &Limits) -> SearchResult {
     let deadline = limits.deadline(start);
     let goal = task.goal_set();
     let mut space = Space::new(task.init_state());
-    if goal.is_subset(&space.states[0]) {
+    if goal.is_subset(&space.state(0)) {
         return finish(
             Outcome::Solved(Plan { steps: Vec::new() }),
             &space,
@@ -333,22 +390,19 @@ pub fn bfs(task: &GroundTask, limits: &Limits) -> SearchResult {
         expanded += 1;
         // The clock is read every 64 expansions: BFS expansions are cheap.
         let clock = deadline.filter(|_| expanded % 64 == 0);
-        if let Some(reason) = over_limit(clock, space.states.len(), limits) {
+        if let Some(reason) = over_limit(clock, space.len(), limits) {
             return finish(Outcome::LimitReached { reason }, &space, expanded, start);
         }
-        let cur = space.states[s as usize].clone();
+        let cur = space.state(s);
         let mut found = None;
         succ.each(&cur, |a, t| {
-            if found.is_some() || space.index.contains_key(&t) {
+            if found.is_some() || space.find(&t).is_some() {
                 return;
             }
-            let id = space.states.len() as u32;
+            let id = space.insert(&t, (s, a as u32));
             if goal.is_subset(&t) {
                 found = Some(id);
             }
-            space.index.insert(t.clone(), id);
-            space.states.push(t);
-            space.parent.push((s, a as u32));
             queue.push_back(id);
         });
         if let Some(id) = found {
@@ -356,7 +410,7 @@ pub fn bfs(task: &GroundTask, limits: &Limits) -> SearchResult {
             return finish(Outcome::Solved(plan), &space, expanded, start);
         }
     }
-    let reason = format!("state space exhausted ({} states)", space.states.len());
+    let reason = format!("state space exhausted ({} states)", space.len());
     finish(
         Outcome::Unsolvable { stage: 0, reason },
         &space,
@@ -377,7 +431,7 @@ fn best_first(task: &GroundTask, limits: &Limits, use_hmax: bool) -> SearchResul
     let succ = Successors::new(task);
     let mut space = Space::new(task.init_state());
     let h = |v: RelaxedValues| if use_hmax { v.h_max } else { v.h_ff };
-    let Some(h0) = relaxed.evaluate(&space.states[0]) else {
+    let Some(h0) = relaxed.evaluate(&space.state(0)) else {
         return finish(
             Outcome::Unsolvable {
                 stage: 0,
@@ -405,21 +459,21 @@ fn best_first(task: &GroundTask, limits: &Limits, use_hmax: bool) -> SearchResul
             continue;
         }
         closed.insert(su);
-        let cur = space.states[su].clone();
+        let cur = space.state(s);
         if goal.is_subset(&cur) {
             let plan = space.plan_to(s);
             return finish(Outcome::Solved(plan), &space, expanded, start);
         }
         expanded += 1;
-        if let Some(reason) = over_limit(deadline, space.states.len(), limits) {
+        if let Some(reason) = over_limit(deadline, space.len(), limits) {
             return finish(Outcome::LimitReached { reason }, &space, expanded, start);
         }
         let g = g_of[su];
         let mut children = Vec::new();
         succ.each(&cur, |a, t| children.push((a, t)));
         for (a, t) in children {
-            let id = match space.index.get(&t) {
-                Some(&id) => {
+            let id = match space.find(&t) {
+                Some(id) => {
                     // A*: reopen on a cheaper path (h_max is consistent, so rarely needed).
                     if use_hmax && g + 1 < g_of[id as usize] {
                         g_of[id as usize] = g + 1;
@@ -433,22 +487,18 @@ fn best_first(task: &GroundTask, limits: &Limits, use_hmax: bool) -> SearchResul
                     }
                 }
                 None => {
-                    let id = space.states.len() as u32;
-                    space.index.insert(t.clone(), id);
-                    space.states.push(t);
-                    space.parent.push((s, a as u32));
                     g_of.push(g + 1);
-                    id
+                    space.insert(&t, (s, a as u32))
                 }
             };
-            let Some(v) = relaxed.evaluate(&space.states[id as usize]) else {
+            let Some(v) = relaxed.evaluate(&t) else {
                 continue;
             };
             counter += 1;
             heap.push(Reverse((prio(g_of[id as usize], h(v)), h(v), counter, id)));
         }
     }
-    let reason = format!("state space exhausted ({} states)", space.states.len());
+    let reason = format!("state space exhausted ({} states)", space.len());
     finish(
         Outcome::Unsolvable { stage: 0, reason },
         &space,
@@ -465,4 +515,48 @@ pub fn astar_hmax(task: &GroundTask, limits: &Limits) -> SearchResult {
 /// Greedy best-first search with h_FF (not optimal).
 pub fn gbfs_hff(task: &GroundTask, limits: &Limits) -> SearchResult {
     best_first(task, limits, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bitset of `n` over `bits` facts (its binary digits, repeated with a stride).
+    fn state(n: u64, bits: usize) -> FixedBitSet {
+        let mut s = FixedBitSet::with_capacity(bits);
+        for i in 0..bits {
+            if (n >> (i % 17)) & 1 == 1 && (i / 17) as u64 % 3 != n % 3 {
+                s.insert(i);
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn space_stores_each_state_once_and_finds_it_by_value() {
+        for bits in [1, 63, 64, 65, 300] {
+            let mut seen = std::collections::HashMap::new();
+            let mut space = Space::new(state(0, bits));
+            seen.insert(state(0, bits), 0u32);
+            for n in 1..5000u64 {
+                let t = state(n, bits);
+                match seen.get(&t) {
+                    Some(&id) => assert_eq!(space.find(&t), Some(id), "{bits} bits, n {n}"),
+                    None => {
+                        assert_eq!(space.find(&t), None, "{bits} bits, n {n}");
+                        let id = space.insert(&t, (0, n as u32));
+                        seen.insert(t, id);
+                    }
+                }
+            }
+            assert_eq!(space.len(), seen.len(), "{bits} bits");
+            for (t, &id) in &seen {
+                assert_eq!(
+                    &space.state(id),
+                    t,
+                    "{bits} bits: the arena gives back the state"
+                );
+            }
+        }
+    }
 }
