@@ -20,10 +20,10 @@ const STACK_MARGIN: usize = 256 << 10;
 /// Run one level's search, `goals` goals to assign, with stack for it. A backward search
 /// recurses once per goal, so its depth is the number of goals summed over the levels it
 /// descends (15 thousand frames and more on IPC 2018's petri-net-alignment p01: 267 goals,
-/// 147 levels), more than a thread's stack holds. `room(ex)` counts the frames still granted to the search on the stack
-/// it runs on (0 outside a search): while a level fits, it only moves the count; otherwise the
-/// stack is checked and, with less than a grant left, a fresh segment is allocated
-/// (`stacker`), so the check costs nothing on a search's usual path.
+/// 147 levels), more than a thread's stack holds. `room(ex)` counts the frames still granted
+/// to the search on the stack it runs on (0 outside a search): while a level fits, it only
+/// moves the count; otherwise the stack is checked and, with less than a grant left, a fresh
+/// segment is allocated (`stacker`), so the check costs nothing on a search's usual path.
 #[inline]
 pub(crate) fn with_stack<E, R>(
     ex: &mut E,

@@ -201,9 +201,9 @@ pub fn relaxed_layers(task: &GroundTask, state: &FixedBitSet) -> Option<(usize, 
 }
 
 /// The states a search has stored, each once: their bits in one arena (`words` blocks a state),
-/// the step that reached each, and a hash table of their ids. Two allocations however many
-/// states (a map from bitsets to ids held two heap copies of every state: three times the memory,
-/// and seconds to free after millions of states).
+/// the step that reached each, and a hash table of their ids. Three allocations however many
+/// states (a map from bitsets to ids held two heap copies of every state: two to four times the
+/// memory, and seconds to free after millions of states).
 struct Space {
     /// Facts (bits) per state, and the bitset blocks that hold them.
     bits: usize,
