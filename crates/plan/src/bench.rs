@@ -1,5 +1,6 @@
 //! Suite runner: one folder per domain (problem files with one domain file, or one per problem
-//! as `pddl::suite_problems` pairs them), one CSV row per problem. Every plan is validated on the lifted PDDL before it counts as solved.
+//! as `pddl::suite_problems` pairs them), one CSV row per problem. Every plan is validated on
+//! the lifted PDDL before it counts as solved.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -111,9 +112,7 @@ pub fn run_suites(
     max_per_domain: Option<usize>,
     mut on_row: impl FnMut(&BenchRow),
 ) -> Vec<BenchRow> {
-    let no_domain = "no domain file for this problem (`(define (domain ...`): one per folder, \
-                     or one per problem named after it (`p01-domain.pddl`, `domain_p01.pddl`)"
-        .to_string();
+    let no_domain = format!("no domain file for this problem: {}", pddl::DOMAIN_FILES);
     let mut rows = Vec::new();
     for dir in dirs {
         let name = dir

@@ -760,6 +760,11 @@ pub fn is_domain_file(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// How a suite folder's problems find their domain files, as [`suite_problems`] pairs them
+/// (for messages).
+pub const DOMAIN_FILES: &str = "one domain file (`(define (domain ...`) per folder, or one per \
+                                problem named after it (`p01-domain.pddl`, `domain_p01.pddl`)";
+
 /// The problems of a suite folder (its `.pddl` files that are not domains, sorted by name), each
 /// with its domain file: the folder's only domain file or, where each problem has its own (the
 /// IPC folders since 2008), the one named after it (`p01-domain.pddl`, `domain_p01.pddl` or

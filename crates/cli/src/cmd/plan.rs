@@ -379,9 +379,9 @@ fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("reading suite folder {}", d.display()))?;
         anyhow::ensure!(
             problems.iter().any(|(domain, _)| domain.is_some()),
-            "{}: no problem in the folder has a domain file (`(define (domain ...`): one per \
-             folder, or one per problem named after it (`p01-domain.pddl`, `domain_p01.pddl`)",
-            d.display()
+            "{}: no problem in the folder has a domain file: {}",
+            d.display(),
+            pddl::DOMAIN_FILES
         );
         let n = a
             .max_per_domain
