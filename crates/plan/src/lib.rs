@@ -41,7 +41,9 @@ pub mod extract;
 pub mod fxhash;
 pub mod graph;
 pub mod ground;
+pub mod heuristic;
 mod levels;
+pub mod lmcut;
 pub mod pddl;
 pub mod sat;
 pub mod search;
@@ -62,7 +64,7 @@ pub use ground::{
     ground, ground_within, GroundAction, GroundError, GroundLimits, GroundStats, GroundTask,
 };
 pub use pddl::{parse_domain, parse_problem, Domain, PddlError, Problem};
-pub use search::{astar_hmax, bfs, gbfs_hff, SearchResult};
+pub use search::{astar_hmax, astar_lmcut, bfs, gbfs_hff, SearchResult};
 pub use validate::{parse_plan_file, validate_plan, PlanError, ValidationError};
 
 /// Any error of this crate (all are bad input).
@@ -223,7 +225,8 @@ impl Plan {
             .iter()
             .flatten()
             .map(|&a| task.action_cost(a))
-            .sum()
+            // Not `sum()`: an empty f64 sum is -0.0, printed `; cost = -0`.
+            .fold(0.0, |c, x| c + x)
     }
     /// The IPC plan file's last line: `; cost = N (unit cost)`, or `(general cost)` under
     /// action costs.
@@ -355,22 +358,26 @@ pub enum Algo {
     GraphplanSat,
     /// Breadth-first search over states (optimal sequential length).
     Bfs,
-    /// A* over states with h_max (optimal).
+    /// A* over states with h_max (optimal: least cost under IPC action costs, else fewest actions).
     AstarHmax,
+    /// A* over states with LM-cut (Helmert & Domshlak 2009; optimal as astar-hmax, better informed).
+    AstarLmcut,
     /// Greedy best-first search over states with h_FF.
     GbfsHff,
 }
 
 impl Algo {
-    pub const ALL: [Algo; 6] = [
+    pub const ALL: [Algo; 7] = [
         Algo::Graphplan,
         Algo::GraphplanEbl,
         Algo::GraphplanSat,
         Algo::Bfs,
         Algo::AstarHmax,
+        Algo::AstarLmcut,
         Algo::GbfsHff,
     ];
-    /// CLI name: `graphplan`, `graphplan-ebl`, `graphplan-sat`, `bfs`, `astar-hmax`, `gbfs-hff`.
+    /// CLI name: `graphplan`, `graphplan-ebl`, `graphplan-sat`, `bfs`, `astar-hmax`,
+    /// `astar-lmcut`, `gbfs-hff`.
     pub fn name(self) -> &'static str {
         match self {
             Algo::Graphplan => "graphplan",
@@ -378,6 +385,7 @@ impl Algo {
             Algo::GraphplanSat => "graphplan-sat",
             Algo::Bfs => "bfs",
             Algo::AstarHmax => "astar-hmax",
+            Algo::AstarLmcut => "astar-lmcut",
             Algo::GbfsHff => "gbfs-hff",
         }
     }
@@ -417,6 +425,7 @@ pub fn run_algo(task: &GroundTask, algo: Algo, limits: &Limits) -> RunResult {
         }
         Algo::Bfs => from_search(bfs(task, limits)),
         Algo::AstarHmax => from_search(astar_hmax(task, limits)),
+        Algo::AstarLmcut => from_search(astar_lmcut(task, limits)),
         Algo::GbfsHff => from_search(gbfs_hff(task, limits)),
     }
 }

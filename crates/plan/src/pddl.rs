@@ -600,9 +600,9 @@ pub fn parse_domain_str(text: &str, file: &str) -> Result<Domain, PddlError> {
                     let p = sec.pos();
                     d.notes.push(format!(
                         "{}:{}:{}: note: action costs are read and each plan's cost is \
-                         reported (`; cost = N (general cost)`), but no planner here minimises \
-                         cost: Graphplan's plans are shortest in parallel steps, bfs's and \
-                         astar-hmax's in actions",
+                         reported (`; cost = N (general cost)`); astar-hmax and astar-lmcut \
+                         minimise it, Graphplan's plans are shortest in parallel steps, bfs's in \
+                         actions and gbfs-hff's are not optimal",
                         ctx.file, p.line, p.col
                     ));
                 }

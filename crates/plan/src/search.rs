@@ -1,7 +1,9 @@
 //! Baselines over individual states, on the same grounding as Graphplan: breadth-first search
-//! (optimal sequential length), A* with h_max (Bonet & Geffner 2001; admissible, so optimal),
-//! and greedy best-first search with h_FF (Hoffmann & Nebel 2001: the length of a plan
-//! extracted from the relaxed planning graph, i.e. the union with no deletes and no mutexes).
+//! (optimal sequential length), A* with h_max (Bonet & Geffner 2001; admissible, so optimal: in
+//! cost under IPC action costs), and greedy best-first search with h_FF (Hoffmann & Nebel 2001:
+//! the length of a plan extracted from the relaxed planning graph, i.e. the union with no
+//! deletes and no mutexes), and A* with LM-cut (Helmert & Domshlak 2009), the usual baseline of
+//! cost-optimal planning. The heuristics are in [`crate::heuristic`] and [`crate::lmcut`].
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -14,6 +16,8 @@ use std::time::Instant;
 use fixedbitset::{Block, FixedBitSet};
 
 use crate::ground::GroundTask;
+use crate::heuristic::{cost_key, Relaxed};
+use crate::lmcut::LmCut;
 use crate::{Limits, Outcome, Plan};
 
 /// Result of a state-space search.
@@ -25,179 +29,6 @@ pub struct SearchResult {
     /// Distinct states stored.
     pub states: usize,
     pub time_s: f64,
-}
-
-/// The relaxed planning graph evaluator (no deletes, no mutexes).
-pub struct Relaxed<'t> {
-    task: &'t GroundTask,
-    consumers: Vec<Vec<u32>>,
-    achievers: Vec<Vec<u32>>,
-    /// Actions with no preconditions.
-    free: Vec<u32>,
-}
-
-/// Not reached in a relaxed exploration.
-pub const UNREACHED: u32 = u32::MAX;
-
-/// The first relaxed layer of every fact and action ([`Relaxed::levels`]).
-#[derive(Debug, Clone)]
-pub struct RelaxedLevels {
-    /// By fact.
-    pub fact: Vec<u32>,
-    /// By ground action (index into `GroundTask::actions`).
-    pub action: Vec<u32>,
-}
-
-/// Heuristic values of one state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RelaxedValues {
-    /// h_max: first relaxed layer holding all goals.
-    pub h_max: usize,
-    /// h_FF: size of the relaxed plan extracted backwards.
-    pub h_ff: usize,
-}
-
-impl<'t> Relaxed<'t> {
-    pub fn new(task: &'t GroundTask) -> Self {
-        let mut consumers = vec![Vec::new(); task.num_facts()];
-        let mut achievers = vec![Vec::new(); task.num_facts()];
-        let mut free = Vec::new();
-        for (a, act) in task.actions.iter().enumerate() {
-            for &f in &act.add {
-                achievers[f as usize].push(a as u32);
-            }
-            if act.pre.is_empty() {
-                free.push(a as u32);
-            }
-            for &p in &act.pre {
-                consumers[p as usize].push(a as u32);
-            }
-        }
-        Relaxed {
-            task,
-            consumers,
-            achievers,
-            free,
-        }
-    }
-
-    /// Layered relaxed exploration from `state`: the first layer of every fact and of every
-    /// action (`u32::MAX`: not reached). With `to_goals` it stops at the first layer holding
-    /// every goal and is `None` when some goal is unreachable; otherwise it runs to the
-    /// fixpoint. The one relaxed reachability of the crate (heuristics, the goal cone of
-    /// [`crate::graph::PlanningGraph::goal_cone`], [`crate::diagnostics::relaxed_goal_level`]).
-    pub fn levels(&self, state: &FixedBitSet, to_goals: bool) -> Option<RelaxedLevels> {
-        let task = self.task;
-        let n = task.num_facts();
-        let mut fact = vec![UNREACHED; n];
-        let mut action = vec![UNREACHED; task.actions.len()];
-        let mut missing: Vec<u32> = task.actions.iter().map(|a| a.pre.len() as u32).collect();
-        let mut layer: Vec<u32> = state.ones().map(|f| f as u32).collect();
-        for &f in &layer {
-            fact[f as usize] = 0;
-        }
-        let mut goals_left = task
-            .goal
-            .iter()
-            .filter(|&&g| !state.contains(g as usize))
-            .count();
-        let mut k = 0u32;
-        let mut ready: Vec<u32> = self.free.clone();
-        while !to_goals || goals_left > 0 {
-            // Actions enabled by the facts of layer k.
-            for &f in &layer {
-                for &a in &self.consumers[f as usize] {
-                    missing[a as usize] -= 1;
-                    if missing[a as usize] == 0 {
-                        ready.push(a);
-                    }
-                }
-            }
-            let mut next = Vec::new();
-            for &a in &ready {
-                if action[a as usize] != UNREACHED {
-                    continue;
-                }
-                action[a as usize] = k;
-                for &f in &task.actions[a as usize].add {
-                    if fact[f as usize] == UNREACHED {
-                        fact[f as usize] = k + 1;
-                        next.push(f);
-                        if task.goal.binary_search(&f).is_ok() {
-                            goals_left -= 1;
-                        }
-                    }
-                }
-            }
-            ready.clear();
-            if next.is_empty() {
-                if to_goals {
-                    return None;
-                }
-                break;
-            }
-            layer = next;
-            k += 1;
-        }
-        Some(RelaxedLevels { fact, action })
-    }
-
-    /// h_max and h_FF of `state`; `None` when some goal is unreachable.
-    pub fn evaluate(&self, state: &FixedBitSet) -> Option<RelaxedValues> {
-        let task = self.task;
-        let n = task.num_facts();
-        let RelaxedLevels {
-            fact: fact_level,
-            action: act_level,
-        } = self.levels(state, true)?;
-        let h_max = task
-            .goal
-            .iter()
-            .map(|&g| fact_level[g as usize] as usize)
-            .max()
-            .unwrap_or(0);
-        // FF relaxed plan extraction: achieve each goal at its first level with an action of
-        // the previous layer; preconditions become goals at their own levels.
-        let mut goals_at: Vec<Vec<u32>> = vec![Vec::new(); h_max + 1];
-        let mut marked = FixedBitSet::with_capacity(n);
-        for &g in &task.goal {
-            let l = fact_level[g as usize] as usize;
-            if l > 0 && !marked.put(g as usize) {
-                goals_at[l].push(g);
-            }
-        }
-        let mut chosen = FixedBitSet::with_capacity(task.actions.len());
-        let mut h_ff = 0;
-        for l in (1..=h_max).rev() {
-            let gs = std::mem::take(&mut goals_at[l]);
-            for g in gs {
-                // An achiever of g whose level is l-1 (exists by construction).
-                let a = self.achievers[g as usize]
-                    .iter()
-                    .map(|&a| a as usize)
-                    .find(|&a| act_level[a] == (l - 1) as u32)
-                    .expect("relaxed achiever");
-                if chosen.put(a) {
-                    continue;
-                }
-                h_ff += 1;
-                for &p in &task.actions[a].pre {
-                    let pl = fact_level[p as usize] as usize;
-                    if pl > 0 && !marked.put(p as usize) {
-                        goals_at[pl].push(p);
-                    }
-                }
-            }
-        }
-        Some(RelaxedValues { h_max, h_ff })
-    }
-}
-
-/// First relaxed level holding all goals from `state`, and the h_FF value.
-pub fn relaxed_layers(task: &GroundTask, state: &FixedBitSet) -> Option<(usize, usize)> {
-    Relaxed::new(task)
-        .evaluate(state)
-        .map(|v| (v.h_max, v.h_ff))
 }
 
 /// The states a search has stored, each once: their bits in one arena (`words` blocks a state),
@@ -419,8 +250,20 @@ pub fn bfs(task: &GroundTask, limits: &Limits) -> SearchResult {
     )
 }
 
-/// Best-first search on `key(g, h)`; `reopen` for A*.
-fn best_first(task: &GroundTask, limits: &Limits, use_hmax: bool) -> SearchResult {
+/// What orders a best-first search's open list.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Order {
+    /// A*: `f = g + h_max`, `g` the cost so far (Hart, Nilsson & Raphael 1968).
+    AstarHmax,
+    /// A*: `f = g + LM-cut` (Helmert & Domshlak 2009).
+    AstarLmcut,
+    /// Greedy: `h_FF` alone.
+    GbfsHff,
+}
+
+/// Best-first search: A* with h_max or LM-cut (optimal in cost under action costs, in actions
+/// without), or greedy best-first with h_FF. Ties go to the lower `h`, then to the state queued first.
+fn best_first(task: &GroundTask, limits: &Limits, order: Order) -> SearchResult {
     let start = Instant::now();
     if let Some(r) = trivially_unsolvable(task, start) {
         return r;
@@ -428,10 +271,24 @@ fn best_first(task: &GroundTask, limits: &Limits, use_hmax: bool) -> SearchResul
     let deadline = limits.deadline(start);
     let goal = task.goal_set();
     let relaxed = Relaxed::new(task);
+    let lmcut = (order == Order::AstarLmcut).then(|| LmCut::new(task));
     let succ = Successors::new(task);
     let mut space = Space::new(task.init_state());
-    let h = |v: RelaxedValues| if use_hmax { v.h_max } else { v.h_ff };
-    let Some(h0) = relaxed.evaluate(&space.state(0)) else {
+    // The heuristic of a state, `None` when it cannot reach the goal. A* under action costs
+    // needs h_max in costs; without them, h_max in layers is the same number, found faster.
+    let h = |t: &FixedBitSet| -> Option<f64> {
+        match (order, &task.costs) {
+            (Order::AstarHmax, Some(costs)) => relaxed.h_max_cost(t, costs),
+            (Order::AstarHmax, None) => relaxed.h_max(t).map(|v| v as f64),
+            (Order::AstarLmcut, _) => lmcut.as_ref().and_then(|l| l.evaluate(t)),
+            (Order::GbfsHff, _) => relaxed.evaluate(t).map(|v| v.h_ff as f64),
+        }
+    };
+    let prio = |g: f64, hv: f64| match order {
+        Order::AstarHmax | Order::AstarLmcut => g + hv,
+        Order::GbfsHff => hv,
+    };
+    let Some(h0) = h(&space.state(0)) else {
         return finish(
             Outcome::Unsolvable {
                 stage: 0,
@@ -442,12 +299,12 @@ fn best_first(task: &GroundTask, limits: &Limits, use_hmax: bool) -> SearchResul
             start,
         );
     };
-    let mut g_of: Vec<usize> = vec![0];
-    // Heap of (priority, h, tie counter, state).
-    let mut heap: BinaryHeap<Reverse<(usize, usize, u64, u32)>> = BinaryHeap::new();
+    // The cheapest cost found to each stored state.
+    let mut g_of: Vec<f64> = vec![0.0];
+    // Heap of (priority, h, tie counter, state), costs as `cost_key`s.
+    let mut heap: BinaryHeap<Reverse<(u64, u64, u64, u32)>> = BinaryHeap::new();
     let mut counter = 0u64;
-    let prio = |g: usize, hv: usize| if use_hmax { g + hv } else { hv };
-    heap.push(Reverse((prio(0, h(h0)), h(h0), counter, 0)));
+    heap.push(Reverse((cost_key(prio(0.0, h0)), cost_key(h0), counter, 0)));
     let mut closed = FixedBitSet::new();
     let mut expanded = 0;
     while let Some(Reverse((_, _, _, s))) = heap.pop() {
@@ -472,11 +329,13 @@ fn best_first(task: &GroundTask, limits: &Limits, use_hmax: bool) -> SearchResul
         let mut children = Vec::new();
         succ.each(&cur, |a, t| children.push((a, t)));
         for (a, t) in children {
+            let gt = g + task.action_cost(a);
             let id = match space.find(&t) {
                 Some(id) => {
-                    // A*: reopen on a cheaper path (h_max is consistent, so rarely needed).
-                    if use_hmax && g + 1 < g_of[id as usize] {
-                        g_of[id as usize] = g + 1;
+                    // A*: reopen on a cheaper path (h_max is consistent, so rarely needed;
+                    // LM-cut is not always).
+                    if order != Order::GbfsHff && gt < g_of[id as usize] {
+                        g_of[id as usize] = gt;
                         space.parent[id as usize] = (s, a as u32);
                         if closed.len() > id as usize {
                             closed.set(id as usize, false);
@@ -487,15 +346,16 @@ fn best_first(task: &GroundTask, limits: &Limits, use_hmax: bool) -> SearchResul
                     }
                 }
                 None => {
-                    g_of.push(g + 1);
+                    g_of.push(gt);
                     space.insert(&t, (s, a as u32))
                 }
             };
-            let Some(v) = relaxed.evaluate(&t) else {
+            let Some(ht) = h(&t) else {
                 continue;
             };
             counter += 1;
-            heap.push(Reverse((prio(g_of[id as usize], h(v)), h(v), counter, id)));
+            let f = prio(g_of[id as usize], ht);
+            heap.push(Reverse((cost_key(f), cost_key(ht), counter, id)));
         }
     }
     let reason = format!("state space exhausted ({} states)", space.len());
@@ -507,14 +367,19 @@ fn best_first(task: &GroundTask, limits: &Limits, use_hmax: bool) -> SearchResul
     )
 }
 
-/// A* with h_max: an optimal sequential plan.
+/// A* with h_max: a plan of least cost under IPC action costs, of fewest actions without.
 pub fn astar_hmax(task: &GroundTask, limits: &Limits) -> SearchResult {
-    best_first(task, limits, true)
+    best_first(task, limits, Order::AstarHmax)
+}
+
+/// A* with LM-cut: a plan of least cost, as [`astar_hmax`], with a stronger admissible estimate.
+pub fn astar_lmcut(task: &GroundTask, limits: &Limits) -> SearchResult {
+    best_first(task, limits, Order::AstarLmcut)
 }
 
 /// Greedy best-first search with h_FF (not optimal).
 pub fn gbfs_hff(task: &GroundTask, limits: &Limits) -> SearchResult {
-    best_first(task, limits, false)
+    best_first(task, limits, Order::GbfsHff)
 }
 
 #[cfg(test)]

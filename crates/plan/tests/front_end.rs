@@ -289,8 +289,8 @@ fn action_costs_are_read_and_each_plan_reports_its_cost() {
     assert_eq!(cost_of("(drive a c)"), 20.0);
     assert_eq!(cost_of("(refuel)"), 2.5);
     assert_eq!(cost_of("(honk)"), 0.0);
-    // Shortest in actions (bfs) and in parallel steps (Graphplan): refuel, drive a c. The cost
-    // is reported, not minimised (refuel, a→b, b→c would cost 14.5).
+    // Shortest in actions (bfs) and in parallel steps (Graphplan): refuel, drive a c. Their
+    // cost is reported, not minimised (refuel, a→b, b→c would cost 14.5).
     for algo in [Algo::Bfs, Algo::Graphplan, Algo::GraphplanSat] {
         let r = run_algo(&t, algo, &Limits::default());
         let plan = r.outcome.plan().unwrap();
@@ -307,6 +307,19 @@ fn action_costs_are_read_and_each_plan_reports_its_cost() {
     }
     let report = validate_plan(&d, &p, &["(refuel)", "(drive a b)", "(drive b c)"]).unwrap();
     assert_eq!(report.cost, 14.5);
+    // A*/h_max minimises the cost: the longer, cheaper plan, its cost validated on the PDDL.
+    let plan = run_algo(&t, Algo::AstarHmax, &Limits::default())
+        .outcome
+        .plan()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        plan.ipc_calls(&t),
+        ["(refuel)", "(drive a b)", "(drive b c)"]
+    );
+    assert_eq!(plan.cost(&t), 14.5);
+    let report = validate_plan(&d, &p, &plan.ipc_calls(&t)).unwrap();
+    assert_eq!((report.steps, report.cost), (3, 14.5));
     // Without action costs: unit costs, as before.
     let (d, p, t) = load(
         format!("{DATA}/tyre-mini-domain.pddl"),

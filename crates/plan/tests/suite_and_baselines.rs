@@ -92,8 +92,17 @@ fn every_plan_from_every_algorithm_validates_and_optima_agree() {
         }
         let len = |a: Algo| lengths[Algo::ALL.iter().position(|&x| x == a).unwrap()];
         let num_steps = |a: Algo| steps[Algo::ALL.iter().position(|&x| x == a).unwrap()];
-        let (bfs_len, astar_len) = (len(Algo::Bfs), len(Algo::AstarHmax));
-        assert_eq!(bfs_len, astar_len, "{p}: BFS and A*/h_max are both optimal");
+        let bfs_len = len(Algo::Bfs);
+        assert_eq!(
+            bfs_len,
+            len(Algo::AstarHmax),
+            "{p}: BFS and A*/h_max are optimal"
+        );
+        assert_eq!(
+            bfs_len,
+            len(Algo::AstarLmcut),
+            "{p}: BFS and A*/LM-cut are optimal"
+        );
         assert!(
             lengths.iter().all(|&l| l >= bfs_len),
             "{p}: nothing beats the optimum {lengths:?}"

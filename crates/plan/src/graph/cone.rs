@@ -27,7 +27,7 @@ use fixedbitset::FixedBitSet;
 
 use super::{ExpandError, Level, PlanningGraph};
 use crate::ground::GroundTask;
-use crate::search::UNREACHED;
+use crate::heuristic::UNREACHED;
 
 /// Relaxed reachability (preconditions present, no mutexes) by operator: the first layer of
 /// each fact and operator (a no-op's is its fact's), [`UNREACHED`] when never.
@@ -39,7 +39,7 @@ struct Relaxed {
 impl Relaxed {
     fn of(task: &GroundTask) -> Option<Relaxed> {
         // Run to the fixpoint (later stages than the goals' first are tried too).
-        let levels = crate::search::Relaxed::new(task).levels(&task.init_state(), false)?;
+        let levels = crate::heuristic::Relaxed::new(task).levels(&task.init_state(), false)?;
         let mut op = levels.fact.clone();
         op.extend_from_slice(&levels.action);
         Some(Relaxed {
