@@ -228,7 +228,7 @@ def translate(domain, problem, ops_path, facts_path):
 
 
 def cmu_row(a, dom, prob):
-    row = [prob.parent.name, prob.stem, "cmu-graphplan", "", "", "", "", "", "", "", ""]
+    row = [prob.parent.name, prob.stem, "cmu-graphplan", "", "", "", "", "", "", "", "", ""]
     with tempfile.TemporaryDirectory() as tmp:
         ops, facts, plan = (os.path.join(tmp, n) for n in ("ops", "facts", "plan"))
         try:

@@ -20,7 +20,7 @@ import argparse, csv, os, re, resource, signal, subprocess, tempfile, threading
 from pathlib import Path
 
 COLUMNS = ["domain", "problem", "algo", "status", "plan_length", "plan_steps", "facts",
-           "actions", "time_s", "search_s", "detail"]
+           "actions", "time_s", "search_s", "detail", "plan_cost"]
 
 
 def natural(p: Path):
@@ -74,7 +74,7 @@ def run_one(binary, dom, prob, algo, cpu, mem_mb):
         status, detail = "limit", f"CPU time limit ({cpu} s)"
     elif rc < 0 or "memory" in stderr:
         status, detail = "limit", f"killed ({rc}): {detail}"
-    return [dom.parent.name, prob.stem, algo, status, "", "", "", "", f"{cpu_s:.3f}", "", detail]
+    return [dom.parent.name, prob.stem, algo, status, "", "", "", "", f"{cpu_s:.3f}", "", detail, ""]
 
 
 def main():
@@ -96,7 +96,7 @@ def main():
                     help="take --then rows from these CSV files where they have one (the same "
                          "planner on the same problem) instead of running it again")
     a = ap.parse_args()
-    reuse = {(r["domain"], r["problem"], r["algo"]): [r[c] for c in COLUMNS]
+    reuse = {(r["domain"], r["problem"], r["algo"]): [r.get(c) or "" for c in COLUMNS]
              for f in a.reuse for r in csv.DictReader(open(f))}
     suites = [(d, *suite_files(d)) for d in a.dirs]
     keep = None  # (domain, problem) pairs to run; None: all

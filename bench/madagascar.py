@@ -45,7 +45,7 @@ MEM_HEADROOM_MB = 512
 
 
 def mada_row(a, name, binary, dom, prob):
-    row = [prob.parent.name, prob.stem, f"madagascar-{name}", "", "", "", "", "", "", "", ""]
+    row = [prob.parent.name, prob.stem, f"madagascar-{name}", "", "", "", "", "", "", "", "", ""]
     with tempfile.TemporaryDirectory() as tmp:
         plan = os.path.join(tmp, "plan")
         args = [binary, "-P", "1", "-A", "1", "-S", "1", "-t", str(a.cpu_time),

@@ -29,6 +29,9 @@ pub struct BenchRow {
     /// Search alone (graph expansion and extraction for Graphplan).
     pub search_s: f64,
     pub detail: String,
+    /// The plan's cost: the sum of its actions' IPC costs, its length without action costs.
+    /// The last column, so that scripts reading the columns by position keep working.
+    pub plan_cost: Option<f64>,
 }
 
 impl BenchRow {
@@ -49,6 +52,7 @@ impl BenchRow {
             time_s: 0.0,
             search_s: 0.0,
             detail,
+            plan_cost: None,
         }
     }
 }
@@ -91,6 +95,7 @@ pub fn run_problem(
         Outcome::Solved(plan) => {
             row.plan_length = Some(plan.len());
             row.plan_steps = Some(plan.num_steps());
+            row.plan_cost = Some(plan.cost(&task));
             if let Err(e) = crate::validate_plan(domain, &prob, &plan.ipc_calls(&task)) {
                 row.status = "invalid".into();
                 row.detail = e.to_string();
@@ -156,17 +161,18 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-/// The header line of the bench CSV (`plan bench`, `examples/bench_one.rs`, and
-/// `bench/pyperplan_suite.py` writes the same columns).
-pub const CSV_HEADER: &str =
-    "domain,problem,algo,status,plan_length,plan_steps,facts,actions,time_s,search_s,detail";
+/// The header line of the bench CSV (`plan bench`, `examples/bench_one.rs`; `bench/cpu_suite.py`
+/// and the scripts built on it write the same columns, `bench/pyperplan_suite.py` the first five
+/// and `time_s`).
+pub const CSV_HEADER: &str = "domain,problem,algo,status,plan_length,plan_steps,facts,actions,\
+                              time_s,search_s,detail,plan_cost";
 
 impl BenchRow {
     /// The row as one CSV line (RFC 4180 quoting, no line end; times to 0.1 ms).
     pub fn to_csv_line(&self) -> String {
         let opt = |x: Option<usize>| x.map(|v| v.to_string()).unwrap_or_default();
         format!(
-            "{},{},{},{},{},{},{},{},{:.4},{:.4},{}",
+            "{},{},{},{},{},{},{},{},{:.4},{:.4},{},{}",
             csv_field(&self.domain),
             csv_field(&self.problem),
             self.algo,
@@ -177,7 +183,8 @@ impl BenchRow {
             opt(self.actions),
             self.time_s,
             self.search_s,
-            csv_field(&self.detail)
+            csv_field(&self.detail),
+            self.plan_cost.map(|c| c.to_string()).unwrap_or_default()
         )
     }
 }

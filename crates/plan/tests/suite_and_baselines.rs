@@ -312,10 +312,13 @@ fn bench_runs_a_suite_folder_and_writes_csv() {
         "{rows:?}"
     );
     assert_eq!(rows[0].plan_length, Some(6)); // probBLOCKS-4-0: plan at level 6
+    assert_eq!(rows[0].plan_cost, Some(6.0)); // unit costs: its length
     let csv = dir.join("out.csv");
     bench::write_csv(&rows, &csv).unwrap();
     let text = std::fs::read_to_string(&csv).unwrap();
     assert!(text.starts_with("domain,problem,algo,status,plan_length"));
+    assert!(text.lines().next().unwrap().ends_with(",detail,plan_cost"));
+    assert!(text.lines().nth(1).unwrap().ends_with(",6"), "{text}");
     assert_eq!(text.lines().count(), 3);
     let s = bench::summarize(&rows);
     assert_eq!((s.len(), s[0].solved, s[0].problems), (1, 2, 2));
