@@ -265,7 +265,7 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             ((x >> 33) % k as u64) as u32
         };
-        let mut set = |len: u32, next: &mut dyn FnMut(u32) -> u32| {
+        let set = |len: u32, next: &mut dyn FnMut(u32) -> u32| {
             let mut v: Vec<u32> = (0..len).map(|_| next(n)).collect();
             v.sort_unstable();
             v.dedup();
