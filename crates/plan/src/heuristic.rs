@@ -252,13 +252,29 @@ pub fn relaxed_layers(task: &GroundTask, state: &FixedBitSet) -> Option<(usize, 
         .map(|v| (v.h_max, v.h_ff))
 }
 
-/// A heap key ordered as the non-negative cost `c`: for finite `c >= 0` the IEEE-754 bits, read
-/// as an integer, are in the order of the values. The one place costs become heap keys (h_max
+/// A heap key ordered as the non-negative cost `c`: for `c >= 0` the IEEE-754 bits, read as an
+/// integer, are in the order of the values. The one place costs become heap keys (h_max
 /// under costs, A*'s `f = g + h`).
 pub fn cost_key(c: f64) -> u64 {
     debug_assert!(
         c >= 0.0 && !c.is_nan(),
         "cost {c} is not a non-negative number"
     );
-    c.to_bits()
+    // `+ 0.0` turns -0.0 (a cost written `-0`) into 0.0, whose bits are the least.
+    (c + 0.0).to_bits()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cost_key;
+
+    #[test]
+    fn cost_keys_are_in_the_order_of_the_costs() {
+        let costs = [-0.0, 0.0, 1e-300, 0.5, 1.0, 2.5, 3.0, 1e15, f64::INFINITY];
+        for w in costs.windows(2) {
+            assert!(cost_key(w[0]) <= cost_key(w[1]), "{} then {}", w[0], w[1]);
+        }
+        assert_eq!(cost_key(-0.0), cost_key(0.0), "-0 is 0");
+        assert!(cost_key(0.5) < cost_key(1.0));
+    }
 }
