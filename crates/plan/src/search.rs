@@ -1,9 +1,10 @@
 //! Baselines over individual states, on the same grounding as Graphplan: breadth-first search
-//! (optimal sequential length), A* with h_max (Bonet & Geffner 2001; admissible, so optimal: in
-//! cost under IPC action costs), and greedy best-first search with h_FF (Hoffmann & Nebel 2001:
-//! the length of a plan extracted from the relaxed planning graph, i.e. the union with no
-//! deletes and no mutexes), and A* with LM-cut (Helmert & Domshlak 2009), the usual baseline of
-//! cost-optimal planning. The heuristics are in [`crate::heuristic`] and [`crate::lmcut`].
+//! (optimal sequential length); A* (Hart, Nilsson & Raphael 1968) with h_max (Bonet & Geffner
+//! 2001) or LM-cut (Helmert & Domshlak 2009, the usual baseline of cost-optimal planning), both
+//! admissible, so its plans are of least cost under IPC action costs and of fewest actions
+//! without; and greedy best-first search with h_FF (Hoffmann & Nebel 2001: the length of a plan
+//! extracted from the relaxed planning graph, i.e. the union with no deletes and no mutexes).
+//! The heuristics are in [`crate::heuristic`] and [`crate::lmcut`].
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
