@@ -245,7 +245,7 @@ pub fn exact_reachable_by_level(
 /// The first level of the relaxed planning graph (no deletes, no mutexes) holding every goal:
 /// `h_max` of the initial state in unit-cost steps; `None` if some goal is unreachable.
 pub fn relaxed_goal_level(task: &GroundTask) -> Option<usize> {
-    crate::heuristic::relaxed_layers(task, &task.init_state()).map(|(lvl, _)| lvl)
+    crate::heuristic::Relaxed::new(task).h_max(&task.init_state())
 }
 
 /// Format the per-level table (the `--trace` output).

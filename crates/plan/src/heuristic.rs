@@ -129,15 +129,17 @@ impl<'t> Relaxed<'t> {
     /// h_max of `state` in unit-cost steps: the first relaxed layer holding every goal; `None`
     /// when some goal is unreachable.
     pub fn h_max(&self, state: &FixedBitSet) -> Option<usize> {
-        let levels = self.levels(state, true)?;
-        Some(
-            self.task
-                .goal
-                .iter()
-                .map(|&g| levels.fact[g as usize] as usize)
-                .max()
-                .unwrap_or(0),
-        )
+        Some(self.goal_level(&self.levels(state, true)?.fact))
+    }
+
+    /// The latest first layer of a goal, given every fact's first layer (all goals reached).
+    fn goal_level(&self, fact_level: &[u32]) -> usize {
+        self.task
+            .goal
+            .iter()
+            .map(|&g| fact_level[g as usize] as usize)
+            .max()
+            .unwrap_or(0)
     }
 
     /// h_max of `state` under action costs (Bonet & Geffner 2001, eq. 5 with max): a fact of
@@ -202,12 +204,7 @@ impl<'t> Relaxed<'t> {
             fact: fact_level,
             action: act_level,
         } = self.levels(state, true)?;
-        let h_max = task
-            .goal
-            .iter()
-            .map(|&g| fact_level[g as usize] as usize)
-            .max()
-            .unwrap_or(0);
+        let h_max = self.goal_level(&fact_level);
         // FF relaxed plan extraction: achieve each goal at its first level with an action of
         // the previous layer; preconditions become goals at their own levels.
         let mut goals_at: Vec<Vec<u32>> = vec![Vec::new(); h_max + 1];
@@ -243,13 +240,6 @@ impl<'t> Relaxed<'t> {
         }
         Some(RelaxedValues { h_max, h_ff })
     }
-}
-
-/// First relaxed level holding all goals from `state`, and the h_FF value.
-pub fn relaxed_layers(task: &GroundTask, state: &FixedBitSet) -> Option<(usize, usize)> {
-    Relaxed::new(task)
-        .evaluate(state)
-        .map(|v| (v.h_max, v.h_ff))
 }
 
 /// A heap key ordered as the non-negative cost `c`: for `c >= 0` the IEEE-754 bits, read as an

@@ -40,6 +40,15 @@ struct Instance {
 }
 
 impl Instance {
+    /// The domain, this problem (checked) and its grounding.
+    fn load(&self) -> (Domain, Problem, GroundTask) {
+        let d = parse_domain_str(DOMAIN, "transport.pddl").unwrap();
+        let p = parse_problem_str(&self.problem(), "t.pddl").unwrap();
+        check(&d, &p).unwrap();
+        let t = ground(&d, &p).unwrap();
+        (d, p, t)
+    }
+
     fn problem(&self) -> String {
         let places: Vec<String> = (0..self.places).map(|i| format!("l{i}")).collect();
         let pkgs: Vec<String> = (0..self.packages.len()).map(|i| format!("p{i}")).collect();
@@ -134,10 +143,7 @@ proptest! {
 
     #[test]
     fn astar_finds_the_least_cost(inst in instance()) {
-        let d = parse_domain_str(DOMAIN, "transport.pddl").unwrap();
-        let p = parse_problem_str(&inst.problem(), "t.pddl").unwrap();
-        check(&d, &p).unwrap();
-        let t = ground(&d, &p).unwrap();
+        let (d, p, t) = inst.load();
         let oracle = least_cost(&t);
         for algo in [Algo::AstarHmax, Algo::AstarLmcut] {
             let r = run_algo(&t, algo, &Limits::default());
@@ -178,9 +184,7 @@ fn lmcut_sums_independent_landmarks_where_h_max_takes_the_largest() {
         truck: 0,
         packages: vec![(0, 1), (0, 1)],
     };
-    let d = parse_domain_str(DOMAIN, "transport.pddl").unwrap();
-    let p = parse_problem_str(&inst.problem(), "t.pddl").unwrap();
-    let t = ground(&d, &p).unwrap();
+    let (_, _, t) = inst.load();
     let init = t.init_state();
     let h_max = Relaxed::new(&t).h_max_cost(&init, t.costs.as_ref().unwrap());
     assert_eq!(h_max, Some(3.0));
@@ -207,9 +211,7 @@ fn an_empty_plan_costs_zero() {
         truck: 0,
         packages: vec![(1, 1)],
     };
-    let d = parse_domain_str(DOMAIN, "transport.pddl").unwrap();
-    let p = parse_problem_str(&inst.problem(), "t.pddl").unwrap();
-    let t = ground(&d, &p).unwrap();
+    let (_, _, t) = inst.load();
     for algo in Algo::ALL {
         let r = run_algo(&t, algo, &Limits::default());
         let plan = r.outcome.plan().unwrap();
