@@ -11,6 +11,10 @@ process at a time: run it on an otherwise idle machine).
 
     python3 bench/retime_pairs.py bench/results/graphplan-sat-cpu30-full.csv \
         --pddl ../shared/data/pddl --reps 3 --csv bench/results/graphplan-sat-vs-classic-retimed.csv
+
+--c ALGO times a third planner in the same rotation (an ablation, e.g. `graphplan-sat-direct`,
+graphplan-sat with a variable per ground action: `bench_one` accepts that name); its median and
+runs are extra columns, and the summary also counts where A is faster than C.
 """
 import argparse, csv, statistics, sys
 from pathlib import Path
@@ -27,6 +31,7 @@ def main():
     ap.add_argument("--b", default="graphplan")
     ap.add_argument("--min-time", type=float, default=0.1,
                     help="keep problems where either planner took more CPU seconds than this")
+    ap.add_argument("--c", help="a third planner timed in the same rotation (extra columns)")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--cpu-time", type=int, default=30)
     ap.add_argument("--bin", default="target/release/examples/bench_one")
@@ -49,16 +54,19 @@ def main():
     with open(a.csv, "w", newline="") as out:
         w = csv.writer(out)
         w.writerow(["domain", "problem", f"{a.a}_median_s", f"{a.b}_median_s", "faster",
-                    f"{a.a}_runs", f"{a.b}_runs"])
-        faster = counted = 0
+                    f"{a.a}_runs", f"{a.b}_runs"]
+                   + ([f"{a.c}_median_s", f"{a.c}_runs"] if a.c else []))
+        faster = counted = faster_c = 0
+        algos = [a.a, a.b] + ([a.c] if a.c else [])
         for i, (dom, prob) in enumerate(pairs):
             if dom not in domains:
                 domains[dom] = suite_files(a.pddl / dom)
             dfile, problems = domains[dom]
             pfile = next(p for p in problems if p.stem == prob)
-            times = {a.a: [], a.b: []}
+            times = {x: [] for x in algos}
             for rep in range(a.reps):
-                order = (a.a, a.b) if rep % 2 == 0 else (a.b, a.a)
+                # Rotate which planner goes first.
+                order = algos[rep % len(algos):] + algos[:rep % len(algos)]
                 for algo in order:
                     row = run_one(a.bin, dfile, pfile, algo, a.cpu_time, 6144)
                     t = float(row[8]) if row[3] == "solved" else float("inf")
@@ -68,15 +76,22 @@ def main():
             if mb > a.min_time:  # the headline counts problems where B takes over --min-time
                 counted += 1
                 faster += win == a.a
+            extra = []
+            if a.c:
+                mc = statistics.median(times[a.c])
+                faster_c += ma < mc
+                extra = [f"{mc:.3f}", " ".join(f"{t:.3f}" for t in times[a.c])]
             w.writerow([dom, prob, f"{ma:.3f}", f"{mb:.3f}", win,
                         " ".join(f"{t:.3f}" for t in times[a.a]),
-                        " ".join(f"{t:.3f}" for t in times[a.b])])
+                        " ".join(f"{t:.3f}" for t in times[a.b])] + extra)
             out.flush()
             print(f"[{i + 1}/{len(pairs)}] {dom} {prob}: {a.a} {ma:.3f} s, {a.b} {mb:.3f} s",
                   flush=True)
     print(f"{a.a} faster on {faster} of {counted} "
           f"({100 * faster / max(1, counted):.0f}%) problems both solve where {a.b}'s median "
           f"is over {a.min_time} s ({len(pairs)} re-timed)")
+    if a.c:
+        print(f"{a.a} faster than {a.c} on {faster_c} of {len(pairs)} re-timed problems")
 
 
 if __name__ == "__main__":

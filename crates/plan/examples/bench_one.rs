@@ -4,10 +4,14 @@
 //! ```text
 //! cargo run -p superpose-plan --release --example bench_one -- DOMAIN PROBLEM ALGO [WALL_S]
 //! ```
+//!
+//! `ALGO` is an `--algo` name, or `graphplan-sat-direct`: graphplan-sat with a variable per
+//! ground action (no split components; the ablation baseline of docs/planning-sat.md).
 
 use std::path::Path;
 
 use superpose_plan::bench::run_problem;
+use superpose_plan::sat::SatActions;
 use superpose_plan::{parse_domain, Algo, Limits};
 
 fn main() -> std::process::ExitCode {
@@ -16,7 +20,11 @@ fn main() -> std::process::ExitCode {
         eprintln!("usage: bench_one DOMAIN PROBLEM ALGO [WALL_S]");
         return std::process::ExitCode::from(2);
     }
-    let Some(algo) = Algo::ALL.into_iter().find(|a| a.name() == args[2]) else {
+    let (name, sat_actions) = match args[2].as_str() {
+        "graphplan-sat-direct" => ("graphplan-sat", SatActions::Direct),
+        name => (name, SatActions::Split),
+    };
+    let Some(algo) = Algo::ALL.into_iter().find(|a| a.name() == name) else {
         eprintln!("unknown algorithm {}", args[2]);
         return std::process::ExitCode::from(2);
     };
@@ -41,8 +49,18 @@ fn main() -> std::process::ExitCode {
         &folder,
         Path::new(&args[1]),
         algo,
-        &Limits::with_time(wall),
+        &Limits {
+            sat_actions,
+            ..Limits::with_time(wall)
+        },
     );
-    println!("{}", r.to_csv_line());
+    let line = r.to_csv_line();
+    match sat_actions {
+        SatActions::Direct => println!(
+            "{}",
+            line.replacen(",graphplan-sat,", ",graphplan-sat-direct,", 1)
+        ),
+        SatActions::Split => println!("{line}"),
+    }
     std::process::ExitCode::SUCCESS
 }

@@ -23,7 +23,7 @@ use crate::ebl::{EblExtractor, NogoodMemo};
 use crate::graph::{ExpandError, PlanningGraph};
 use crate::ground::GroundTask;
 use crate::levels::{fact_set, with_stack, Levels, SearchStats};
-use crate::sat::{SatAnswer, SatExtractor, SatStage};
+use crate::sat::{SatAnswer, SatExtractor, SatStage, SatTask};
 use crate::{GraphplanResult, GraphplanSummary, Limits, Outcome, Plan};
 
 /// Backward search state over a planning graph.
@@ -226,16 +226,17 @@ enum Search {
 
 fn graphplan_with(task: &GroundTask, limits: &Limits, search: Search) -> GraphplanResult {
     let start = Instant::now();
-    // SAT's symmetry-breaking classes, found once for the goal-cone graph and the full graph.
-    let symmetry = match search {
-        Search::Sat => crate::symmetry::interchangeable_objects(task),
-        _ => Vec::new(),
+    // What SAT's encoding takes from the task, found once for the goal-cone graph and the
+    // full graph.
+    let prep = match search {
+        Search::Sat => SatTask::new(task, limits.sat_actions),
+        _ => SatTask::default(),
     };
     let on_cone = match search {
-        Search::Sat => sat_on_goal_cone(task, limits, start, &symmetry),
+        Search::Sat => sat_on_goal_cone(task, limits, start, &prep),
         _ => OnGoalCone::NotTried,
     };
-    let run = |attempt| run_stages(task, limits, search, start, &symmetry, attempt);
+    let run = |attempt| run_stages(task, limits, search, start, &prep, attempt);
     let mut r = match on_cone {
         OnGoalCone::Solved(r) => *r,
         OnGoalCone::Unsat(attempt) => run(Some(attempt)),
@@ -425,14 +426,14 @@ fn finish(
 /// Graphplan's stage loop (Blum & Furst 1997): record stage `t`, extract when the goals
 /// are present and pairwise non-mutex, test for unsolvability and limits, expand, repeat.
 /// `goal_cone_attempt`: graphplan-sat's record of its first stage where [`sat_on_goal_cone`]
-/// found it UNSAT already (the stage then goes to the whole graph directly); `symmetry`: its
-/// interchangeable objects.
+/// found it UNSAT already (the stage then goes to the whole graph directly); `prep`: what its
+/// encoding takes from the task.
 fn run_stages(
     task: &GroundTask,
     limits: &Limits,
     search: Search,
     start: Instant,
-    symmetry: &[Vec<Vec<u32>>],
+    prep: &SatTask,
     goal_cone_attempt: Option<SatStage>,
 ) -> GraphplanResult {
     if !task.goal_satisfiable {
@@ -451,7 +452,7 @@ fn run_stages(
         Search::Sat => PlanningGraph::without_op_mutexes(task),
         Search::Classic | Search::Ebl => PlanningGraph::new(task),
     };
-    let mut run = StageRun::new(task, limits, search, start, g, symmetry);
+    let mut run = StageRun::new(task, limits, search, start, g, prep);
     if let (StageMemo::Sat(ex, _), Some(attempt)) = (&mut run.memo, goal_cone_attempt) {
         ex.after_goal_cone_attempt(attempt);
     }
@@ -483,7 +484,7 @@ fn sat_on_goal_cone(
     task: &GroundTask,
     limits: &Limits,
     start: Instant,
-    symmetry: &[Vec<Vec<u32>>],
+    prep: &SatTask,
 ) -> OnGoalCone {
     use OnGoalCone::NotTried;
     if !task.goal_satisfiable {
@@ -496,7 +497,7 @@ fn sat_on_goal_cone(
     if !cone.goals_non_mutex || cone.t > limits.max_levels {
         return NotTried;
     }
-    let mut run = StageRun::new(task, limits, Search::Sat, start, cone.graph, symmetry);
+    let mut run = StageRun::new(task, limits, Search::Sat, start, cone.graph, prep);
     if let StageMemo::Sat(ex, _) = &mut run.memo {
         ex.on_goal_cone();
     }
@@ -555,13 +556,13 @@ impl<'t> StageRun<'t> {
         search: Search,
         start: Instant,
         g: PlanningGraph,
-        symmetry: &[Vec<Vec<u32>>],
+        prep: &SatTask,
     ) -> Self {
         let memo = match search {
             Search::Classic => StageMemo::FailedSets(Vec::new()),
             Search::Ebl => StageMemo::Nogoods(Vec::new()),
             Search::Sat => StageMemo::Sat(
-                Box::new(SatExtractor::new(&g, symmetry)),
+                Box::new(SatExtractor::new(&g, prep)),
                 ExhaustionProof::new(),
             ),
         };

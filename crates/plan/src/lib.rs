@@ -48,6 +48,7 @@ pub mod pddl;
 pub mod sat;
 pub mod search;
 mod sexpr;
+pub mod split;
 pub mod symmetry;
 pub mod validate;
 
@@ -93,6 +94,9 @@ pub struct Limits {
     pub max_states: usize,
     /// Grounding: stop before the instantiated actions would take more than this many bytes.
     pub max_ground_bytes: usize,
+    /// graphplan-sat: how ground actions become variables (split components by default; the
+    /// direct representation, a variable per action, is the ablation baseline).
+    pub sat_actions: sat::SatActions,
 }
 
 impl Default for Limits {
@@ -103,6 +107,7 @@ impl Default for Limits {
             max_graph_bytes: 2 << 30,
             max_states: 20_000_000,
             max_ground_bytes: GroundLimits::default().max_bytes,
+            sat_actions: sat::SatActions::default(),
         }
     }
 }

@@ -31,6 +31,18 @@
 //!   every one of its steps progresses; with the symmetry clauses, its renamed twin does too.
 //!   Miconic s9-1: 9.8 → 3.1 s of CPU (docs/planning-sat.md).
 //!
+//! - split actions ([`crate::split`]; Robinson, Gretton, Pham & Sattar 2009): where a schema's
+//!   parameters fall into two parts that no fact names together, and the schema's actions in
+//!   layer `A_{i-1}` are pairwise mutex (at most one runs in a step), a variable per
+//!   *component* stands for them: miconic's moves become "leave `f1`" and "arrive at `f2`",
+//!   `2n` variables instead of `n(n - 1)`. Each clause above takes a component where it took
+//!   an action (it carries that action's facts of its part); at most one component per part
+//!   is true, each true component has a partner of the other part that makes an action of
+//!   the layer with it, and a pair that makes none is excluded. So the true components of a
+//!   step are one action or none, and the stage's answer is the direct encoding's (a test
+//!   compares them stage by stage). Miconic s7-4: 9,535 → 3,025 variables at stage 22,
+//!   2.9 → 1.3 s of CPU (docs/planning-sat.md).
+//!
 //! Goals are not clauses: stage `t` solves under the assumptions `g@t`, so the clauses of every
 //! level are added once to one solver and the clauses it learns at stage `t` are kept for stage
 //! `t + 1` (levels above `t` are unconstrained at stage `t`: nothing forces their facts true).
@@ -53,11 +65,49 @@
 //! A model is decoded backwards from the goals, no-op first (as Graphplan's extraction tries
 //! achievers): actions true in the model but not needed for a goal are dropped.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use fixedbitset::FixedBitSet;
 
 use crate::graph::PlanningGraph;
+use crate::ground::GroundTask;
+use crate::split::Split;
+
+/// How ground actions become variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SatActions {
+    /// Where a schema splits and its actions in a layer are pairwise mutex, a variable per
+    /// component ([`crate::split`]); elsewhere a variable per action.
+    #[default]
+    Split,
+    /// A variable per ground action everywhere (Kautz & Selman's direct representation).
+    Direct,
+}
+
+/// What the encoding takes from the ground task once per run (for the goal-cone graph and the
+/// full graph alike): the classes of interchangeable objects and the split of its schemas.
+#[derive(Debug, Clone, Default)]
+pub struct SatTask {
+    /// [`crate::symmetry::interchangeable_objects`].
+    pub symmetry: Vec<Vec<Vec<u32>>>,
+    pub split: Split,
+}
+
+impl SatTask {
+    pub fn new(task: &GroundTask, actions: SatActions) -> SatTask {
+        let symmetry = crate::symmetry::interchangeable_objects(task);
+        let split = match actions {
+            // The symmetry clauses name actions: their schemas are not split.
+            SatActions::Split => {
+                let named: Vec<u32> = symmetry.iter().flatten().flatten().copied().collect();
+                Split::new(task, &named)
+            }
+            SatActions::Direct => Split::default(),
+        };
+        SatTask { symmetry, split }
+    }
+}
 
 /// What the solver answered at one stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -147,6 +197,10 @@ pub struct SatExtractor {
     cone: Option<Cone>,
     /// How the first stage is solved.
     first_stage: FirstStage,
+    /// Schemas whose actions may be encoded by their two components ([`crate::split`]);
+    /// component `c` is unit `n_ops + c` in `need`, `adds`, `dels` and `var_of`.
+    split: Split,
+    n_ops: usize,
 }
 
 /// How [`SatExtractor::extract`] solves the first stage it is given.
@@ -193,11 +247,12 @@ impl Cone {
 }
 
 impl SatExtractor {
-    /// The extractor of `g`, a planning graph of a task, with the symmetry-breaking clauses of
-    /// its interchangeable objects (`symmetry`: [`crate::symmetry::interchangeable_objects`] of
-    /// the task, found once per run).
-    pub fn new(g: &PlanningGraph, symmetry: &[Vec<Vec<u32>>]) -> Self {
-        let classes: Vec<Vec<Vec<u32>>> = symmetry
+    /// The extractor of `g`, a planning graph of a task, with what the encoding takes from
+    /// that task (`prep`: its symmetry classes and split schemas).
+    pub fn new(g: &PlanningGraph, prep: &SatTask) -> Self {
+        let split = prep.split.clone();
+        let classes: Vec<Vec<Vec<u32>>> = prep
+            .symmetry
             .iter()
             .map(|c| {
                 c.iter()
@@ -220,6 +275,19 @@ impl SatExtractor {
                 dels[f as usize].push(op as u32);
             }
         }
+        for c in 0..split.len() {
+            let u = (g.n_ops + c) as u32;
+            for &f in &split.pre[c] {
+                need[f as usize].push(u);
+            }
+            for &f in &split.add[c] {
+                adds[f as usize].push(u);
+            }
+            for &f in &split.del[c] {
+                dels[f as usize].push(u);
+            }
+        }
+        let units = g.n_ops + split.len();
         let s = SatExtractor {
             // CaDiCaL's `unsat` configuration (no stabilising phases, no local search): most of
             // a run is spent proving stages UNSAT (docs/planning-sat.md has the measurements).
@@ -232,7 +300,7 @@ impl SatExtractor {
             need,
             adds,
             dels,
-            stamp: vec![0; g.n_ops],
+            stamp: vec![0; units],
             epoch: 0,
             stages: Vec::new(),
             clause_buf: Vec::new(),
@@ -240,6 +308,8 @@ impl SatExtractor {
             used,
             cone: None,
             first_stage: FirstStage::ConeThenWhole,
+            split,
+            n_ops: g.n_ops,
         };
         // Nothing is encoded yet: the first stage restarts the solver on its cone (`extract`).
         s
@@ -304,25 +374,44 @@ impl SatExtractor {
     fn encode_level(&mut self, g: &PlanningGraph, deadline: Option<Instant>) -> bool {
         let i = self.levels();
         let layer = g.level(i - 1);
-        // Action variables and preconditions.
-        let mut ops = Vec::with_capacity(layer.num_actions);
         let in_cone = |op: usize| self.cone.as_ref().is_none_or(|c| c.ops[i - 1].contains(op));
         let chosen: Vec<usize> = layer
             .ops
             .ones()
             .filter(|&op| op >= g.n_facts && in_cone(op))
             .collect();
-        for op in chosen {
+        // Units of the layer: its actions, or for a splitting schema whose actions here are
+        // pairwise mutex, their components.
+        let mut units: Vec<u32> = Vec::with_capacity(chosen.len());
+        let mut var_of = vec![0i32; self.stamp.len()];
+        let split_here = self.split.exclusive_families(g, i - 1, &chosen);
+        let mut ops = Vec::with_capacity(chosen.len());
+        for &op in &chosen {
+            match self.split.of_op(op, g.n_facts) {
+                Some((s, pair)) if split_here.contains(&s) => {
+                    for c in pair {
+                        let u = self.n_ops + c as usize;
+                        if var_of[u] == 0 {
+                            var_of[u] = -1; // placeholder: variable below
+                            units.push(u as u32);
+                        }
+                    }
+                }
+                _ => units.push(op as u32),
+            }
+        }
+        for &u in &units {
             let v = self.new_var();
-            ops.push((op as u32, v));
-            for &p in &g.op_pre[op] {
+            var_of[u as usize] = v;
+            ops.push((u, v));
+            for k in 0..self.unit_pre(g, u).len() {
+                let p = self.unit_pre(g, u)[k];
                 let pv = self.fact_var[i - 1][p as usize];
                 self.add(&[lit(v, false), lit(pv, true)]);
             }
         }
-        let mut var_of = vec![0i32; g.n_ops];
-        for &(op, v) in &ops {
-            var_of[op as usize] = v;
+        for &s in &split_here {
+            self.encode_components(g, s, &chosen, &var_of);
         }
         if !self.encode_interference(g, &var_of, deadline) {
             return false;
@@ -346,8 +435,8 @@ impl SatExtractor {
             if prev[f] != 0 {
                 clause.push(lit(prev[f], true));
             }
-            for &op in g.achievers(i, f) {
-                let v = var_of[op as usize];
+            for &u in &self.adds[f] {
+                let v = var_of[u as usize];
                 if v != 0 {
                     clause.push(lit(v, true));
                 }
@@ -367,6 +456,60 @@ impl SatExtractor {
         self.encode_forward(g, i, &ops, &var_of);
         self.op_var.push(ops);
         true
+    }
+
+    /// The facts unit `u` needs: an action's preconditions, or a component's.
+    fn unit_pre<'a>(&'a self, g: &'a PlanningGraph, u: u32) -> &'a [u32] {
+        match (u as usize).checked_sub(self.n_ops) {
+            Some(c) => &self.split.pre[c],
+            None => &g.op_pre[u as usize],
+        }
+    }
+
+    fn unit_add<'a>(&'a self, g: &'a PlanningGraph, u: u32) -> &'a [u32] {
+        match (u as usize).checked_sub(self.n_ops) {
+            Some(c) => &self.split.add[c],
+            None => &g.op_add[u as usize],
+        }
+    }
+
+    /// The components of schema `s` stand for its actions among `chosen`: at most one
+    /// component per part, and the true pair one of those actions (`c_A ⇒ ∨ c_B` over its
+    /// partners, and the converse; `¬c_A ∨ ¬c_B` for a pair that is no action here).
+    fn encode_components(&mut self, g: &PlanningGraph, s: u32, chosen: &[usize], var_of: &[i32]) {
+        let mut partners: [HashMap<u32, Vec<u32>>; 2] = Default::default();
+        let mut valid = std::collections::HashSet::new();
+        for &op in chosen {
+            if let Some((t, [a, b])) = self.split.of_op(op, g.n_facts) {
+                if t == s {
+                    partners[0].entry(a).or_default().push(b);
+                    partners[1].entry(b).or_default().push(a);
+                    valid.insert((a, b));
+                }
+            }
+        }
+        let n_ops = self.n_ops;
+        let var = |c: u32| var_of[n_ops + c as usize];
+        let mut sides: [Vec<u32>; 2] = Default::default();
+        for side in 0..2 {
+            let mut comps: Vec<u32> = partners[side].keys().copied().collect();
+            comps.sort_unstable();
+            for &c in &comps {
+                let mut clause = vec![lit(var(c), false)];
+                clause.extend(partners[side][&c].iter().map(|&d| lit(var(d), true)));
+                self.add(&clause);
+            }
+            let vs: Vec<i32> = comps.iter().map(|&c| var(c)).collect();
+            self.at_most_one(&vs);
+            sides[side] = comps;
+        }
+        for &a in &sides[0] {
+            for &b in &sides[1] {
+                if !valid.contains(&(a, b)) {
+                    self.add(&[lit(var(a), false), lit(var(b), false)]);
+                }
+            }
+        }
     }
 
     /// The progress clause of step `i`: some fact of `P_i` is true at `i` and false at `i - 1`
@@ -437,7 +580,8 @@ impl SatExtractor {
 
     fn encode_forward(&mut self, g: &PlanningGraph, i: usize, ops: &[(u32, i32)], var_of: &[i32]) {
         for &(op, v) in ops {
-            for &e in &g.op_add[op as usize] {
+            for k in 0..self.unit_add(g, op).len() {
+                let e = self.unit_add(g, op)[k];
                 let ev = self.fact_var[i][e as usize];
                 if ev != 0 {
                     self.add(&[lit(v, false), lit(ev, true)]);
@@ -678,6 +822,33 @@ impl SatExtractor {
         v != 0 && self.solver.value(lit(v, true)) == Some(true)
     }
 
+    /// The actions of layer `A_l` true in the model, in the layer's unit order: an action's
+    /// own variable, or the pair of true components of a split schema.
+    fn true_actions(&self, l: usize) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut open: HashMap<u32, [Option<u32>; 2]> = HashMap::new();
+        for &(u, v) in &self.op_var[l] {
+            if !self.holds(v) {
+                continue;
+            }
+            match (u as usize).checked_sub(self.n_ops) {
+                None => out.push(u),
+                Some(c) => {
+                    let c = c as u32;
+                    // Which schema and side: find an action that has this component.
+                    let (s, side) = self.split.component_home(c);
+                    let e = open.entry(s).or_default();
+                    e[side] = Some(c);
+                    if let [Some(a), Some(b)] = *e {
+                        let act = self.split.action_of[&[a, b]];
+                        out.push(self.n_ops as u32 - self.split.of_action.len() as u32 + act);
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Read the plan off the model, backwards from the goals at level `t`: a needed fact is
     /// kept by its no-op when `p@{i-1}` is true, else by the first true action adding it.
     fn decode(&self, g: &PlanningGraph, t: usize, goals: &[u32]) -> Vec<Vec<u32>> {
@@ -685,6 +856,7 @@ impl SatExtractor {
         let mut needed: Vec<u32> = goals.to_vec();
         let mut achieved = vec![false; g.n_facts];
         let mut is_needed = vec![false; g.n_facts];
+        let layer_ops: Vec<Vec<u32>> = (0..t).map(|l| self.true_actions(l)).collect();
         for i in (1..=t).rev() {
             achieved.iter_mut().for_each(|x| *x = false);
             let mut chosen: Vec<u32> = Vec::new();
@@ -704,10 +876,10 @@ impl SatExtractor {
                     need_below(f, &mut below);
                     continue;
                 }
-                let by = self.op_var[i - 1]
+                let by = layer_ops[i - 1]
                     .iter()
-                    .find(|&&(op, v)| g.op_add[op as usize].contains(&f) && self.holds(v));
-                if let Some(&(op, _)) = by {
+                    .find(|&&op| g.op_add[op as usize].contains(&f));
+                if let Some(&op) = by {
                     chosen.push(op);
                     for &e in &g.op_add[op as usize] {
                         achieved[e as usize] = true;
@@ -748,6 +920,8 @@ mod tests {
             used: Vec::new(),
             cone: None,
             first_stage: FirstStage::ConeThenWhole,
+            split: Split::default(),
+            n_ops: 0,
         }
     }
 
@@ -775,7 +949,7 @@ mod tests {
                 format!("{data}/{domain}/{problem}.pddl"),
             )
             .unwrap();
-            let symmetry = crate::symmetry::interchangeable_objects(&task);
+            let prep = SatTask::new(&task, SatActions::Direct);
             let mut g = PlanningGraph::new(&task);
             let mut smaller = false;
             for t in 1.. {
@@ -791,7 +965,7 @@ mod tests {
                 smaller |= cone_ops < whole_ops;
                 let mut answers = Vec::new();
                 for c in [None, Some(cone)] {
-                    let mut s = SatExtractor::new(&g, &symmetry);
+                    let mut s = SatExtractor::new(&g, &prep);
                     s.restart(&g, c);
                     let (steps, stage) = s.solve_stage(&g, None, t, &task.goal);
                     if let Some(steps) = steps {
@@ -812,6 +986,111 @@ mod tests {
                 }
             }
             assert!(smaller, "{domain} {problem}: the cone left nothing out");
+        }
+    }
+
+    #[test]
+    fn split_components_give_the_direct_answer_at_every_stage() {
+        let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/pddl");
+        let problems = [
+            ("miconic", "s3-0"),
+            ("miconic", "s4-2"),
+            ("freecell", "p01"),
+            ("blocks", "probBLOCKS-5-0"),
+        ];
+        for (domain, problem) in problems {
+            let (d, p, task) = crate::load(
+                format!("{data}/{domain}/domain.pddl"),
+                format!("{data}/{domain}/{problem}.pddl"),
+            )
+            .unwrap();
+            let preps = [
+                SatTask::new(&task, SatActions::Direct),
+                SatTask::new(&task, SatActions::Split),
+            ];
+            let mut g = PlanningGraph::new(&task);
+            let mut fewer = false;
+            for t in 1.. {
+                g.expand(usize::MAX, None).unwrap();
+                if !g.all_present(t, &task.goal) || !g.pairwise_non_mutex(t, &task.goal) {
+                    continue;
+                }
+                let mut answers = Vec::new();
+                let mut vars = Vec::new();
+                for prep in &preps {
+                    let mut s = SatExtractor::new(&g, prep);
+                    s.restart(&g, None);
+                    let (steps, stage) = s.solve_stage(&g, None, t, &task.goal);
+                    if let Some(steps) = steps {
+                        assert_eq!(steps.len(), t);
+                        let plan = crate::Plan {
+                            steps: steps
+                                .into_iter()
+                                .map(|s| s.into_iter().map(|op| op as usize - g.n_facts).collect())
+                                .collect(),
+                        };
+                        crate::validate_plan(&d, &p, &plan.ipc_calls(&task))
+                            .unwrap_or_else(|e| panic!("{domain} {problem} stage {t}: {e}"));
+                    }
+                    answers.push(stage.answer);
+                    vars.push(s.op_var.iter().map(Vec::len).sum::<usize>());
+                }
+                assert_eq!(answers[0], answers[1], "{domain} {problem} stage {t}");
+                fewer |= vars[1] < vars[0];
+                if answers[0] == SatAnswer::Sat {
+                    break;
+                }
+            }
+            // Blocks' schemas name their objects together: nothing splits there.
+            assert_eq!(fewer, domain != "blocks", "{domain} {problem}");
+        }
+    }
+
+    #[test]
+    fn actions_that_can_run_together_keep_their_own_variables() {
+        // Lamps: `(switch ?l ?h)` splits into a lamp part and a hand part. With two free hands,
+        // two switches run in one step, so in that layer the schema is not encoded by its
+        // components (they would allow one switch per step: a two-step plan). With one hand
+        // busy at first, the switches of the first layer all need `(free h1)` and clash, and
+        // the components stand for them there.
+        let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
+        for (problem, steps) in [("lamps-two-hands", 1), ("lamps-busy-hand", 2)] {
+            let (_, _, task) = crate::load(
+                format!("{data}/lamps-domain.pddl"),
+                format!("{data}/{problem}.pddl"),
+            )
+            .unwrap();
+            // The objects are interchangeable: without symmetry clauses, so that `switch` splits.
+            let prep = SatTask {
+                symmetry: Vec::new(),
+                split: Split::new(&task, &[]),
+            };
+            assert!(!prep.split.is_empty(), "{problem}");
+            let mut g = PlanningGraph::new(&task);
+            let mut s = SatExtractor::new(&g, &prep);
+            s.restart(&g, None);
+            let mut components = 0;
+            for t in 1..=steps {
+                g.expand(usize::MAX, None).unwrap();
+                if !g.all_present(t, &task.goal) || !g.pairwise_non_mutex(t, &task.goal) {
+                    continue;
+                }
+                let (plan, stage) = s.solve_stage(&g, None, t, &task.goal);
+                let expected = if t == steps {
+                    SatAnswer::Sat
+                } else {
+                    SatAnswer::Unsat
+                };
+                assert_eq!(stage.answer, expected, "{problem} stage {t}");
+                assert_eq!(plan.is_some(), t == steps);
+            }
+            for layer in &s.op_var {
+                components += layer
+                    .iter()
+                    .filter(|&&(u, _)| u as usize >= s.n_ops)
+                    .count();
+            }
+            assert_eq!(components > 0, problem == "lamps-busy-hand", "{problem}");
         }
     }
 

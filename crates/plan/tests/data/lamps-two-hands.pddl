@@ -1,0 +1,5 @@
+(define (problem lamps-two-hands)
+  (:domain lamps)
+  (:objects l1 l2 l3 h1 h2)
+  (:init (off l1) (off l2) (off l3) (free h1) (free h2))
+  (:goal (and (on l1) (on l2))))
