@@ -65,11 +65,11 @@
 //! A model is decoded backwards from the goals, no-op first (as Graphplan's extraction tries
 //! achievers): actions true in the model but not needed for a goal are dropped.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use fixedbitset::FixedBitSet;
 
+use crate::fxhash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use crate::graph::PlanningGraph;
 use crate::ground::GroundTask;
 use crate::split::Split;
@@ -478,7 +478,7 @@ impl SatExtractor {
     /// partners, and the converse; `¬c_A ∨ ¬c_B` for a pair that is no action here).
     fn encode_components(&mut self, g: &PlanningGraph, s: u32, chosen: &[usize], var_of: &[i32]) {
         let mut partners: [HashMap<u32, Vec<u32>>; 2] = Default::default();
-        let mut valid = std::collections::HashSet::new();
+        let mut valid = HashSet::default();
         for &op in chosen {
             if let Some((t, [a, b])) = self.split.of_op(op, g.n_facts) {
                 if t == s {
@@ -826,7 +826,7 @@ impl SatExtractor {
     /// own variable, or the pair of true components of a split schema.
     fn true_actions(&self, l: usize) -> Vec<u32> {
         let mut out = Vec::new();
-        let mut open: HashMap<u32, [Option<u32>; 2]> = HashMap::new();
+        let mut open: HashMap<u32, [Option<u32>; 2]> = HashMap::default();
         for &(u, v) in &self.op_var[l] {
             if !self.holds(v) {
                 continue;

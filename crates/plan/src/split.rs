@@ -10,8 +10,7 @@
 //! that condition layer by layer (every two of the layer's actions of the schema mutex) and
 //! falls back to a variable per action where it fails.
 
-use std::collections::HashMap;
-
+use crate::fxhash::FxHashMap as HashMap;
 use crate::graph::PlanningGraph;
 use crate::ground::GroundTask;
 
@@ -100,7 +99,7 @@ impl Split {
             of_action: vec![None; task.actions.len()],
             ..Split::default()
         };
-        let mut by_schema: HashMap<&str, Vec<u32>> = HashMap::new();
+        let mut by_schema: HashMap<&str, Vec<u32>> = HashMap::default();
         let mut order = Vec::new();
         for (a, act) in task.actions.iter().enumerate() {
             let e = by_schema.entry(act.schema.as_str()).or_default();
@@ -133,7 +132,7 @@ impl Split {
         // `to[c]`: the merged id of component `c`; `first[id]`: the first component with it.
         let mut to: Vec<u32> = Vec::with_capacity(self.len());
         let mut first: Vec<usize> = Vec::new();
-        let mut canon: HashMap<ComponentKey, u32> = HashMap::new();
+        let mut canon: HashMap<ComponentKey, u32> = HashMap::default();
         for (c, &(s, side)) in self.home.iter().enumerate() {
             let key = (side, &self.pre[c][..], &self.add[c][..], &self.del[c][..]);
             let next = first.len() as u32;
@@ -192,6 +191,7 @@ impl Split {
         }
         // Parameters named together by a fact are in one part.
         let mut parent: Vec<usize> = (0..k).collect();
+        let mut groups = k;
         let positions = |act: &crate::ground::GroundAction, f: u32| -> Vec<usize> {
             (0..k)
                 .filter(|&j| args[f as usize].contains(&act.args[j].as_str()))
@@ -203,8 +203,14 @@ impl Split {
                 let ps = positions(act, f);
                 for w in ps.windows(2) {
                     let (x, y) = (find(&mut parent, w[0]), find(&mut parent, w[1]));
-                    parent[x] = y;
+                    if x != y {
+                        parent[x] = y;
+                        groups -= 1;
+                    }
                 }
+            }
+            if groups == 1 {
+                return;
             }
         }
         let root0 = find(&mut parent, 0);
@@ -214,7 +220,7 @@ impl Split {
         }
         // Components keyed by (part, the part's arguments).
         let base = self.pre.len() as u32;
-        let mut keys: HashMap<(bool, Vec<&str>), u32> = HashMap::new();
+        let mut keys: HashMap<(bool, Vec<&str>), u32> = HashMap::default();
         let mut facts: Vec<[Vec<u32>; 3]> = Vec::new();
         let mut comps_of = Vec::with_capacity(acts.len());
         for &a in acts {
@@ -286,7 +292,7 @@ impl Split {
         if self.is_empty() {
             return Vec::new();
         }
-        let mut per: HashMap<u32, Vec<[u32; 2]>> = HashMap::new();
+        let mut per: HashMap<u32, Vec<[u32; 2]>> = HashMap::default();
         for &op in chosen {
             if let Some((s, pair)) = self.of_op(op, g.n_facts) {
                 per.entry(s).or_default().push(pair);
