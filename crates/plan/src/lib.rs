@@ -29,7 +29,8 @@
 //!
 //! Modules, each readable alone: [`pddl`] (tokenizer, parser → AST), [`ground`] (typed
 //! instantiation, pruning), [`graph`] ([`PlanningGraph`], [`Level`], [`Mutex`]), [`extract`]
-//! (backward search with memoisation, Blum–Furst termination), [`search`] (baselines),
+//! (backward search with memoisation, Blum–Furst termination), [`sat`] (extraction as SAT; its
+//! split actions in [`split`], its symmetry classes in [`symmetry`]), [`search`] (baselines),
 //! [`validate`] (plan simulation, IPC plan files), [`diagnostics`] (per-level table, exact
 //! reachability), [`bench`] (suite runner).
 

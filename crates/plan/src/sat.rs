@@ -835,13 +835,14 @@ impl SatExtractor {
                 None => out.push(u),
                 Some(c) => {
                     let c = c as u32;
-                    // Which schema and side: find an action that has this component.
-                    let (s, side) = self.split.component_home(c);
-                    let e = open.entry(s).or_default();
+                    let (family, side) = self.split.component_home(c);
+                    let e = open.entry(family).or_default();
                     e[side] = Some(c);
                     if let [Some(a), Some(b)] = *e {
-                        let act = self.split.action_of[&[a, b]];
-                        out.push(self.n_ops as u32 - self.split.of_action.len() as u32 + act);
+                        // The clauses exclude every pair that is no action of the layer.
+                        let act = self.split.action_of[&[a, b]] as usize;
+                        let n_facts = self.n_ops - self.split.of_action.len();
+                        out.push((n_facts + act) as u32);
                     }
                 }
             }

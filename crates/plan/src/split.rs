@@ -6,9 +6,11 @@
 //! `(lift-at ?f2)`. Each ground action is then the conjunction of two *components*, one per
 //! part (`up-from f1`, `up-to f2`), and each component carries the facts of its part. Where at
 //! most one action of the schema can run in a step, a variable per component stands for the
-//! actions: `|A| + |B|` variables instead of `|A| · |B|`. The encoder ([`crate::sat`]) checks
-//! that condition layer by layer (every two of the layer's actions of the schema mutex) and
-//! falls back to a variable per action where it fails.
+//! actions: `|A| + |B|` variables instead of `|A| · |B|`. Components with the same side and facts
+//! in two schemas are one (miconic's `up` and `down` leave `f1` alike), and such schemas form one
+//! *family*. The encoder ([`crate::sat`]) checks the condition layer by layer
+//! ([`Split::exclusive_families`]: every two of the layer's actions of the family mutex) and
+//! keeps a variable per action where it fails.
 
 use crate::fxhash::FxHashMap as HashMap;
 use crate::graph::PlanningGraph;
@@ -17,18 +19,19 @@ use crate::ground::GroundTask;
 /// The schemas whose actions split into two components, and those components.
 #[derive(Debug, Clone, Default)]
 pub struct Split {
-    /// Per ground action (index into `task.actions`): its schema's index in `schemas` and its
-    /// two components, when the schema splits.
+    /// Per ground action (index into `task.actions`): its family's index in `families` and
+    /// its two components, when its schema splits.
     pub of_action: Vec<Option<(u32, [u32; 2])>>,
-    /// Per splitting schema: its ground actions.
-    pub schemas: Vec<Vec<u32>>,
+    /// Per family (the splitting schemas that share a component; before
+    /// `merge_families`, per splitting schema): its ground actions.
+    pub families: Vec<Vec<u32>>,
     /// Per component: the facts it needs, adds and deletes.
     pub pre: Vec<Vec<u32>>,
     pub add: Vec<Vec<u32>>,
     pub del: Vec<Vec<u32>>,
     /// The ground action made of two components.
     pub action_of: HashMap<[u32; 2], u32>,
-    /// Per component: its schema and side (0: the part of the first parameter).
+    /// Per component: its family and side (0: the part of the first parameter).
     pub home: Vec<(u32, usize)>,
 }
 
@@ -45,6 +48,10 @@ fn fact_args(name: &str) -> Vec<&str> {
     words
 }
 
+/// The most actions of a family whose mutexes [`exclusive`] tests pair by pair, when neither
+/// side decides them (quadratic; above it the family keeps a variable per action in that layer).
+const MAX_PAIRWISE: usize = 512;
+
 /// Are the actions `pairs` (component pairs) pairwise mutex, `clash` deciding two components?
 fn exclusive(pairs: &[[u32; 2]], clash: &dyn Fn(usize, usize) -> bool) -> bool {
     for side in 0..2 {
@@ -60,7 +67,7 @@ fn exclusive(pairs: &[[u32; 2]], clash: &dyn Fn(usize, usize) -> bool) -> bool {
             return true;
         }
     }
-    if pairs.len() > 4096 {
+    if pairs.len() > MAX_PAIRWISE {
         return false;
     }
     let mutex = |p: [u32; 2], q: [u32; 2]| {
@@ -128,7 +135,7 @@ impl Split {
     /// `up-from f` and `down-from f`) become one; schemas that share a component form one
     /// family, whose actions the encoder treats as one splitting schema.
     fn merge_families(&mut self) {
-        let mut parent: Vec<usize> = (0..self.schemas.len()).collect();
+        let mut parent: Vec<usize> = (0..self.families.len()).collect();
         // `to[c]`: the merged id of component `c`; `first[id]`: the first component with it.
         let mut to: Vec<u32> = Vec::with_capacity(self.len());
         let mut first: Vec<usize> = Vec::new();
@@ -148,16 +155,16 @@ impl Split {
         }
         drop(canon);
         // Families: the classes of schemas, numbered in schema order.
-        let mut family = vec![u32::MAX; self.schemas.len()];
+        let mut family = vec![u32::MAX; self.families.len()];
         let mut families: Vec<Vec<u32>> = Vec::new();
-        for s in 0..self.schemas.len() {
+        for s in 0..self.families.len() {
             let r = find(&mut parent, s);
             if family[r] == u32::MAX {
                 family[r] = families.len() as u32;
                 families.push(Vec::new());
             }
             family[s] = family[r];
-            families[family[s] as usize].extend_from_slice(&self.schemas[s]);
+            families[family[s] as usize].extend_from_slice(&self.families[s]);
         }
         let home = first
             .iter()
@@ -171,7 +178,7 @@ impl Split {
             take(&mut self.del),
         );
         self.home = home;
-        self.schemas = families;
+        self.families = families;
         self.action_of.clear();
         for (a, entry) in self.of_action.iter_mut().enumerate() {
             if let Some((s, [x, y])) = *entry {
@@ -265,8 +272,8 @@ impl Split {
         if facts.len() >= acts.len() {
             return;
         }
-        let schema = self.schemas.len() as u32;
-        self.schemas.push(acts.to_vec());
+        let schema = self.families.len() as u32;
+        self.families.push(acts.to_vec());
         let first_b = comps_of_sides(&keys);
         for (local, [pre, add, del]) in facts.into_iter().enumerate() {
             self.home.push((schema, usize::from(first_b[local])));
