@@ -933,6 +933,24 @@ mod tests {
         s.solver.solve_with(assumptions) == Some(true)
     }
 
+    /// Validate decoded steps (graph operator indices) as a plan of the task (`label` names it
+    /// in the panic).
+    fn validate_steps(
+        (d, p, task): &(&crate::Domain, &crate::Problem, &GroundTask),
+        g: &PlanningGraph,
+        steps: Vec<Vec<u32>>,
+        label: &str,
+    ) {
+        let plan = crate::Plan {
+            steps: steps
+                .into_iter()
+                .map(|s| s.into_iter().map(|op| op as usize - g.n_facts).collect())
+                .collect(),
+        };
+        crate::validate_plan(d, p, &plan.ipc_calls(task))
+            .unwrap_or_else(|e| panic!("{label}: {e}"));
+    }
+
     #[test]
     fn the_cone_gives_the_whole_graphs_answer_at_every_stage() {
         let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/pddl");
@@ -970,14 +988,7 @@ mod tests {
                     s.restart(&g, c);
                     let (steps, stage) = s.solve_stage(&g, None, t, &task.goal);
                     if let Some(steps) = steps {
-                        let plan = crate::Plan {
-                            steps: steps
-                                .into_iter()
-                                .map(|s| s.into_iter().map(|op| op as usize - g.n_facts).collect())
-                                .collect(),
-                        };
-                        crate::validate_plan(&d, &p, &plan.ipc_calls(&task))
-                            .unwrap_or_else(|e| panic!("{domain} {problem} stage {t}: {e}"));
+                        validate_steps(&(&d, &p, &task), &g, steps, &format!("{problem} {t}"));
                     }
                     answers.push(stage.answer);
                 }
@@ -1024,14 +1035,7 @@ mod tests {
                     let (steps, stage) = s.solve_stage(&g, None, t, &task.goal);
                     if let Some(steps) = steps {
                         assert_eq!(steps.len(), t);
-                        let plan = crate::Plan {
-                            steps: steps
-                                .into_iter()
-                                .map(|s| s.into_iter().map(|op| op as usize - g.n_facts).collect())
-                                .collect(),
-                        };
-                        crate::validate_plan(&d, &p, &plan.ipc_calls(&task))
-                            .unwrap_or_else(|e| panic!("{domain} {problem} stage {t}: {e}"));
+                        validate_steps(&(&d, &p, &task), &g, steps, &format!("{problem} {t}"));
                     }
                     answers.push(stage.answer);
                     vars.push(s.op_var.iter().map(Vec::len).sum::<usize>());
