@@ -65,6 +65,7 @@
 //! A model is decoded backwards from the goals, no-op first (as Graphplan's extraction tries
 //! achievers): actions true in the model but not needed for a goal are dropped.
 
+use std::rc::Rc;
 use std::time::Instant;
 
 use fixedbitset::FixedBitSet;
@@ -91,7 +92,8 @@ pub enum SatActions {
 pub struct SatTask {
     /// [`crate::symmetry::interchangeable_objects`].
     pub symmetry: Vec<Vec<Vec<u32>>>,
-    pub split: Split,
+    /// Shared by the goal-cone graph's extractor and the full graph's (not copied).
+    pub split: Rc<Split>,
 }
 
 impl SatTask {
@@ -101,9 +103,9 @@ impl SatTask {
             // The symmetry clauses name actions: their schemas are not split.
             SatActions::Split => {
                 let named: Vec<u32> = symmetry.iter().flatten().flatten().copied().collect();
-                Split::new(task, &named)
+                Rc::new(Split::new(task, &named))
             }
-            SatActions::Direct => Split::default(),
+            SatActions::Direct => Rc::default(),
         };
         SatTask { symmetry, split }
     }
@@ -199,7 +201,7 @@ pub struct SatExtractor {
     first_stage: FirstStage,
     /// Schemas whose actions may be encoded by their two components ([`crate::split`]);
     /// component `c` is unit `n_ops + c` in `need`, `adds`, `dels` and `var_of`.
-    split: Split,
+    split: Rc<Split>,
     n_ops: usize,
 }
 
@@ -250,7 +252,7 @@ impl SatExtractor {
     /// The extractor of `g`, a planning graph of a task, with what the encoding takes from
     /// that task (`prep`: its symmetry classes and split schemas).
     pub fn new(g: &PlanningGraph, prep: &SatTask) -> Self {
-        let split = prep.split.clone();
+        let split = Rc::clone(&prep.split);
         let classes: Vec<Vec<Vec<u32>>> = prep
             .symmetry
             .iter()
@@ -400,12 +402,12 @@ impl SatExtractor {
                 _ => units.push(op as u32),
             }
         }
+        let split = Rc::clone(&self.split);
         for &u in &units {
             let v = self.new_var();
             var_of[u as usize] = v;
             ops.push((u, v));
-            for k in 0..self.unit_pre(g, u).len() {
-                let p = self.unit_pre(g, u)[k];
+            for &p in split.unit_pre(g, u) {
                 let pv = self.fact_var[i - 1][p as usize];
                 self.add(&[lit(v, false), lit(pv, true)]);
             }
@@ -456,21 +458,6 @@ impl SatExtractor {
         self.encode_forward(g, i, &ops, &var_of);
         self.op_var.push(ops);
         true
-    }
-
-    /// The facts unit `u` needs: an action's preconditions, or a component's.
-    fn unit_pre<'a>(&'a self, g: &'a PlanningGraph, u: u32) -> &'a [u32] {
-        match (u as usize).checked_sub(self.n_ops) {
-            Some(c) => &self.split.pre[c],
-            None => &g.op_pre[u as usize],
-        }
-    }
-
-    fn unit_add<'a>(&'a self, g: &'a PlanningGraph, u: u32) -> &'a [u32] {
-        match (u as usize).checked_sub(self.n_ops) {
-            Some(c) => &self.split.add[c],
-            None => &g.op_add[u as usize],
-        }
     }
 
     /// The components of schema `s` stand for its actions among `chosen`: at most one
@@ -579,9 +566,9 @@ impl SatExtractor {
     }
 
     fn encode_forward(&mut self, g: &PlanningGraph, i: usize, ops: &[(u32, i32)], var_of: &[i32]) {
+        let split = Rc::clone(&self.split);
         for &(op, v) in ops {
-            for k in 0..self.unit_add(g, op).len() {
-                let e = self.unit_add(g, op)[k];
+            for &e in split.unit_add(g, op) {
                 let ev = self.fact_var[i][e as usize];
                 if ev != 0 {
                     self.add(&[lit(v, false), lit(ev, true)]);
@@ -921,7 +908,7 @@ mod tests {
             used: Vec::new(),
             cone: None,
             first_stage: FirstStage::ConeThenWhole,
-            split: Split::default(),
+            split: Rc::default(),
             n_ops: 0,
         }
     }
@@ -1068,7 +1055,7 @@ mod tests {
             // The objects are interchangeable: without symmetry clauses, so that `switch` splits.
             let prep = SatTask {
                 symmetry: Vec::new(),
-                split: Split::new(&task, &[]),
+                split: Rc::new(Split::new(&task, &[])),
             };
             assert!(!prep.split.is_empty(), "{problem}");
             let mut g = PlanningGraph::new(&task);

@@ -31,8 +31,9 @@ pub struct Split {
     pub del: Vec<Vec<u32>>,
     /// The ground action made of two components.
     pub action_of: HashMap<[u32; 2], u32>,
-    /// Per component: its family and side (0: the part of the first parameter).
-    pub home: Vec<(u32, usize)>,
+    /// Per component: its family and side (0: the part of the first parameter); read it with
+    /// [`Split::component_home`].
+    home: Vec<(u32, usize)>,
 }
 
 /// The objects a fact names: `(on a b)` → `a b`, `(not (at t l))` → `t l`.
@@ -79,15 +80,6 @@ fn exclusive(pairs: &[[u32; 2]], clash: &dyn Fn(usize, usize) -> bool) -> bool {
 
 /// A component's identity across schemas: its side and the facts it needs, adds and deletes.
 type ComponentKey<'a> = (usize, &'a [u32], &'a [u32], &'a [u32]);
-
-/// Per local component index: whether it is of the second part.
-fn comps_of_sides(keys: &HashMap<(bool, Vec<&str>), u32>) -> Vec<bool> {
-    let mut side = vec![false; keys.len()];
-    for (&(is_a, _), &c) in keys {
-        side[c as usize] = !is_a;
-    }
-    side
-}
 
 fn find(parent: &mut [usize], x: usize) -> usize {
     let mut r = x;
@@ -228,7 +220,8 @@ impl Split {
         // Components keyed by (part, the part's arguments).
         let base = self.pre.len() as u32;
         let mut keys: HashMap<(bool, Vec<&str>), u32> = HashMap::default();
-        let mut facts: Vec<[Vec<u32>; 3]> = Vec::new();
+        // Per local component: its side and its facts (pre, add, del).
+        let mut facts: Vec<(usize, [Vec<u32>; 3])> = Vec::new();
         let mut comps_of = Vec::with_capacity(acts.len());
         for &a in acts {
             let act = &task.actions[a as usize];
@@ -252,8 +245,8 @@ impl Split {
                 let next = keys.len() as u32;
                 let c = *keys.entry((side == 0, key_args)).or_insert(next);
                 if c == next {
-                    facts.push(p.clone());
-                } else if facts[c as usize] != *p {
+                    facts.push((side, p.clone()));
+                } else if facts[c as usize].1 != *p {
                     return; // the component's facts depend on the other part
                 }
                 pair[side] = c;
@@ -274,9 +267,8 @@ impl Split {
         }
         let schema = self.families.len() as u32;
         self.families.push(acts.to_vec());
-        let first_b = comps_of_sides(&keys);
-        for (local, [pre, add, del]) in facts.into_iter().enumerate() {
-            self.home.push((schema, usize::from(first_b[local])));
+        for (side, [pre, add, del]) in facts {
+            self.home.push((schema, side));
             self.pre.push(pre);
             self.add.push(add);
             self.del.push(del);
@@ -327,6 +319,23 @@ impl Split {
             .collect();
         out.sort_unstable();
         out
+    }
+
+    /// The facts unit `u` of an encoded layer of `g` needs: an operator's preconditions, or for
+    /// `u = g.n_ops + c`, component `c`'s (the encoder numbers components after the operators).
+    pub fn unit_pre<'a>(&'a self, g: &'a PlanningGraph, u: u32) -> &'a [u32] {
+        match (u as usize).checked_sub(g.n_ops) {
+            Some(c) => &self.pre[c],
+            None => &g.op_pre[u as usize],
+        }
+    }
+
+    /// The facts unit `u` adds (as [`Split::unit_pre`]).
+    pub fn unit_add<'a>(&'a self, g: &'a PlanningGraph, u: u32) -> &'a [u32] {
+        match (u as usize).checked_sub(g.n_ops) {
+            Some(c) => &self.add[c],
+            None => &g.op_add[u as usize],
+        }
     }
 
     /// The family and components of operator `op` of a planning graph with `n_facts` facts
