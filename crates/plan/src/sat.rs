@@ -43,14 +43,15 @@
 //!   compares them stage by stage). Miconic s7-4: 9,535 → 3,025 variables at stage 22,
 //!   2.9 → 1.3 s of CPU (docs/planning-sat.md).
 //!
-//! - initial state: `p@0` for every fact of `P_0` (units). Level 0 used to be free ("`p` used
-//!   at level 0"), so the solver could not propagate the initial state forwards. The units keep
+//! - initial state: `p@0` for every fact of `P_0` (units). Without them level 0 is free ("`p`
+//!   used at level 0", the backward view) and the solver cannot propagate the initial state
+//!   forwards; it has to find it by search. The units keep
 //!   every stage's answer: take a model of stage `t` and run its true actions from the initial
 //!   state; every fact true in the model holds in that run (backward support and deleter
 //!   clauses, by induction on the level), so the run is a valid parallel plan of `t` steps, and
 //!   the assignment "`p@i` = `p` holds after `i` steps" (the model's action, component and
 //!   symmetry variables unchanged) satisfies every clause above, the progress clauses because
-//!   every shorter stage failed. It makes every initial fact true. Freecell 3-4: 0.86 → 0.21 s
+//!   every shorter stage failed. It makes every initial fact true. Freecell 3-4: 0.87 → 0.24 s
 //!   of CPU (docs/planning-sat.md, "Measured: the initial state as units").
 //!
 //! Goals are not clauses: stage `t` solves under the assumptions `g@t`, so the clauses of every
@@ -933,6 +934,16 @@ mod tests {
         s.solver.solve_with(assumptions) == Some(true)
     }
 
+    /// A problem of the shared suite (`data/pddl/DOMAIN/PROBLEM.pddl`), loaded and grounded.
+    fn suite_task(domain: &str, problem: &str) -> (crate::Domain, crate::Problem, GroundTask) {
+        let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/pddl");
+        crate::load(
+            format!("{data}/{domain}/domain.pddl"),
+            format!("{data}/{domain}/{problem}.pddl"),
+        )
+        .unwrap()
+    }
+
     /// Validate decoded steps (graph operator indices) as a plan of the task (`label` names it
     /// in the panic).
     fn validate_steps(
@@ -953,7 +964,6 @@ mod tests {
 
     #[test]
     fn the_cone_gives_the_whole_graphs_answer_at_every_stage() {
-        let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/pddl");
         let problems = [
             ("gripper", "prob01"),
             ("blocks", "probBLOCKS-5-0"),
@@ -963,11 +973,7 @@ mod tests {
             ("freecell", "p01"),
         ];
         for (domain, problem) in problems {
-            let (d, p, task) = crate::load(
-                format!("{data}/{domain}/domain.pddl"),
-                format!("{data}/{domain}/{problem}.pddl"),
-            )
-            .unwrap();
+            let (d, p, task) = suite_task(domain, problem);
             let prep = SatTask::new(&task, SatActions::Direct);
             let mut g = PlanningGraph::new(&task);
             let mut smaller = false;
@@ -1006,17 +1012,12 @@ mod tests {
         // Every initial fact is true at level 0 in the model of the first satisfiable stage
         // (before the units, a fact no plan step needed was free there, and CaDiCaL's phase
         // left it false), and the stage with one of them assumed false has no model.
-        let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/pddl");
         for (domain, problem) in [
             ("logistics98", "prob01"),
             ("depot", "p01"),
             ("gripper", "prob01"),
         ] {
-            let (_, _, task) = crate::load(
-                format!("{data}/{domain}/domain.pddl"),
-                format!("{data}/{domain}/{problem}.pddl"),
-            )
-            .unwrap();
+            let (_, _, task) = suite_task(domain, problem);
             let prep = SatTask::new(&task, SatActions::Split);
             let mut g = PlanningGraph::new(&task);
             let mut s = SatExtractor::new(&g, &prep);
@@ -1057,7 +1058,6 @@ mod tests {
 
     #[test]
     fn split_components_give_the_direct_answer_at_every_stage() {
-        let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/pddl");
         let problems = [
             ("miconic", "s3-0"),
             ("miconic", "s4-2"),
@@ -1065,11 +1065,7 @@ mod tests {
             ("blocks", "probBLOCKS-5-0"),
         ];
         for (domain, problem) in problems {
-            let (d, p, task) = crate::load(
-                format!("{data}/{domain}/domain.pddl"),
-                format!("{data}/{domain}/{problem}.pddl"),
-            )
-            .unwrap();
+            let (d, p, task) = suite_task(domain, problem);
             let preps = [
                 SatTask::new(&task, SatActions::Direct),
                 SatTask::new(&task, SatActions::Split),
