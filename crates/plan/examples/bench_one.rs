@@ -5,13 +5,15 @@
 //! cargo run -p superpose-plan --release --example bench_one -- DOMAIN PROBLEM ALGO [WALL_S]
 //! ```
 //!
-//! `ALGO` is an `--algo` name, or `graphplan-sat-direct`: graphplan-sat with a variable per
-//! ground action (no split components; the ablation baseline of docs/planning-sat.md).
+//! `ALGO` is an `--algo` name, or one of graphplan-sat's ablation baselines
+//! (docs/planning-sat.md): `graphplan-sat-direct`, a variable per ground action (no split
+//! components); `graphplan-sat-forward`, the encoding grown at the goals' end only (not
+//! double-ended).
 
 use std::path::Path;
 
 use superpose_plan::bench::run_problem;
-use superpose_plan::sat::SatActions;
+use superpose_plan::sat::{SatActions, SatGrowth};
 use superpose_plan::{parse_domain, Algo, Limits};
 
 fn main() -> std::process::ExitCode {
@@ -20,9 +22,10 @@ fn main() -> std::process::ExitCode {
         eprintln!("usage: bench_one DOMAIN PROBLEM ALGO [WALL_S]");
         return std::process::ExitCode::from(2);
     }
-    let (name, sat_actions) = match args[2].as_str() {
-        "graphplan-sat-direct" => ("graphplan-sat", SatActions::Direct),
-        name => (name, SatActions::Split),
+    let (name, sat_actions, sat_growth) = match args[2].as_str() {
+        "graphplan-sat-direct" => ("graphplan-sat", SatActions::Direct, SatGrowth::default()),
+        "graphplan-sat-forward" => ("graphplan-sat", SatActions::Split, SatGrowth::Forward),
+        name => (name, SatActions::Split, SatGrowth::default()),
     };
     let Some(algo) = Algo::ALL.into_iter().find(|a| a.name() == name) else {
         eprintln!("unknown algorithm {}", args[2]);
@@ -51,16 +54,19 @@ fn main() -> std::process::ExitCode {
         algo,
         &Limits {
             sat_actions,
+            sat_growth,
             ..Limits::with_time(wall)
         },
     );
+    // The row names the ablation it ran.
     let line = r.to_csv_line();
-    match sat_actions {
-        SatActions::Direct => println!(
+    if name != args[2] {
+        println!(
             "{}",
-            line.replacen(",graphplan-sat,", ",graphplan-sat-direct,", 1)
-        ),
-        SatActions::Split => println!("{line}"),
+            line.replacen(",graphplan-sat,", &format!(",{},", args[2]), 1)
+        );
+    } else {
+        println!("{line}");
     }
     std::process::ExitCode::SUCCESS
 }

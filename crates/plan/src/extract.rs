@@ -229,7 +229,10 @@ fn graphplan_with(task: &GroundTask, limits: &Limits, search: Search) -> Graphpl
     // What SAT's encoding takes from the task, found once for the goal-cone graph and the
     // full graph.
     let prep = match search {
-        Search::Sat => SatTask::new(task, limits.sat_actions),
+        Search::Sat => SatTask {
+            growth: limits.sat_growth,
+            ..SatTask::new(task, limits.sat_actions)
+        },
         _ => SatTask::default(),
     };
     let on_cone = match search {

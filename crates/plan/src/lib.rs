@@ -98,6 +98,9 @@ pub struct Limits {
     /// graphplan-sat: how ground actions become variables (split components by default; the
     /// direct representation, a variable per action, is the ablation baseline).
     pub sat_actions: sat::SatActions,
+    /// graphplan-sat: how the encoding grows over the stages (double-ended once the graph has
+    /// levelled off; forward only is the ablation baseline).
+    pub sat_growth: sat::SatGrowth,
 }
 
 impl Default for Limits {
@@ -109,6 +112,7 @@ impl Default for Limits {
             max_states: 20_000_000,
             max_ground_bytes: GroundLimits::default().max_bytes,
             sat_actions: sat::SatActions::default(),
+            sat_growth: sat::SatGrowth::default(),
         }
     }
 }
