@@ -61,28 +61,27 @@ impl SatExtractor {
                 join: 0,
             });
         }
-        let Some(block) = &self.goal else {
+        if self.goal.is_none() {
             while self.levels() <= t {
                 if !self.encode_level(g, deadline) {
                     return false;
                 }
             }
             return true;
-        };
-        let mut top = block.top;
+        }
         loop {
             let block = self.goal.as_ref().expect("goal block");
-            let d = block.rows.len() - 1;
+            let (top, d) = (block.top, block.rows.len() - 1);
             if top + d >= t {
-                break;
+                self.join(t - top);
+                return true;
             }
             // Rows at the goals' far end up to the block's depth, then levels at the initial-state
             // end.
             let grown = if d >= GOAL_BLOCK_ROWS {
                 let grown = self.encode_level(g, deadline);
                 if grown {
-                    top += 1;
-                    self.goal.as_mut().expect("goal block").top = top;
+                    self.goal.as_mut().expect("goal block").top += 1;
                 }
                 grown
             } else {
@@ -92,8 +91,6 @@ impl SatExtractor {
                 return false;
             }
         }
-        self.join(t - top);
-        true
     }
 
     /// One more row at the far end of the goal block (`P_top`'s content: the graph has

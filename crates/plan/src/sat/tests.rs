@@ -62,6 +62,11 @@ fn validate_steps(
     crate::validate_plan(d, p, &plan.ipc_calls(task)).unwrap_or_else(|e| panic!("{label}: {e}"));
 }
 
+/// Would Graphplan extract at stage `t`: the goals present in `P_t` and pairwise non-mutex?
+fn extraction_runs(g: &PlanningGraph, t: usize, goals: &[u32]) -> bool {
+    g.all_present(t, goals) && g.pairwise_non_mutex(t, goals)
+}
+
 #[test]
 fn the_cone_gives_the_whole_graphs_answer_at_every_stage() {
     let problems = [
@@ -79,7 +84,7 @@ fn the_cone_gives_the_whole_graphs_answer_at_every_stage() {
         let mut smaller = false;
         for t in 1.. {
             g.expand(usize::MAX, None).unwrap();
-            if !g.all_present(t, &task.goal) || !g.pairwise_non_mutex(t, &task.goal) {
+            if !extraction_runs(&g, t, &task.goal) {
                 continue;
             }
             let cone = Cone::new(&g, t, &task.goal);
@@ -126,7 +131,7 @@ fn models_start_from_the_initial_state() {
         let mut checked = false;
         for t in 1..=30 {
             g.expand(usize::MAX, None).unwrap();
-            if !g.all_present(t, &task.goal) || !g.pairwise_non_mutex(t, &task.goal) {
+            if !extraction_runs(&g, t, &task.goal) {
                 continue;
             }
             let (steps, stage) = s.solve_stage(&g, None, t, &task.goal);
@@ -173,7 +178,7 @@ fn split_components_give_the_direct_answer_at_every_stage() {
         let mut fewer = false;
         for t in 1.. {
             g.expand(usize::MAX, None).unwrap();
-            if !g.all_present(t, &task.goal) || !g.pairwise_non_mutex(t, &task.goal) {
+            if !extraction_runs(&g, t, &task.goal) {
                 continue;
             }
             let mut answers = Vec::new();
@@ -230,7 +235,7 @@ fn the_double_ended_encoding_gives_the_forward_answer_at_every_stage() {
         let mut t_plan = 0;
         for t in 1..60 {
             g.expand(usize::MAX, None).unwrap();
-            if !g.all_present(t, &task.goal) || !g.pairwise_non_mutex(t, &task.goal) {
+            if !extraction_runs(&g, t, &task.goal) {
                 continue;
             }
             let mut answers = Vec::new();
@@ -296,7 +301,7 @@ fn actions_that_can_run_together_keep_their_own_variables() {
         let mut components = 0;
         for t in 1..=steps {
             g.expand(usize::MAX, None).unwrap();
-            if !g.all_present(t, &task.goal) || !g.pairwise_non_mutex(t, &task.goal) {
+            if !extraction_runs(&g, t, &task.goal) {
                 continue;
             }
             let (plan, stage) = s.solve_stage(&g, None, t, &task.goal);
